@@ -1,0 +1,1 @@
+"""attnviz: see attention, with the real numbers at every step."""

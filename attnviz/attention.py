@@ -1,0 +1,250 @@
+"""The only attention math in attnviz, written out step by step (no fused kernel).
+
+    scores  = score(q, k)                      (..., Tq, Tk)
+    scaled  = scores * scale / temperature     scale = 1/sqrt(Dk) for scaled_dot, else 1
+    masked  = scaled where allowed, else -inf
+    weights = softmax(masked) over keys        exp(masked - max) / sum(exp(masked - max))
+    context = weights @ v                      (..., Tq, Dv)
+
+Inputs may be numpy arrays or torch tensors on any device; the math runs in torch on the
+inputs' device and dtype (numpy float input runs in float64, so hand-checked examples are exact).
+Models call `compute` and keep going on the device with `steps.context`; everything else calls
+`attend`, which returns a numpy `AttentionStep`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from attnviz.trace import AttentionStep, LayerTrace
+
+# Score functions. Each maps q (..., Tq, Dq) and k (..., Tk, Dk) to scores (..., Tq, Tk).
+#   dot            q . k
+#   scaled_dot     q . k, then scaled by 1/sqrt(Dk)
+#   cosine         q . k / (|q| |k|)          (0 where a vector is all zeros)
+#   general        q^T W k                    params: W (Dq, Dk)       (Luong "general")
+#   additive       w^T tanh(W1 q + W2 k)      params: W1 (Da, Dq), W2 (Da, Dk), w (Da,) (Bahdanau)
+#   neg_euclidean  -|q - k|                   closer keys score higher
+#   linear         w . k, the same for every query: softmax(W^T X) of article 003; params: w (Dk,)
+SCORES = ("dot", "scaled_dot", "cosine", "general", "additive", "neg_euclidean", "linear")
+PARAMS = {"general": ("W",), "additive": ("W1", "W2", "w"), "linear": ("w",)}
+
+
+class AttentionInputError(ValueError):
+    """Bad input, described by a catalog key (`error.*`) and its parameters for the message."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(f"{key} {params}" if params else key)
+        self.key = key
+        self.params = params
+
+
+class Steps(NamedTuple):
+    """The intermediates as torch tensors on the inputs' device (see module docstring)."""
+
+    q: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+    scores: torch.Tensor
+    scaled: torch.Tensor
+    masked: torch.Tensor
+    weights: torch.Tensor
+    context: torch.Tensor
+    scale: float
+
+
+def _tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x if like is None else x.to(device=like.device, dtype=like.dtype)
+    array = np.asarray(x)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise AttentionInputError("error.not_numeric")
+    t = torch.as_tensor(array.astype(np.float64, copy=False))
+    return t if like is None else t.to(device=like.device, dtype=like.dtype)
+
+
+def causal_mask(tq: int, tk: int) -> np.ndarray:
+    """(Tq, Tk) bool: query i may look at keys 0..i (aligned to the end when Tk > Tq)."""
+    return np.tril(np.ones((tq, tk), dtype=bool), k=tk - tq)
+
+
+def score_scale(score: str, dk: int) -> float:
+    return 1.0 / math.sqrt(dk) if score == "scaled_dot" else 1.0
+
+
+def score_fn(score: str, q: torch.Tensor, k: torch.Tensor, params: dict) -> torch.Tensor:
+    """Raw scores (..., Tq, Tk) of one score function, before scaling and masking."""
+    if score in ("dot", "scaled_dot"):
+        return q @ k.transpose(-2, -1)
+    if score == "cosine":
+        qn = q.norm(dim=-1, keepdim=True)  # (..., Tq, 1)
+        kn = k.norm(dim=-1, keepdim=True)  # (..., Tk, 1)
+        # A zero vector has no direction: its cosine with anything is defined as 0.
+        q_unit = torch.where(qn > 0, q / qn.clamp_min(torch.finfo(q.dtype).tiny), 0.0)
+        k_unit = torch.where(kn > 0, k / kn.clamp_min(torch.finfo(k.dtype).tiny), 0.0)
+        return q_unit @ k_unit.transpose(-2, -1)
+    if score == "general":
+        return q @ params["W"] @ k.transpose(-2, -1)
+    if score == "additive":
+        wq = q @ params["W1"].T  # (..., Tq, Da)
+        wk = k @ params["W2"].T  # (..., Tk, Da)
+        return torch.tanh(wq.unsqueeze(-2) + wk.unsqueeze(-3)) @ params["w"]  # (..., Tq, Tk)
+    if score == "neg_euclidean":
+        diff = q.unsqueeze(-2) - k.unsqueeze(-3)  # (..., Tq, Tk, D)
+        return -diff.norm(dim=-1)
+    if score == "linear":
+        gate = k @ params["w"]  # (..., Tk)
+        return gate.unsqueeze(-2).expand(*k.shape[:-2], q.shape[-2], k.shape[-2])
+    raise AttentionInputError("error.unknown_score", score=score)
+
+
+def softmax_parts(masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pieces of a numerically stable softmax over the last axis.
+
+    Returns (row_max, exp, total) with exp = exp(masked - row_max) and total = sum(exp).
+    Subtracting the row maximum keeps exp <= 1, so scores as large as 1e30 stay finite.
+    A row whose keys are all masked has max -inf; it gets max 0, exp 0 and total 0.
+    """
+    row_max = masked.amax(dim=-1, keepdim=True)  # (..., Tq, 1)
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    exp = torch.exp(masked - row_max)  # (..., Tq, Tk), exp(-inf) = 0
+    total = exp.sum(dim=-1, keepdim=True)  # (..., Tq, 1)
+    return row_max, exp, total
+
+
+def softmax(masked: torch.Tensor) -> torch.Tensor:
+    """softmax over keys; a fully masked row gets weights 0 rather than NaN."""
+    _, exp, total = softmax_parts(masked)
+    return torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), 0.0)
+
+
+def _check(q, k, v, score: str, temperature: float, params: dict) -> None:
+    if score not in SCORES:
+        raise AttentionInputError("error.unknown_score", score=score)
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if x.ndim < 2:
+            raise AttentionInputError("error.not_matrix", name=name)
+        if x.shape[-2] == 0:
+            raise AttentionInputError("error.empty", name=name)
+        if not bool(torch.isfinite(x).all()):
+            raise AttentionInputError("error.not_finite", name=name)
+    if k.shape[-1] == 0:
+        raise AttentionInputError("error.zero_width", name="k")
+    if k.shape[-2] != v.shape[-2]:
+        raise AttentionInputError("error.kv_rows", k=k.shape[-2], v=v.shape[-2])
+    if score in ("dot", "scaled_dot", "cosine", "neg_euclidean") and q.shape[-1] != k.shape[-1]:
+        raise AttentionInputError("error.qk_width", q=q.shape[-1], k=k.shape[-1])
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise AttentionInputError("error.temperature")
+    dq, dk = q.shape[-1], k.shape[-1]
+    da = params["W1"].shape[0] if score == "additive" else None
+    shapes = {
+        "general": {"W": (dq, dk)},
+        "additive": {"W1": (da, dq), "W2": (da, dk), "w": (da,)},
+        "linear": {"w": (dk,)},
+    }.get(score, {})
+    for name, shape in shapes.items():
+        if tuple(params[name].shape) != shape:
+            raise AttentionInputError(
+                "error.param_shape", name=name, got=tuple(params[name].shape), want=shape
+            )
+        if not bool(torch.isfinite(params[name]).all()):
+            raise AttentionInputError("error.not_finite", name=name)
+
+
+def compute(
+    q,
+    k,
+    v,
+    *,
+    score: str = "scaled_dot",
+    temperature: float = 1.0,
+    allowed=None,
+    causal: bool = False,
+    params: dict | None = None,
+) -> Steps:
+    """Attention written out step by step; every intermediate is returned.
+
+    Args:
+        q: (..., Tq, Dq) queries. For score "linear" it only gives Tq (the gate ignores it).
+        k: (..., Tk, Dk) keys.
+        v: (..., Tk, Dv) values.
+        score: one of SCORES.
+        temperature: > 0; divides the scaled scores (small -> sharper, large -> flatter).
+        allowed: bool, broadcastable to (..., Tq, Tk); False hides a key from a query.
+        causal: also hide keys after each query (see causal_mask).
+        params: the learned tensors a score function needs (see PARAMS).
+    """
+    q = _tensor(q)
+    k, v = _tensor(k, like=q), _tensor(v, like=q)
+    missing = [name for name in PARAMS.get(score, ()) if name not in (params or {})]
+    if missing:
+        raise AttentionInputError("error.param_missing", name=", ".join(missing))
+    params = {name: _tensor(value, like=q) for name, value in (params or {}).items()}
+    _check(q, k, v, score, temperature, params)
+
+    # 1. scores
+    scores = score_fn(score, q, k, params)  # (..., Tq, Tk)
+    # 2. scaled: 1/sqrt(Dk) keeps the variance of q.k near 1 so the softmax does not saturate
+    scale = score_scale(score, k.shape[-1])
+    scaled = scores * (scale / temperature)
+    if not bool(torch.isfinite(scaled).all()):
+        raise AttentionInputError("error.overflow")
+    # 3. masked
+    tq, tk = scores.shape[-2:]
+    keep = torch.ones((tq, tk), dtype=torch.bool, device=q.device)
+    if allowed is not None:
+        keep = keep & torch.as_tensor(np.asarray(allowed, dtype=bool), device=q.device)
+    if causal:
+        keep = keep & torch.as_tensor(causal_mask(tq, tk), device=q.device)
+    masked = scaled.masked_fill(~keep, float("-inf"))
+    # 4. weights
+    weights = softmax(masked)  # (..., Tq, Tk)
+    # 5. context
+    context = weights @ v  # (..., Tq, Dv)
+    return Steps(q, k, v, scores, scaled, masked, weights, context, scale)
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy()
+
+
+def attend(q, k, v, **options) -> AttentionStep:
+    """`compute`, returned as a numpy trace. Options are those of `compute`."""
+    steps = compute(q, k, v, **options)
+    return AttentionStep(
+        **{name: to_numpy(getattr(steps, name)) for name in AttentionStep.__dataclass_fields__
+           if name not in ("score", "scale", "temperature")},
+        score=options.get("score", "scaled_dot"),
+        scale=steps.scale,
+        temperature=float(options.get("temperature", 1.0)),
+    )
+
+
+def layer_trace(steps: Steps, allowed: np.ndarray, score: str = "scaled_dot") -> LayerTrace:
+    """Keep what a model layer's trace needs from one `compute` over (H, T, Dh) tensors."""
+    return LayerTrace(
+        q=to_numpy(steps.q),
+        k=to_numpy(steps.k),
+        v=to_numpy(steps.v),
+        weights=to_numpy(steps.weights),
+        context=to_numpy(steps.context),
+        allowed=np.asarray(allowed, dtype=bool),
+        score=score,
+        scale=steps.scale,
+    )
+
+
+def breakdown(layer: LayerTrace, head: int, query: int) -> AttentionStep:
+    """The full step-by-step trace of one query of one head, recomputed in float64 from q, k, v."""
+    return attend(
+        layer.q[head, query : query + 1].astype(np.float64),  # (1, Dh)
+        layer.k[head].astype(np.float64),  # (Tk, Dh)
+        layer.v[head].astype(np.float64),  # (Tk, Dh)
+        score=layer.score,
+        allowed=layer.allowed[query : query + 1],  # (1, Tk)
+    )

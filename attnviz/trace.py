@@ -1,0 +1,137 @@
+"""Typed, frozen traces of attention: plain numpy, so they can be cached, saved, tested and drawn
+without torch.
+
+Dimension legend (written on every reshape in the code):
+    B  batch                 L  layers              H  heads
+    Tq query positions       Tk key positions       T  positions when Tq == Tk
+    D  model width           Dh head width          Dq/Dk/Dv query/key/value width
+    P  patches (image tokens, without CLS)
+
+Names, one per intermediate, everywhere (code, traces, figures, catalog keys):
+    q, k, v -> scores -> scaled -> masked -> weights -> context
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STEP_NAMES = ("q", "k", "v", "scores", "scaled", "masked", "weights", "context")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only view: traces are shared between users through the cache, so nobody may write."""
+    array = np.asarray(array)
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionStep:
+    """Every intermediate of one attention call, shapes checked on creation.
+
+    Leading batch/head dimensions (written ``...``) are allowed and must agree.
+    """
+
+    q: np.ndarray  # (..., Tq, Dq)
+    k: np.ndarray  # (..., Tk, Dk)
+    v: np.ndarray  # (..., Tk, Dv)
+    scores: np.ndarray  # (..., Tq, Tk) raw score function output
+    scaled: np.ndarray  # (..., Tq, Tk) scores * scale / temperature
+    masked: np.ndarray  # (..., Tq, Tk) scaled, -inf where a key is not allowed
+    weights: np.ndarray  # (..., Tq, Tk) softmax(masked); each row sums to 1 (or 0 if all masked)
+    context: np.ndarray  # (..., Tq, Dv) weights @ v
+    score: str  # name of the score function, see attention.SCORES
+    scale: float  # 1/sqrt(Dk) for scaled_dot, else 1
+    temperature: float
+
+    def __post_init__(self) -> None:
+        for name in STEP_NAMES:
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        *lead, tq, tk = self.scores.shape
+        expected = {
+            "k": (*lead, tk, self.k.shape[-1]),
+            "v": (*lead, tk, self.v.shape[-1]),
+            "scaled": (*lead, tq, tk),
+            "masked": (*lead, tq, tk),
+            "weights": (*lead, tq, tk),
+            "context": (*lead, tq, self.v.shape[-1]),
+        }
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        if self.q.shape[-2] != tq:
+            raise ValueError(f"q has {self.q.shape[-2]} rows, scores have {tq}")
+
+
+@dataclass(frozen=True, eq=False)
+class LayerTrace:
+    """One self-attention layer of a model: per-head q, k, v, weights and context.
+
+    Only what cannot be recomputed cheaply is kept; `attention.breakdown` rebuilds the full
+    `AttentionStep` of any one query from q, k, v (the scores of 512 tokens x 12 heads x 12 layers
+    would not fit a cache).
+    """
+
+    q: np.ndarray  # (H, Tq, Dh)
+    k: np.ndarray  # (H, Tk, Dh)
+    v: np.ndarray  # (H, Tk, Dh)
+    weights: np.ndarray  # (H, Tq, Tk)
+    context: np.ndarray  # (H, Tq, Dh)
+    allowed: np.ndarray  # (Tq, Tk) bool: False where the mask hides a key
+    score: str = "scaled_dot"
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("q", "k", "v", "weights", "context", "allowed"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        h, tq, dh = self.q.shape
+        tk = self.k.shape[1]
+        expected = {
+            "k": (h, tk, dh),
+            "v": (h, tk, self.v.shape[2]),
+            "weights": (h, tq, tk),
+            "context": (h, tq, self.v.shape[2]),
+            "allowed": (tq, tk),
+        }
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        if self.allowed.dtype != np.bool_:
+            raise ValueError("allowed must be boolean")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelTrace:
+    """A whole forward pass of one input through one model.
+
+    `tokens` are what the user reads on the axes (word pieces, or patch labels for images).
+    `extras` holds model-specific arrays (sentence embedding, saliency map, pixel values ...).
+    """
+
+    model: str
+    tokens: tuple[str, ...]  # (T,)
+    layers: tuple[LayerTrace, ...]  # (L,)
+    hidden: np.ndarray  # (L+1, T, D) input embeddings then each layer's output
+    special: np.ndarray  # (T,) bool: [CLS]/[SEP]/<s>/</s>/CLS-patch
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", _frozen(self.hidden))
+        object.__setattr__(self, "special", _frozen(np.asarray(self.special, dtype=bool)))
+        object.__setattr__(self, "extras", {k: _frozen(v) for k, v in self.extras.items()})
+        t = len(self.tokens)
+        if self.hidden.shape[:2] != (len(self.layers) + 1, t):
+            raise ValueError(f"hidden has shape {self.hidden.shape}, expected (L+1, {t}, D)")
+        if self.special.shape != (t,):
+            raise ValueError(f"special has shape {self.special.shape}, expected ({t},)")
+        for layer in self.layers:
+            if layer.weights.shape[1:] != (t, t):
+                raise ValueError(f"layer weights {layer.weights.shape} do not match {t} tokens")
+
+    @property
+    def attentions(self) -> np.ndarray:
+        """All attention weights, (L, H, T, T)."""
+        return np.stack([layer.weights for layer in self.layers])
