@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from attnviz.errors import InputError
 from attnviz.trace import AttentionStep, LayerTrace
 
 # Score functions. Each maps q (..., Tq, Dq) and k (..., Tk, Dk) to scores (..., Tq, Tk).
@@ -32,15 +33,6 @@ from attnviz.trace import AttentionStep, LayerTrace
 #   linear         w . k, the same for every query: softmax(W^T X) of article 003; params: w (Dk,)
 SCORES = ("dot", "scaled_dot", "cosine", "general", "additive", "neg_euclidean", "linear")
 PARAMS = {"general": ("W",), "additive": ("W1", "W2", "w"), "linear": ("w",)}
-
-
-class AttentionInputError(ValueError):
-    """Bad input, described by a catalog key (`error.*`) and its parameters for the message."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(f"{key} {params}" if params else key)
-        self.key = key
-        self.params = params
 
 
 class Steps(NamedTuple):
@@ -62,7 +54,7 @@ def _tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
         return x if like is None else x.to(device=like.device, dtype=like.dtype)
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise AttentionInputError("error.not_numeric")
+        raise InputError("error.not_numeric")
     t = torch.as_tensor(array.astype(np.float64, copy=False))
     return t if like is None else t.to(device=like.device, dtype=like.dtype)
 
@@ -99,7 +91,7 @@ def score_fn(score: str, q: torch.Tensor, k: torch.Tensor, params: dict) -> torc
     if score == "linear":
         gate = k @ params["w"]  # (..., Tk)
         return gate.unsqueeze(-2).expand(*k.shape[:-2], q.shape[-2], k.shape[-2])
-    raise AttentionInputError("error.unknown_score", score=score)
+    raise InputError("error.unknown_score", score=score)
 
 
 def softmax_parts(masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -124,22 +116,22 @@ def softmax(masked: torch.Tensor) -> torch.Tensor:
 
 def _check(q, k, v, score: str, temperature: float, params: dict) -> None:
     if score not in SCORES:
-        raise AttentionInputError("error.unknown_score", score=score)
+        raise InputError("error.unknown_score", score=score)
     for name, x in (("q", q), ("k", k), ("v", v)):
         if x.ndim < 2:
-            raise AttentionInputError("error.not_matrix", name=name)
+            raise InputError("error.not_matrix", name=name)
         if x.shape[-2] == 0:
-            raise AttentionInputError("error.empty", name=name)
+            raise InputError("error.empty", name=name)
         if not bool(torch.isfinite(x).all()):
-            raise AttentionInputError("error.not_finite", name=name)
+            raise InputError("error.not_finite", name=name)
     if k.shape[-1] == 0:
-        raise AttentionInputError("error.zero_width", name="k")
+        raise InputError("error.zero_width", name="k")
     if k.shape[-2] != v.shape[-2]:
-        raise AttentionInputError("error.kv_rows", k=k.shape[-2], v=v.shape[-2])
+        raise InputError("error.kv_rows", k=k.shape[-2], v=v.shape[-2])
     if score in ("dot", "scaled_dot", "cosine", "neg_euclidean") and q.shape[-1] != k.shape[-1]:
-        raise AttentionInputError("error.qk_width", q=q.shape[-1], k=k.shape[-1])
+        raise InputError("error.qk_width", q=q.shape[-1], k=k.shape[-1])
     if not (math.isfinite(temperature) and temperature > 0):
-        raise AttentionInputError("error.temperature")
+        raise InputError("error.temperature")
     dq, dk = q.shape[-1], k.shape[-1]
     da = params["W1"].shape[0] if score == "additive" else None
     shapes = {
@@ -149,11 +141,11 @@ def _check(q, k, v, score: str, temperature: float, params: dict) -> None:
     }.get(score, {})
     for name, shape in shapes.items():
         if tuple(params[name].shape) != shape:
-            raise AttentionInputError(
+            raise InputError(
                 "error.param_shape", name=name, got=tuple(params[name].shape), want=shape
             )
         if not bool(torch.isfinite(params[name]).all()):
-            raise AttentionInputError("error.not_finite", name=name)
+            raise InputError("error.not_finite", name=name)
 
 
 def compute(
@@ -183,7 +175,7 @@ def compute(
     k, v = _tensor(k, like=q), _tensor(v, like=q)
     missing = [name for name in PARAMS.get(score, ()) if name not in (params or {})]
     if missing:
-        raise AttentionInputError("error.param_missing", name=", ".join(missing))
+        raise InputError("error.param_missing", name=", ".join(missing))
     params = {name: _tensor(value, like=q) for name, value in (params or {}).items()}
     _check(q, k, v, score, temperature, params)
 
@@ -193,7 +185,7 @@ def compute(
     scale = score_scale(score, k.shape[-1])
     scaled = scores * (scale / temperature)
     if not bool(torch.isfinite(scaled).all()):
-        raise AttentionInputError("error.overflow")
+        raise InputError("error.overflow")
     # 3. masked
     tq, tk = scores.shape[-2:]
     keep = torch.ones((tq, tk), dtype=torch.bool, device=q.device)
