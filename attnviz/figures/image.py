@@ -1,0 +1,442 @@
+"""Figures of a vision transformer's attention on a photo: pure plotly + numpy (+ PIL for JPEG).
+
+Geometry, shared by every figure here: the photo the model saw is S×S pixels (224) cut into a
+G×G grid (16) of p×p patches (14). Axes are in pixels, x to the right and y downwards, with the
+photo covering [0, S] × [0, S]; patch (row r, col c) covers x in [c·p, (c+1)·p] and y in
+[r·p, (r+1)·p]. Token 0 of a trace is CLS; patch (r, c) is token 1 + r·G + c.
+
+The photo travels once per figure as a JPEG data URI (a few kB), not as S×S×3 numbers; maps are
+sent at patch resolution (G×G values), so a figure stays small.
+
+Plotly heatmaps cannot be clicked in Streamlit (selection events only work on scatter points),
+so clickable figures carry a layer of invisible square markers, one per patch, on top.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+# ImageNet normalisation of DINOv2's input: pixel_values = (rgb / 255 - mean) / std.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+COLORSCALE = "Inferno"
+QUERY_COLOR = "#00e5ff"  # the query patch: cyan stands out on every inferno colour
+TOPK_COLOR = "#7CFC00"
+ARTIFACT_COLOR = "#ff2d95"
+ARTIFACT_MODES = ("show", "mask", "clip")
+
+
+# ---- arrays -------------------------------------------------------------------------------------
+
+
+def photo_from_pixels(pixel_values: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """The model's normalised input (3, S, S) back to the uint8 photo (S, S, 3) it saw."""
+    pixel_values = np.asarray(pixel_values, dtype=np.float32)
+    if pixel_values.ndim != 3 or pixel_values.shape[0] != 3:
+        raise ValueError(f"expected (3, S, S), got {pixel_values.shape}")
+    mean = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)  # (3, 1, 1)
+    std = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)  # (3, 1, 1)
+    rgb = (pixel_values * std + mean) * 255.0  # (3, S, S)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).transpose(1, 2, 0)  # (S, S, 3)
+
+
+def jpeg_uri(photo: np.ndarray, quality: int = 85) -> str:
+    """A uint8 (S, S, 3) photo as a `data:image/jpeg;base64,...` URI."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(photo, dtype=np.uint8), mode="RGB").save(
+        buffer, format="JPEG", quality=quality
+    )
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def grid_side(patches: int) -> int:
+    """G for P = G×G patches."""
+    side = math.isqrt(patches)
+    if side * side != patches:
+        raise ValueError(f"{patches} patches do not form a square grid")
+    return side
+
+
+def patch_map(row: np.ndarray) -> np.ndarray:
+    """A row over the T = 1 + G×G tokens (CLS first) as the (G, G) map of the patches."""
+    row = np.asarray(row)
+    side = grid_side(row.shape[-1] - 1)
+    return row[..., 1:].reshape(*row.shape[:-1], side, side)  # (..., G, G)
+
+
+def attention_row(weights: np.ndarray, query: int, head: int | None = None) -> np.ndarray:
+    """How much token `query` attends to every token: (T,), one head or the mean over heads.
+
+    Args:
+        weights: (H, T, T) one layer's attention weights.
+        head: a head index, or None for the mean over heads (each head's row sums to 1, so the
+            mean does too).
+    """
+    rows = np.asarray(weights)[:, query, :]  # (H, T)
+    return rows.mean(axis=0) if head is None else rows[head]
+
+
+def upsample(grid: np.ndarray, size: int) -> np.ndarray:
+    """A (G, G) patch map to (size, size) pixels, each patch a flat p×p block (nearest).
+
+    Nearest, not bilinear, as DINO's own attention demo does: every pixel shows exactly the
+    value of the patch it belongs to, so nothing is invented between patches.
+    """
+    grid = np.asarray(grid)
+    side = grid.shape[-1]
+    if grid.shape[-2:] != (side, side) or size % side:
+        raise ValueError(f"cannot upsample {grid.shape} to {size}×{size}")
+    block = size // side
+    return np.repeat(np.repeat(grid, block, axis=-2), block, axis=-1)  # (..., size, size)
+
+
+def pool(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over factor×factor blocks: (S, S) -> (S/factor, S/factor)."""
+    image = np.asarray(image, dtype=np.float64)
+    s = image.shape[0]
+    if image.shape != (s, s) or s % factor:
+        raise ValueError(f"cannot pool {image.shape} by {factor}")
+    n = s // factor
+    return image.reshape(n, factor, n, factor).mean(axis=(1, 3))  # (n, n)
+
+
+def clean_map(grid: np.ndarray, artifacts, mode: str = "show") -> np.ndarray:
+    """A (G, G) map with the artifact patches shown as they are, masked out, or clipped.
+
+    Args:
+        artifacts: patch indices (0..G²-1, row-major, CLS not counted).
+        mode: "show" leaves the map alone; "mask" sets artifact patches to NaN (drawn as holes);
+            "clip" caps every value at the largest value among the other patches, so the colour
+            scale is spent on the rest of the photo while the artifacts stay visible at the top.
+    """
+    if mode not in ARTIFACT_MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    out = np.array(grid, dtype=np.float64)  # a copy: traces are read-only and shared
+    idx = np.asarray(list(artifacts), dtype=int)
+    if mode == "show" or idx.size == 0:
+        return out
+    flat = out.reshape(-1)  # (G²,) view of out
+    keep = np.ones(flat.size, dtype=bool)
+    keep[idx] = False
+    if mode == "mask":
+        flat[idx] = np.nan
+    elif keep.any():
+        np.minimum(flat, flat[keep].max(), out=flat)
+    return out
+
+
+def top_patches(row: np.ndarray, k: int, exclude=()) -> np.ndarray:
+    """Patch indices (0..G²-1) of the k largest values of a token row (T,), CLS left out."""
+    values = np.asarray(row, dtype=np.float64)[1:].copy()  # (P,)
+    values[np.asarray(list(exclude), dtype=int)] = -np.inf
+    order = np.argsort(-values, kind="stable")
+    return order[np.isfinite(values[order])][:k]
+
+
+def patch_box(patch: int, side: int, pixels: int) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) in pixels of a patch index on a side×side grid over pixels×pixels."""
+    p = pixels / side
+    r, c = divmod(int(patch), side)
+    return c * p, r * p, (c + 1) * p, (r + 1) * p
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+
+def _axes(fig: go.Figure, pixels: int, size: int, title: str | None) -> go.Figure:
+    """Square pixel axes with y downwards, as an image is read."""
+    fig.update_xaxes(range=[0, pixels], visible=False, constrain="domain")
+    fig.update_yaxes(range=[pixels, 0], visible=False, scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        width=size,
+        height=size + (30 if title else 0),
+        margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+        title=dict(text=title, x=0.5, xanchor="center", font=dict(size=14)) if title else None,
+        showlegend=False,
+        dragmode=False,
+        hovermode="closest",
+    )
+    return fig
+
+
+def _photo_trace(photo: np.ndarray) -> go.Image:
+    # x0 = y0 = 0.5 puts pixel i's centre at i + 0.5, so the photo covers exactly [0, S].
+    return go.Image(
+        source=jpeg_uri(photo), x0=0.5, y0=0.5, dx=1, dy=1, hoverinfo="skip", name="photo"
+    )
+
+
+def _map_trace(grid: np.ndarray, pixels: int, opacity: float, zmax=None, colorbar=True):
+    side = grid.shape[0]
+    p = pixels / side
+    finite = grid[np.isfinite(grid)]
+    return go.Heatmap(
+        z=grid.astype(np.float32),
+        # cell (r, c) centred at ((c + ½)p, (r + ½)p), so it covers its patch exactly
+        x0=p / 2,
+        dx=p,
+        y0=p / 2,
+        dy=p,
+        zmin=0.0,
+        zmax=float(zmax) if zmax is not None else (float(finite.max()) if finite.size else 1.0),
+        colorscale=COLORSCALE,
+        opacity=float(opacity),
+        hoverinfo="skip",  # the click layer above carries the hover text
+        showscale=colorbar,
+        colorbar=dict(thickness=10, len=0.8),
+        name="map",
+    )
+
+
+def _click_trace(grid: np.ndarray, pixels: int, labels, value_name: str, size: int) -> go.Scatter:
+    """One invisible square marker per patch: what Streamlit's point selection can click."""
+    side = grid.shape[0]
+    p = pixels / side
+    rows, cols = np.divmod(np.arange(side * side), side)  # (P,), (P,)
+    return go.Scatter(
+        x=((cols + 0.5) * p).astype(np.float32),
+        y=((rows + 0.5) * p).astype(np.float32),
+        mode="markers",
+        marker=dict(symbol="square", size=max(size / side - 2, 4), color="rgba(0,0,0,0)"),
+        # a clicked patch must not dim the others (plotly's default for unselected points)
+        selected=dict(marker=dict(opacity=1)),
+        unselected=dict(marker=dict(opacity=1)),
+        customdata=grid.reshape(-1).astype(np.float32),
+        text=list(labels),
+        hovertemplate="%{text}<br>" + value_name + ": %{customdata:.4f}<extra></extra>",
+        name="patches",
+    )
+
+
+def _outline(fig: go.Figure, patch: int, side: int, pixels: int, color: str, width=2, dash=None):
+    x0, y0, x1, y1 = patch_box(patch, side, pixels)
+    fig.add_shape(
+        type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color=color, width=width, dash=dash)
+    )
+
+
+def overlay(
+    photo: np.ndarray,
+    grid: np.ndarray,
+    *,
+    labels,
+    value_name: str,
+    opacity: float = 0.6,
+    title: str | None = None,
+    query: int | None = None,
+    artifacts=(),
+    size: int = 448,
+    zmax: float | None = None,
+) -> go.Figure:
+    """The photo with a (G, G) patch map laid over it, clickable patch by patch.
+
+    Args:
+        photo: uint8 (S, S, 3), the image the model saw.
+        grid: (G, G) values per patch; NaN cells are left transparent.
+        labels: G² hover labels of the patches, row-major.
+        value_name: what the values are, for the hover text ("weight").
+        opacity: of the map over the photo, 0 (photo only) .. 1 (map only).
+        query: patch index to outline (the query), or None (CLS is the query).
+        artifacts: patch indices to outline dashed.
+        size: figure width in screen pixels.
+    """
+    photo = np.asarray(photo)
+    grid = np.asarray(grid, dtype=np.float64)
+    pixels = photo.shape[0]
+    if photo.shape != (pixels, pixels, 3):
+        raise ValueError(f"photo must be (S, S, 3), got {photo.shape}")
+    side = grid.shape[0]
+    if grid.shape != (side, side) or len(labels) != side * side:
+        raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
+    fig = go.Figure(
+        [
+            _photo_trace(photo),
+            _map_trace(grid, pixels, opacity, zmax),
+            _click_trace(grid, pixels, labels, value_name, size),
+        ]
+    )
+    for patch in artifacts:
+        _outline(fig, patch, side, pixels, ARTIFACT_COLOR, width=1.5, dash="dot")
+    if query is not None:
+        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
+    return _axes(fig, pixels, size, title)
+
+
+def grid_figure(
+    grid: np.ndarray,
+    *,
+    labels,
+    value_name: str,
+    title: str | None = None,
+    query: int | None = None,
+    artifacts=(),
+    size: int = 448,
+) -> go.Figure:
+    """The (G, G) patch-grid heatmap alone (no photo), clickable patch by patch."""
+    grid = np.asarray(grid, dtype=np.float64)
+    side = grid.shape[0]
+    if grid.shape != (side, side) or len(labels) != side * side:
+        raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
+    fig = go.Figure(
+        [
+            _map_trace(grid, side, 1.0),
+            _click_trace(grid, side, labels, value_name, size),
+        ]
+    )
+    for patch in artifacts:
+        _outline(fig, patch, side, side, ARTIFACT_COLOR, width=1.5, dash="dot")
+    if query is not None:
+        _outline(fig, query, side, side, QUERY_COLOR, width=3)
+    return _axes(fig, side, size, title)
+
+
+def heads_figure(
+    grids: np.ndarray, *, titles, query: int | None = None, cols: int = 3, size: int = 150
+) -> go.Figure:
+    """Small multiples: one (G, G) map per head, each on its own colour scale.
+
+    Each head gets its own scale because heads differ by orders of magnitude in how peaked they
+    are; one shared scale would leave most of them black.
+    """
+    grids = np.asarray(grids, dtype=np.float64)  # (H, G, G)
+    heads, side = grids.shape[0], grids.shape[1]
+    rows = math.ceil(heads / cols)
+    fig = go.Figure()
+    gap_x, gap_y = 0.04, 0.12  # gap_y leaves room for each panel's title
+    w = (1 - gap_x * (cols - 1)) / cols
+    h = (1 - gap_y * (rows - 1)) / rows
+    for i, grid in enumerate(grids):
+        r, c = divmod(i, cols)
+        n = "" if i == 0 else str(i + 1)
+        trace = _map_trace(grid, side, 1.0, colorbar=False)
+        trace.update(xaxis=f"x{n}", yaxis=f"y{n}", hovertemplate="%{z:.4f}<extra></extra>")
+        trace.hoverinfo = None
+        fig.add_trace(trace)
+        x0 = c * (w + gap_x)
+        y1 = 1 - r * (h + gap_y)
+        fig.update_layout(
+            {
+                f"xaxis{n}": dict(
+                    domain=[max(x0, 0.0), min(x0 + w, 1.0)],
+                    range=[0, side],
+                    visible=False,
+                    anchor=f"y{n}",
+                ),
+                f"yaxis{n}": dict(
+                    domain=[max(y1 - h, 0.0), min(y1, 1.0)],
+                    range=[side, 0],
+                    visible=False,
+                    anchor=f"x{n}",
+                    scaleanchor=f"x{n}",
+                ),
+            }
+        )
+        fig.add_annotation(
+            text=titles[i],
+            x=x0 + w / 2,
+            y=y1,
+            xref="paper",
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=12),
+        )
+        if query is not None:
+            bx0, by0, bx1, by1 = patch_box(query, side, side)
+            fig.add_shape(
+                type="rect",
+                x0=bx0,
+                y0=by0,
+                x1=bx1,
+                y1=by1,
+                xref=f"x{n}",
+                yref=f"y{n}",
+                line=dict(color=QUERY_COLOR, width=2),
+            )
+    fig.update_layout(
+        width=cols * size,
+        height=rows * (size + 24),
+        margin=dict(l=0, r=0, t=24, b=0),
+        showlegend=False,
+        dragmode=False,
+    )
+    return fig
+
+
+def topk_figure(
+    photo: np.ndarray,
+    patches,
+    *,
+    side: int = 16,
+    title: str | None = None,
+    query: int | None = None,
+    size: int = 448,
+) -> go.Figure:
+    """The photo with the top-k patches outlined and numbered by rank (1 = largest weight)."""
+    photo = np.asarray(photo)
+    pixels = photo.shape[0]
+    fig = go.Figure([_photo_trace(photo)])
+    for rank, patch in enumerate(patches, start=1):
+        _outline(fig, patch, side, pixels, TOPK_COLOR, width=2)
+        x0, y0, _, _ = patch_box(patch, side, pixels)
+        fig.add_annotation(
+            x=x0 + 1,
+            y=y0 + 1,
+            text=str(rank),
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font=dict(color="black", size=10),
+            bgcolor=TOPK_COLOR,
+            borderpad=0,
+        )
+    if query is not None:
+        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
+    return _axes(fig, pixels, size, title)
+
+
+def saliency_figure(
+    photo: np.ndarray,
+    saliency: np.ndarray,
+    *,
+    value_name: str,
+    opacity: float = 0.6,
+    title: str | None = None,
+    factor: int = 4,
+    size: int = 448,
+) -> go.Figure:
+    """The saliency map (S, S) over the photo, averaged over factor×factor blocks to stay small."""
+    photo = np.asarray(photo)
+    pixels = photo.shape[0]
+    if np.asarray(saliency).shape != (pixels, pixels):
+        raise ValueError(f"saliency {np.asarray(saliency).shape} does not match the photo")
+    pooled = pool(saliency, factor)  # (S/factor, S/factor)
+    trace = _map_trace(pooled, pixels, opacity)
+    trace.update(hovertemplate=value_name + ": %{z:.3f}<extra></extra>")
+    trace.hoverinfo = None
+    fig = go.Figure([_photo_trace(photo), trace])
+    return _axes(fig, pixels, size, title)
+
+
+def clicked_patch(selection, fig: go.Figure) -> int | None:
+    """The patch index a Streamlit plotly selection of `fig` points at, or None.
+
+    Only clicks on the invisible patch markers count (the last trace of `overlay` and
+    `grid_figure`); their point index is the patch index.
+    """
+    curve = len(fig.data) - 1
+    patches = len(fig.data[curve].x)
+    points = (selection or {}).get("points") or []
+    for point in reversed(points):
+        index = point.get("point_index", point.get("point_number"))
+        on_markers = point.get("curve_number", curve) == curve
+        if on_markers and isinstance(index, int) and 0 <= index < patches:
+            return index
+    return None
