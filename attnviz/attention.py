@@ -55,7 +55,8 @@ def _tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise InputError("error.not_numeric")
-    t = torch.as_tensor(array.astype(np.float64, copy=False))
+    # torch cannot share a read-only buffer (traces are read-only), so those are copied.
+    t = torch.as_tensor(np.array(array, dtype=np.float64, copy=True if not array.flags.writeable else None))
     return t if like is None else t.to(device=like.device, dtype=like.dtype)
 
 
@@ -112,6 +113,23 @@ def softmax(masked: torch.Tensor) -> torch.Tensor:
     """softmax over keys; a fully masked row gets weights 0 rather than NaN."""
     _, exp, total = softmax_parts(masked)
     return torch.where(total > 0, exp / total.clamp_min(torch.finfo(exp.dtype).tiny), 0.0)
+
+
+def example_params(score: str, dq: int, dk: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Small, fixed parameters for a score function, for the playground's defaults."""
+    rng = np.random.default_rng(seed)
+    if score == "general":
+        return {"W": np.eye(dq, dk)}
+    if score == "additive":
+        da = dk  # the hidden width of the additive scorer; any size works
+        return {
+            "W1": np.round(rng.normal(size=(da, dq)), 1),
+            "W2": np.round(rng.normal(size=(da, dk)), 1),
+            "w": np.round(rng.normal(size=da), 1),
+        }
+    if score == "linear":
+        return {"w": np.round(rng.normal(size=dk), 1)}
+    return {}
 
 
 def _check(q, k, v, score: str, temperature: float, params: dict) -> None:
@@ -190,7 +208,7 @@ def compute(
     tq, tk = scores.shape[-2:]
     keep = torch.ones((tq, tk), dtype=torch.bool, device=q.device)
     if allowed is not None:
-        keep = keep & torch.as_tensor(np.asarray(allowed, dtype=bool), device=q.device)
+        keep = keep & torch.tensor(np.asarray(allowed, dtype=bool), device=q.device)
     if causal:
         keep = keep & torch.as_tensor(causal_mask(tq, tk), device=q.device)
     masked = scaled.masked_fill(~keep, float("-inf"))
@@ -240,3 +258,21 @@ def breakdown(layer: LayerTrace, head: int, query: int) -> AttentionStep:
         score=layer.score,
         allowed=layer.allowed[query : query + 1],  # (1, Tk)
     )
+
+
+class Explained(NamedTuple):
+    """The softmax and weighted sum of one query, spelled out for the breakdown tables."""
+
+    row_max: float  # max over allowed keys of masked
+    exp: np.ndarray  # (Tk,) exp(masked - row_max), 0 for hidden keys
+    total: float  # sum of exp
+    contributions: np.ndarray  # (Tk, Dv) weights[j] * v[j]; their sum is context
+
+
+def explain(step: AttentionStep, query: int = 0) -> Explained:
+    """Spell out softmax and the weighted sum for one query of a step without lead dimensions."""
+    if step.weights.ndim != 2:
+        raise ValueError(f"explain takes a step of shape (Tq, Tk), got {step.weights.shape}")
+    row_max, exp, total = softmax_parts(torch.from_numpy(np.array(step.masked[query])))
+    contributions = step.weights[query][:, None] * step.v  # (Tk, Dv)
+    return Explained(float(row_max), to_numpy(exp), float(total), contributions)

@@ -1,0 +1,69 @@
+"""Streamlit helpers shared by every page: the current language, errors, the breakdown widget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+from attnviz import attention, i18n
+from attnviz.errors import InputError
+from attnviz.figures.breakdown import SCORE_LATEX, SOFTMAX_LATEX, breakdown_frame, vector_text
+from attnviz.loading import ModelMissing
+from attnviz.trace import AttentionStep
+
+# Rows of the breakdown table shown before "show every key" (257 image patches would be a wall).
+TOP_KEYS = 16
+
+
+def lang() -> str:
+    """The current UI language; app.py sets it before any page runs."""
+    return st.session_state.get("lang", "en")
+
+
+def t(key: str, **params: object) -> str:
+    return i18n.t(key, lang(), **params)
+
+
+def show_error(exc: Exception) -> None:
+    """A clear message in the user's language instead of a traceback."""
+    if isinstance(exc, InputError):
+        st.error(t(exc.key, **exc.params), icon="⚠️")
+    elif isinstance(exc, ModelMissing):
+        st.warning(t("model.missing", name=exc.name), icon="📦")
+        st.code(exc.install, language="bash")
+    else:
+        raise exc
+
+
+def render_breakdown(
+    step: AttentionStep,
+    key_labels: Sequence[str],
+    *,
+    query: int = 0,
+    widget_key: str = "breakdown",
+) -> None:
+    """Every step of one query: formula, q, per-key table, softmax sums and the context."""
+    explained = attention.explain(step, query)
+    st.latex(SCORE_LATEX[step.score])
+    st.latex(SOFTMAX_LATEX)
+    st.text(t("breakdown.query", vector=vector_text(step.q[query], limit=8)))
+    frame = breakdown_frame(step, explained, key_labels, lang(), query=query)
+    total = len(frame)
+    if total > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
+        top = np.argsort(-step.weights[query], kind="stable")[:TOP_KEYS]
+        frame = frame.iloc[top]
+        st.caption(t("breakdown.top_only", shown=TOP_KEYS, total=total))
+    st.dataframe(frame, hide_index=True, width="stretch")
+    if np.isneginf(step.masked[query]).any():
+        st.caption(t("breakdown.masked_note"))
+    st.text(
+        t(
+            "breakdown.softmax_line",
+            row_max=explained.row_max,
+            total=explained.total,
+            weight_sum=float(step.weights[query].sum()),
+        )
+    )
+    st.text(t("breakdown.context", vector=vector_text(step.context[query], limit=8)))
