@@ -1,0 +1,482 @@
+"""Figures of the text page: token selection (pairs, special tokens, words), the all-heads
+overview, the token-to-token line view, head statistics. Pure numpy + plotly.
+
+Long inputs (512 tokens, 12 x 12 heads) must stay light in the browser, so every figure sends
+numpy arrays (plotly encodes them as compact typed arrays, not JSON number lists), downsampled
+where a cell could never show the detail anyway, and never one string per cell.
+
+Layers and heads are numbered from 1 in everything the user reads; indices in code start at 0.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+# One colour per head in the line view (plotly's qualitative "Plotly" palette, 10 colours, then
+# "D3"'s, so twelve heads never share one).
+HEAD_COLOURS = (
+    "#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3",
+    "#FF6692", "#B6E880", "#FF97FF", "#FECB52", "#8c564b", "#7f7f7f",
+)  # fmt: skip
+
+DIRECTIONS = ("all", "ab", "ba")  # every pair of tokens, sentence A -> B, sentence B -> A
+
+_MARKERS = ("##", "▁")  # WordPiece continuation, SentencePiece word start
+
+
+# ---------------------------------------------------------------- labels and words
+
+
+def safe_label(token: str) -> str:
+    """A token as plotly shows it literally: plotly reads a few HTML tags (<b>, <br>, <a>) in
+    text, so < > & become entities, which it turns back into the characters themselves."""
+    return token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _has_cjk(text: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+
+
+def _is_punct(text: str) -> bool:
+    return bool(text) and all(unicodedata.category(ch)[0] in "PS" for ch in text)
+
+
+def word_groups(tokens, special) -> np.ndarray:
+    """(T,) word index of every token: sub-word pieces that join into one word share it.
+
+    WordPiece marks a continuation with "##"; SentencePiece marks a word start with "▁", so any
+    other piece continues the word before it. Chinese and Japanese have no spaces, so a piece
+    with such characters (or punctuation) starts its own word unless it follows a bare "▁".
+    Special tokens are always words of their own.
+    """
+    special = np.asarray(special, dtype=bool)
+    sentencepiece = any(token.startswith("▁") for token in tokens)
+    groups = np.zeros(len(tokens), dtype=np.int64)
+    word = -1
+    for i, token in enumerate(tokens):
+        joins = False
+        if i > 0 and not special[i] and not special[i - 1]:
+            previous = tokens[i - 1]
+            if sentencepiece:
+                joins = not token.startswith("▁") and (
+                    previous == "▁"
+                    or not (_has_cjk(token) or _has_cjk(previous) or _is_punct(token))
+                )
+            else:
+                joins = token.startswith("##")
+        if not joins:
+            word += 1
+        groups[i] = word
+    return groups
+
+
+def readable(token: str) -> str:
+    """A token without its sub-word marker; a bare marker stays visible."""
+    for marker in _MARKERS:
+        if token.startswith(marker) and len(token) > len(marker):
+            return token[len(marker) :]
+    return token
+
+
+def word_labels(tokens, groups: np.ndarray) -> list[str]:
+    """The text of every word: its pieces joined without their markers."""
+    words: list[list[str]] = [[] for _ in range(int(groups.max()) + 1 if len(groups) else 0)]
+    for token, group in zip(tokens, groups, strict=True):
+        words[group].append(token.removeprefix("##").replace("▁", ""))
+    return ["".join(pieces) or "▁" for pieces in words]
+
+
+def pool_words(weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Attention between words: summed over a word's key pieces, averaged over its query pieces.
+
+    Rows still sum to 1 (the share of attention a word's pieces give, on average, to each word).
+    weights: (..., T, T) -> (..., W, W).
+    """
+    n = int(groups.max()) + 1
+    onehot = np.zeros((len(groups), n))  # (T, W)
+    onehot[np.arange(len(groups)), groups] = 1.0
+    keys = weights @ onehot  # (..., T, W)
+    mean_rows = onehot / onehot.sum(axis=0, keepdims=True)  # (T, W): averaging matrix
+    return np.swapaxes(mean_rows, 0, 1) @ keys  # (..., W, W)
+
+
+def segments(tokens, special, token_type_ids=None) -> np.ndarray:
+    """(T,) 0 for sentence A, 1 for sentence B.
+
+    BERT gives token_type_ids. XLM-RoBERTa (E5) does not, so there B is whatever follows the
+    second run of special tokens (<s> A </s></s> B </s>).
+    """
+    special = np.asarray(special, dtype=bool)
+    if token_type_ids is not None and np.asarray(token_type_ids).any():
+        return (np.asarray(token_type_ids) > 0).astype(np.int64)
+    out = np.zeros(len(tokens), dtype=np.int64)
+    runs = 0
+    for i in range(len(tokens)):
+        if special[i] and (i == 0 or not special[i - 1]):
+            runs += 1  # a new run of special tokens begins
+        if runs >= 2 and not special[i]:
+            out[i:] = 1  # the run after A's end: the rest (B and its end) is sentence B
+            break
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """Weights reduced to what the user chose to see.
+
+    `matrix` keeps any leading axes (layers, heads) of the input; `rows`/`cols` index the units
+    (tokens or words) kept on each axis.
+    """
+
+    matrix: np.ndarray  # (..., R, C)
+    rows: np.ndarray  # (R,) unit indices
+    cols: np.ndarray  # (C,) unit indices
+    row_labels: tuple[str, ...]  # (R,)
+    col_labels: tuple[str, ...]  # (C,)
+
+
+def select(
+    weights: np.ndarray,
+    labels,
+    special,
+    segment,
+    *,
+    direction: str = "all",
+    hide_special: bool = False,
+) -> View:
+    """Keep the rows and columns a filter asks for.
+
+    Args:
+        weights: (..., T, T) attention weights.
+        labels: (T,) what the user reads for each unit.
+        special: (T,) bool.
+        segment: (T,) 0 for sentence A, 1 for B.
+        direction: "all"; "ab": queries of A, keys of B; "ba": queries of B, keys of A.
+        hide_special: drop special tokens from both axes and renormalise each row over the keys
+            that remain, so a row shows how the rest of the attention is shared.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}")
+    special = np.asarray(special, dtype=bool)
+    segment = np.asarray(segment)
+    keep = ~special if hide_special else np.ones(len(special), bool)
+    matrix = np.asarray(weights)
+    if hide_special and keep.any():
+        matrix = matrix[..., keep]  # (..., T, K)
+        total = matrix.sum(axis=-1, keepdims=True)  # (..., T, 1)
+        matrix = np.divide(matrix, total, out=np.zeros_like(matrix), where=total > 0)
+        kept_cols = np.flatnonzero(keep)
+    else:
+        keep = np.ones(len(special), bool)
+        kept_cols = np.arange(len(special))
+    row_mask = keep.copy()
+    col_mask = np.ones(len(kept_cols), bool)
+    if direction != "all":
+        source, target = (0, 1) if direction == "ab" else (1, 0)
+        row_mask &= segment == source
+        col_mask &= segment[kept_cols] == target
+    rows = np.flatnonzero(row_mask)
+    cols = kept_cols[col_mask]
+    matrix = matrix[..., rows, :][..., col_mask]  # (..., R, C)
+    labels = list(labels)
+    return View(
+        matrix=matrix,
+        rows=rows,
+        cols=cols,
+        row_labels=tuple(labels[i] for i in rows),
+        col_labels=tuple(labels[j] for j in cols),
+    )
+
+
+# ---------------------------------------------------------------- downsampling
+
+
+def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
+    """Block means over the last two axes so that neither exceeds `size`.
+
+    Blocks are as equal as integer edges allow (512 -> 64 takes blocks of 8). (..., R, C).
+    """
+    rows, cols = matrix.shape[-2:]
+    out = np.asarray(matrix, dtype=np.float64)
+    if rows > size:
+        edges = np.linspace(0, rows, size + 1).round().astype(int)
+        sums = np.add.reduceat(out, edges[:-1], axis=-2)  # (..., size, C)
+        out = sums / np.diff(edges)[:, None]
+    if cols > size:
+        edges = np.linspace(0, cols, size + 1).round().astype(int)
+        sums = np.add.reduceat(out, edges[:-1], axis=-1)  # (..., R', size)
+        out = sums / np.diff(edges)
+    return out
+
+
+# ---------------------------------------------------------------- all-heads overview
+
+
+def overview_cell(layers: int, heads: int, rows: int, cols: int, budget: int = 360_000) -> int:
+    """Side of one downsampled head map: at most 64 and the longest axis, and small enough that
+    all maps together hold at most `budget` values (one byte each in the figure)."""
+    most = int(np.sqrt(budget / max(layers * heads, 1)))
+    return max(1, min(64, max(rows, cols), most))
+
+
+def overview(
+    attentions: np.ndarray,
+    *,
+    selected: tuple[int, int] | None = None,
+    layer_word: str = "layer",
+    head_word: str = "head",
+    title: str = "",
+    budget: int = 360_000,
+) -> go.Figure:
+    """Every layer x head as a small map in one heatmap (a mosaic), downsampled for long inputs.
+
+    Each map is scaled to its own maximum, so the pattern of a diffuse head is as visible as that
+    of a sharp one. Values are quantised to 0..255 (the shapes matter here, the exact numbers are
+    one click away). Coordinates: head h spans x in [h + 0.5, h + 1.5), layer l spans y in
+    [l + 0.5, l + 1.5), so a clicked point's round(x) - 1, round(y) - 1 are its head and layer.
+
+    attentions: (L, H, R, C).
+    """
+    n_layers, n_heads, n_rows, n_cols = attentions.shape
+    side = overview_cell(n_layers, n_heads, n_rows, n_cols, budget)
+    small = downsample(attentions, side)  # (L, H, r, c)
+    r, c = small.shape[-2:]
+    peak = small.max(axis=(-2, -1), keepdims=True)  # (L, H, 1, 1)
+    small = np.divide(small, peak, out=np.zeros_like(small), where=peak > 0)
+    image = (small * 255).round().astype(np.uint8)  # (L, H, r, c)
+    # (L, r, H, c) -> (L*r, H*c): the mosaic, layer-major rows, head-major columns.
+    mosaic = image.transpose(0, 2, 1, 3).reshape(n_layers * r, n_heads * c)
+    x = (np.arange(n_heads * c) // c + 0.5 + (np.arange(n_heads * c) % c + 0.5) / c).astype(
+        np.float32
+    )  # (H*c,)
+    y = (np.arange(n_layers * r) // r + 0.5 + (np.arange(n_layers * r) % r + 0.5) / r).astype(
+        np.float32
+    )  # (L*r,)
+    fig = go.Figure(
+        go.Heatmap(
+            z=mosaic,
+            x=x,
+            y=y,
+            colorscale="Blues",
+            zmin=0,
+            zmax=255,
+            showscale=False,
+            hovertemplate=f"{layer_word} %{{y:.0f}} · {head_word} %{{x:.0f}}<extra></extra>",
+        )
+    )
+    lines = [
+        dict(type="line", x0=h + 0.5, x1=h + 0.5, y0=0.5, y1=n_layers + 0.5)
+        for h in range(1, n_heads)
+    ] + [
+        dict(type="line", y0=row + 0.5, y1=row + 0.5, x0=0.5, x1=n_heads + 0.5)
+        for row in range(1, n_layers)
+    ]
+    shapes = [dict(**line, line=dict(color="white", width=2)) for line in lines]
+    if selected is not None:
+        layer, head = selected
+        shapes.append(
+            dict(
+                type="rect",
+                x0=head + 0.5,
+                x1=head + 1.5,
+                y0=layer + 0.5,
+                y1=layer + 1.5,
+                line=dict(color="#d62728", width=3),
+            )
+        )
+    fig.update_layout(
+        title=title,
+        shapes=shapes,
+        height=max(320, 56 * n_layers + 80),
+        margin=dict(l=60, r=10, t=40 if title else 10, b=40),
+        xaxis=dict(
+            title=head_word,
+            tickvals=list(range(1, n_heads + 1)),
+            side="top",
+            range=[0.5, n_heads + 0.5],
+            showgrid=False,
+            zeroline=False,
+        ),
+        yaxis=dict(
+            title=layer_word,
+            tickvals=list(range(1, n_layers + 1)),
+            autorange="reversed",
+            showgrid=False,
+            zeroline=False,
+        ),
+        clickmode="event+select",
+        dragmode=False,
+    )
+    return fig
+
+
+def clicked_cell(point: dict, n_layers: int, n_heads: int) -> tuple[int, int] | None:
+    """(layer, head), 0-based, of a point a user clicked in `overview` (None when outside)."""
+    try:
+        head = int(np.floor(float(point["x"]) + 0.5)) - 1
+        layer = int(np.floor(float(point["y"]) + 0.5)) - 1
+    except (KeyError, TypeError, ValueError):
+        return None
+    if 0 <= layer < n_layers and 0 <= head < n_heads:
+        return layer, head
+    return None
+
+
+# ---------------------------------------------------------------- line view
+
+
+def head_lines(
+    weights: np.ndarray,
+    heads,
+    row_labels,
+    col_labels,
+    *,
+    min_weight: float = 0.02,
+    top: int = 5,
+    query: int | None = None,
+    head_word: str = "head",
+    levels: int = 6,
+) -> go.Figure:
+    """Token-to-token lines (bertviz's "head view"): queries on the left, keys on the right, one
+    line per (query, key) whose opacity is the weight, one colour per head.
+
+    Plotly cannot vary opacity along one trace, so the lines of a head are binned into `levels`
+    opacity levels, one trace each. Only each query's `top` keys with weight >= `min_weight` are
+    drawn: the rest would be invisible anyway and would only weigh on the browser.
+
+    Args:
+        weights: (K, R, C) weights of the K chosen heads.
+        heads: the K heads' indices (0-based), for colours and the legend.
+        query: draw only this row's lines (index into the rows).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    n_rows, n_cols = weights.shape[-2:]
+    fig = go.Figure()
+    top = max(1, min(top, n_cols))
+    for k, head in enumerate(heads):
+        w = weights[k]  # (R, C)
+        # The `top` largest keys of each row, then the weight threshold.
+        best = np.argsort(-w, axis=-1, kind="stable")[:, :top]  # (R, top)
+        rows = np.repeat(np.arange(n_rows), top)  # (R*top,)
+        cols = best.ravel()
+        values = w[rows, cols]
+        keep = values >= min_weight
+        if query is not None:
+            keep &= rows == query
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+        bins = np.minimum((values * levels).astype(int), levels - 1)  # (N,) 0..levels-1
+        colour = HEAD_COLOURS[head % len(HEAD_COLOURS)]
+        shown = False
+        for level in range(levels - 1, -1, -1):
+            pick = bins == level
+            if not pick.any():
+                continue
+            count = int(pick.sum())
+            # Segments (0, row) -> (1, col) separated by NaN gaps, as float32 typed arrays.
+            xs = np.tile(np.array([0.0, 1.0, np.nan], np.float32), count)
+            ys = np.empty(3 * count, np.float32)
+            ys[0::3], ys[1::3], ys[2::3] = rows[pick], cols[pick], np.nan
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    line=dict(color=colour, width=2),
+                    opacity=(level + 1) / levels,
+                    name=f"{head_word} {head + 1}",
+                    legendgroup=str(head),
+                    showlegend=not shown,
+                    hoverinfo="skip",
+                )
+            )
+            shown = True
+        if not shown:  # keep the head in the legend even when no line passes the threshold
+            fig.add_trace(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="lines",
+                    line=dict(color=colour, width=2),
+                    name=f"{head_word} {head + 1}",
+                    legendgroup=str(head),
+                )
+            )
+    left = [safe_label(label) for label in row_labels]
+    right = [safe_label(label) for label in col_labels]
+    fig.add_trace(
+        go.Scatter(
+            x=np.zeros(n_rows, np.float32),
+            y=np.arange(n_rows, dtype=np.float32),
+            mode="text",
+            text=left,
+            textposition="middle left",
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=np.ones(n_cols, np.float32),
+            y=np.arange(n_cols, dtype=np.float32),
+            mode="text",
+            text=right,
+            textposition="middle right",
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    height = 22 * max(n_rows, n_cols, 1) + 90
+    fig.update_layout(
+        height=min(height, 12_000),
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(visible=False, range=[-0.9, 1.9], fixedrange=True),
+        yaxis=dict(visible=False, autorange="reversed", fixedrange=True),
+        legend=dict(orientation="h", y=1.0, yanchor="bottom"),
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+# ---------------------------------------------------------------- head statistics
+
+
+def stats_map(
+    values: np.ndarray,
+    *,
+    title: str = "",
+    layer_word: str = "layer",
+    head_word: str = "head",
+    colorscale: str = "Viridis",
+) -> go.Figure:
+    """One metric of every head as an L x H map, the value on hover (1-based numbering)."""
+    n_layers, n_heads = values.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(values, dtype=np.float32),
+            x=np.arange(1, n_heads + 1),
+            y=np.arange(1, n_layers + 1),
+            colorscale=colorscale,
+            hovertemplate=(
+                f"{layer_word} %{{y}} · {head_word} %{{x}}<br>%{{z:.3f}}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=max(260, 30 * n_layers + 100),
+        margin=dict(l=60, r=10, t=40 if title else 10, b=40),
+        xaxis=dict(title=head_word, dtick=1),
+        yaxis=dict(title=layer_word, dtick=1, autorange="reversed"),
+    )
+    return fig
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    """Size of the JSON streamlit sends for a figure (it calls plotly.io.to_json the same way)."""
+    import plotly.io
+
+    return len(plotly.io.to_json(fig, validate=False).encode("utf-8"))

@@ -1,0 +1,270 @@
+"""Unit tests of attnviz/headstats.py and attnviz/figures/text.py on small hand-checked cases."""
+
+import json
+
+import numpy as np
+import plotly.io
+import pytest
+
+from attnviz import headstats
+from attnviz.figures import text as figs
+
+
+def stochastic(rng, *shape):
+    w = rng.random(shape)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------- headstats
+
+
+def test_uniform_row_entropy_is_log_t_and_spread_one():
+    t = 7
+    weights = np.full((1, 1, t, t), 1.0 / t)
+    stats = headstats.head_stats(weights)
+    assert stats.entropy[0, 0] == pytest.approx(np.log(t))
+    assert stats.spread[0, 0] == pytest.approx(1.0)
+    # mean |i - j| over a uniform row, averaged over rows, by hand for t = 7
+    expected = np.mean([np.mean([abs(i - j) for j in range(t)]) for i in range(t)])
+    assert stats.distance[0, 0] == pytest.approx(expected)
+
+
+def test_previous_and_next_token_heads_score_one():
+    t = 6
+    prev = np.zeros((t, t))
+    prev[0, 0] = 1.0
+    prev[np.arange(1, t), np.arange(t - 1)] = 1.0  # query i looks at i - 1
+    nxt = np.zeros((t, t))
+    nxt[np.arange(t - 1), np.arange(1, t)] = 1.0
+    nxt[t - 1, t - 1] = 1.0
+    stats = headstats.head_stats(np.stack([prev, nxt])[None])  # (1, 2, T, T)
+    assert stats.previous[0, 0] == pytest.approx(1.0)
+    assert stats.next[0, 0] == pytest.approx(0.0)
+    assert stats.next[0, 1] == pytest.approx(1.0)
+    assert stats.previous[0, 1] == pytest.approx(0.0)
+    assert stats.entropy[0, 0] == pytest.approx(0.0)  # one-hot rows
+    assert stats.distance[0, 0] == pytest.approx((t - 1) / t)  # row 0 looks at itself
+    assert list(headstats.pattern(stats)[0]) == ["previous", "next"]
+    assert headstats.rank(stats, "previous", top=1) == [(0, 0, pytest.approx(1.0))]
+
+
+def test_special_tokens_are_not_queries_and_special_share():
+    # [CLS] a b [SEP]; every content query puts 0.75 on [SEP] and 0.25 on itself.
+    t = 4
+    special = np.array([True, False, False, True])
+    w = np.zeros((t, t))
+    w[0, 0] = w[3, 3] = 1.0  # special rows: would pull the mean if counted
+    w[1, 3] = w[2, 3] = 0.75
+    w[1, 1] = w[2, 2] = 0.25
+    stats = headstats.head_stats(w[None, None], special=special)
+    assert stats.special[0, 0] == pytest.approx(0.75)
+    assert stats.self[0, 0] == pytest.approx(0.25)
+    assert stats.distance[0, 0] == pytest.approx((0.75 * 2 + 0.75 * 1) / 2)
+    assert headstats.pattern(stats)[0, 0] == "special"
+
+
+def test_punctuation_mask_and_share():
+    tokens = ["[CLS]", "hello", ",", "world", "##!", "。", "▁.", "[SEP]"]
+    assert list(headstats.punct_mask(tokens)) == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    punct = headstats.punct_mask(tokens)
+    t = len(tokens)
+    w = np.zeros((t, t))
+    w[:, 2] = 0.5
+    w[:, 3] = 0.5
+    stats = headstats.head_stats(w[None, None], punct=punct)
+    assert stats.punct[0, 0] == pytest.approx(0.5)
+
+
+def test_masked_rows_and_keys_do_not_break_stats():
+    # A causal head: query 0 sees one key only, so its spread is 0 by definition, not NaN.
+    t = 5
+    allowed = np.tril(np.ones((t, t), bool))
+    w = allowed / allowed.sum(axis=1, keepdims=True)
+    stats = headstats.head_stats(w[None, None], allowed=allowed)
+    assert np.isfinite([stats.metric(m)[0, 0] for m in headstats.METRICS]).all()
+    # each row i>0 is uniform over i+1 visible keys -> spread 1; row 0 -> 0
+    assert stats.spread[0, 0] == pytest.approx(4 / 5)
+
+
+def test_stats_shapes_and_ranges_on_random_weights():
+    rng = np.random.default_rng(0)
+    w = stochastic(rng, 3, 4, 9, 9)
+    special = np.zeros(9, bool)
+    special[[0, 8]] = True
+    stats = headstats.head_stats(w, special=special)
+    for name in headstats.METRICS:
+        assert stats.metric(name).shape == (3, 4)
+    for name in ("spread", "special", "punct", "previous", "next", "self"):
+        assert ((stats.metric(name) >= -1e-12) & (stats.metric(name) <= 1 + 1e-12)).all()
+    assert (stats.entropy <= np.log(9) + 1e-9).all()
+    top = headstats.interesting(stats, top=5)
+    assert len(top) == 5 and all(0 <= la < 3 and 0 <= h < 4 for la, h, _, _ in top)
+    scores = [s for *_, s in top]
+    assert scores == sorted(scores, reverse=True)
+    with pytest.raises(ValueError):
+        headstats.head_stats(w[0])
+
+
+# ---------------------------------------------------------------- figures: selection
+
+
+def test_hide_special_renormalises_rows():
+    w = np.array(
+        [
+            [0.5, 0.25, 0.25, 0.0],
+            [0.2, 0.2, 0.2, 0.4],
+            [0.1, 0.3, 0.1, 0.5],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    special = np.array([True, False, False, True])
+    view = figs.select(w, ["[CLS]", "a", "b", "[SEP]"], special, np.zeros(4), hide_special=True)
+    assert view.row_labels == ("a", "b") and view.col_labels == ("a", "b")
+    np.testing.assert_allclose(view.matrix, [[0.5, 0.5], [0.75, 0.25]])
+    np.testing.assert_allclose(view.matrix.sum(axis=-1), 1.0)
+
+
+def test_pair_directions():
+    tokens = ["[CLS]", "a1", "a2", "[SEP]", "b1", "[SEP]"]
+    special = np.array([1, 0, 0, 1, 0, 1], bool)
+    segment = figs.segments(tokens, special, np.array([0, 0, 0, 0, 1, 1]))
+    assert list(segment) == [0, 0, 0, 0, 1, 1]
+    rng = np.random.default_rng(1)
+    w = stochastic(rng, 2, 6, 6)  # two heads, leading axis kept
+    ab = figs.select(w, tokens, special, segment, direction="ab")
+    assert ab.row_labels == ("[CLS]", "a1", "a2", "[SEP]") and ab.col_labels == ("b1", "[SEP]")
+    np.testing.assert_allclose(ab.matrix, w[:, :4, 4:])
+    ba = figs.select(w, tokens, special, segment, direction="ba", hide_special=True)
+    assert ba.row_labels == ("b1",) and ba.col_labels == ("a1", "a2")
+    kept = w[:, :, [1, 2, 4]]
+    kept = kept / kept.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(ba.matrix, kept[:, [4]][:, :, :2])
+
+
+def test_segments_without_token_types_xlmr_style():
+    tokens = ["<s>", "▁a", "▁b", "</s>", "</s>", "▁c", "</s>"]
+    special = np.array([1, 0, 0, 1, 1, 0, 1], bool)
+    assert list(figs.segments(tokens, special, np.zeros(7))) == [0, 0, 0, 0, 0, 1, 1]
+    single = ["<s>", "▁a", "</s>"]
+    assert list(figs.segments(single, np.array([1, 0, 1], bool))) == [0, 0, 0]
+
+
+def test_word_groups_wordpiece_and_sentencepiece():
+    tokens = ["[CLS]", "the", "anim", "##al", "didn", "'", "t", "[SEP]"]
+    special = np.array([1, 0, 0, 0, 0, 0, 0, 1], bool)
+    groups = figs.word_groups(tokens, special)
+    assert list(groups) == [0, 1, 2, 2, 3, 4, 5, 6]
+    assert figs.word_labels(tokens, groups) == ["[CLS]", "the", "animal", "didn", "'", "t", "[SEP]"]
+    sp = ["<s>", "▁", "小明", "把", "苹果", "，", "▁The", "▁anim", "al", "</s>"]
+    special = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1], bool)
+    groups = figs.word_groups(sp, special)
+    assert figs.word_labels(sp, groups) == [
+        "<s>",
+        "小明",
+        "把",
+        "苹果",
+        "，",
+        "The",
+        "animal",
+        "</s>",
+    ]
+
+
+def test_pool_words_keeps_rows_stochastic_and_sums_keys():
+    w = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
+    groups = np.array([0, 1, 1])
+    pooled = figs.pool_words(w, groups)
+    np.testing.assert_allclose(pooled, [[0.5, 0.5], [0.2, 0.8]])
+    rng = np.random.default_rng(2)
+    many = figs.pool_words(stochastic(rng, 3, 2, 7, 7), np.array([0, 0, 1, 2, 2, 2, 3]))
+    assert many.shape == (3, 2, 4, 4)
+    np.testing.assert_allclose(many.sum(axis=-1), 1.0)
+
+
+def test_downsample_is_block_mean():
+    m = np.arange(16, dtype=float).reshape(4, 4)
+    np.testing.assert_allclose(figs.downsample(m, 2), [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(figs.downsample(m, 8), m)  # already small: unchanged
+    big = figs.downsample(np.ones((3, 512, 500)), 64)
+    assert big.shape == (3, 64, 64)
+    np.testing.assert_allclose(big, 1.0)
+
+
+# ---------------------------------------------------------------- figures: plotly
+
+
+def test_overview_mosaic_click_maps_to_layer_and_head():
+    rng = np.random.default_rng(3)
+    w = stochastic(rng, 2, 3, 5, 5)
+    w[1, 2] = np.eye(5)  # layer 2, head 3 (1-based) is the diagonal
+    fig = figs.overview(w, selected=(1, 2))
+    trace = fig.data[0]
+    z = np.asarray(trace.z)
+    assert z.shape == (2 * 5, 3 * 5) and z.dtype == np.uint8
+    cell = z[5:10, 10:15]
+    assert (np.diag(cell) == 255).all() and cell.sum() == 5 * 255
+    # The centre of every cell maps back to its (layer, head).
+    xs, ys = np.asarray(trace.x), np.asarray(trace.y)
+    for layer in range(2):
+        for head in range(3):
+            point = {"x": float(xs[head * 5 + 2]), "y": float(ys[layer * 5 + 2])}
+            assert figs.clicked_cell(point, 2, 3) == (layer, head)
+    # Edges of cells too: first and last pixel of head 1.
+    assert figs.clicked_cell({"x": float(xs[0]), "y": float(ys[0])}, 2, 3) == (0, 0)
+    assert figs.clicked_cell({"x": float(xs[4]), "y": float(ys[9])}, 2, 3) == (1, 0)
+    assert figs.clicked_cell({"x": 9.0, "y": 1.0}, 2, 3) is None
+    assert figs.clicked_cell({}, 2, 3) is None
+
+
+def test_overview_of_512_tokens_is_small():
+    rng = np.random.default_rng(4)
+    w = stochastic(rng, 12, 12, 512, 512).astype(np.float32)
+    fig = figs.overview(w)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape[0] <= 12 * 64 and z.shape[1] <= 12 * 64
+    assert figs.figure_bytes(fig) < 600_000
+
+
+def test_head_lines_opacity_bins_colours_and_threshold():
+    w = np.array([[[0.9, 0.1, 0.0], [0.0, 0.05, 0.95], [0.34, 0.33, 0.33]]])  # (1, 3, 3)
+    fig = figs.head_lines(w, [4], list("abc"), list("xyz"), min_weight=0.2, top=2, levels=5)
+    lines = [tr for tr in fig.data if tr.mode == "lines"]
+    # kept: (0,0) 0.9, (1,2) 0.95, (2,0) 0.34, (2,1) 0.33 -> bins 4, 4, 1, 1
+    segs = {}
+    for tr in lines:
+        ys = np.asarray(tr.y)
+        segs[round(tr.opacity, 2)] = sorted(
+            zip(ys[0::3].astype(int), ys[1::3].astype(int), strict=True)
+        )
+        assert tr.line.color == figs.HEAD_COLOURS[4]
+    assert segs == {1.0: [(0, 0), (1, 2)], 0.4: [(2, 0), (2, 1)]}
+    only = figs.head_lines(w, [4], list("abc"), list("xyz"), min_weight=0.2, query=2)
+    ys = np.concatenate([np.asarray(tr.y)[0::3] for tr in only.data if tr.mode == "lines"])
+    assert set(ys.astype(int)) == {2}
+
+
+def test_labels_are_text_never_html():
+    tokens = ["<img src=x onerror=alert(1)>", "<b>", "a&b"]
+    w = np.eye(3)[None]
+    fig = figs.head_lines(w, [0], tokens, tokens)
+    texts = [tr.text for tr in fig.data if tr.mode == "text"]
+    for text in texts:
+        assert list(text) == ["&lt;img src=x onerror=alert(1)&gt;", "&lt;b&gt;", "a&amp;b"]
+    assert "<img" not in plotly.io.to_json(fig)
+
+
+def test_stats_map_hover_and_size():
+    values = np.arange(6, dtype=float).reshape(2, 3)
+    fig = figs.stats_map(values, title="entropy")
+    assert np.asarray(fig.data[0].z).shape == (2, 3)
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [1, 2]
+    json.loads(plotly.io.to_json(fig))
