@@ -1,0 +1,71 @@
+"""Every page runs under AppTest in both languages without an exception; the language switch."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from attnviz.i18n import LANGS, t
+
+PAGES = ("examples", "playground", "text", "image")
+
+
+def open_app(lang: str | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    if lang:
+        at.query_params["lang"] = lang
+    at.run()
+    if page:
+        at.switch_page(f"attnviz/ui/pages/{page}.py").run()
+    return at
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_in_both_languages(page, lang):
+    at = open_app(lang, page)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["lang"] == lang
+    titles = [title.value for title in at.title]
+    assert titles, f"page {page} shows no title"
+
+
+def test_url_lang_picks_chinese_and_the_switch_goes_back_to_english():
+    at = open_app("zh", "playground")
+    assert at.title[0].value == t("playground.title", "zh")
+    at.sidebar.button_group[0].set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == t("playground.title", "en")
+    assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+
+
+def test_playground_bad_inputs_give_messages_in_the_users_language():
+    at = open_app("zh", "playground")
+    at.radio[0].set_value("text").run()
+    cases = {
+        "1 2\nx 3": t("error.cell_not_number", "zh", name="q"),
+        " ": t("error.empty", "zh", name="q"),
+        "1 nan 1 1": t("error.not_finite", "zh", name="q"),
+        "1 2 3\n1 2": t("error.ragged", "zh", name="q"),
+        "1 1": t("error.qk_width", "zh", q=2, k=4),
+        "1e200 1e200 1e200 1e200": t("error.overflow", "zh"),
+    }
+    for text, message in cases.items():
+        at.text_area(key="q_text").input(text).run()
+        assert not at.exception, text
+        assert [e.value for e in at.error] == [message], text
+    # Huge but representable values: softmax stays finite, no message.
+    at.text_area(key="q_text").input("1e30 1e30 0 0").run()
+    assert not at.exception and not at.error
+    at.text_area(key="k_text").input("1 2\n3 4\n5 6").run()
+    assert [e.value for e in at.error] == [t("error.qk_width", "zh", q=4, k=2)]
+
+
+@pytest.mark.parametrize("score", ["dot", "scaled_dot", "cosine", "general", "additive",
+                                   "neg_euclidean", "linear"])
+def test_playground_every_score_function_with_causal_mask_and_comparison(score):
+    at = open_app("en", "playground")
+    at.selectbox[0].set_value(score).run()
+    at.radio[1].set_value("causal").run()
+    at.toggle[0].set_value(True).run()
+    assert not at.exception and not at.error
+    # Two score functions side by side: two breakdowns, each ending in its context line.
+    assert sum(x.value.startswith("context =") for x in at.text) == 2
