@@ -1,0 +1,311 @@
+"""A post-LN BERT encoder in torch, shared by all-MiniLM-L6-v2 and multilingual-e5-small.
+
+    x = LN(word[ids] + position[0..T-1] + type[token_type_ids])
+    for each layer:
+        q, k, v = x Wq + bq, x Wk + bk, x Wv + bv           split into H heads of Dh
+        context = attention.compute(q, k, v, "scaled_dot")   written-out softmax(q kᵀ/√Dh) v
+        x = LN(x + context Wo + bo)
+        x = LN(x + GELU(x W1 + b1) W2 + b2)                   GELU with erf, as BERT has it
+    embedding = normalise(mean over tokens of x)
+
+multilingual-e5-small is a `BertModel` too (Multilingual-MiniLM with the XLM-R tokenizer): its
+positions start at 0 like BERT's (the 4-bit file holds exactly 512 position rows and the engine
+indexes them from 0), and every token has type 0.
+
+The forward takes one `text.Encoded` and returns `(embedding, ModelTrace)`. Nothing is stored
+on the module: one model object serves every user through `st.cache_resource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from attnviz import attention, loading
+from attnviz.errors import InputError
+from attnviz.loading.e5q4 import dequantize_q4
+from attnviz.text import Encoded, UnigramTokenizer, WordPieceTokenizer
+from attnviz.trace import ModelTrace
+
+NAMES = ("minilm", "e5")
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    name: str  # our short model name, as in loading.MODELS
+    vocab: int  # rows of the word embedding
+    width: int  # D
+    layers: int  # L
+    heads: int  # H
+    ffn: int  # width of the feed-forward layer
+    positions: int  # rows of the position embedding: the longest input
+    types: int  # rows of the token-type embedding
+    eps: float = 1e-12  # LayerNorm epsilon
+
+    def __post_init__(self) -> None:
+        for name in ("vocab", "width", "layers", "heads", "ffn", "positions", "types"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.width % self.heads != 0:
+            raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
+        if not 0 < self.eps < 1e-3:
+            raise ValueError(f"eps {self.eps} is not a small positive number")
+
+    @property
+    def head_width(self) -> int:  # Dh
+        return self.width // self.heads
+
+
+class Q4Embedding(nn.Module):
+    """A word embedding kept in its 4-bit blocks; only the rows of an input are dequantised.
+
+    Dequantising all 250 037 rows of E5's vocabulary would take 384 MB of float32 for the
+    handful of rows one sentence uses; the blocks take 54 MB.
+    """
+
+    def __init__(self, blocks: np.ndarray, width: int) -> None:
+        super().__init__()
+        self.blocks = blocks  # (V, D/32, 18) uint8: Q4_0 blocks, see loading.e5q4
+        self.width = width
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        rows = self.blocks[ids.cpu().numpy()]  # (T, D/32, 18)
+        x = dequantize_q4(rows).reshape(len(rows), self.width)  # (T, D)
+        return torch.from_numpy(x).to(device=ids.device, dtype=loading.DTYPE)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, config: BertConfig, word: nn.Module) -> None:
+        super().__init__()
+        self.word = word
+        self.position = nn.Embedding(config.positions, config.width)
+        self.token_type = nn.Embedding(config.types, config.width)
+        self.ln = nn.LayerNorm(config.width, eps=config.eps)
+
+    def forward(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(len(ids), device=ids.device)  # (T,)
+        return self.ln(self.word(ids) + self.token_type(types) + self.position(positions))  # (T, D)
+
+
+class Layer(nn.Module):
+    """One post-LN encoder layer; its attention goes through `attention.compute`."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        d = config.width
+        self.config = config
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.out = nn.Linear(d, d)
+        self.ln1 = nn.LayerNorm(d, eps=config.eps)
+        self.up = nn.Linear(d, config.ffn)
+        self.down = nn.Linear(config.ffn, d)
+        self.ln2 = nn.LayerNorm(d, eps=config.eps)
+
+    def forward(self, x: torch.Tensor, allowed: np.ndarray):
+        t, h, dh = x.shape[0], self.config.heads, self.config.head_width
+        q = self.q(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+        k = self.k(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+        v = self.v(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+        steps = attention.compute(q, k, v, score="scaled_dot", allowed=allowed)
+        context = steps.context.transpose(0, 1).reshape(t, h * dh)  # (T, D)
+        x = self.ln1(x + self.out(context))
+        # approximate="none" is the erf GELU that BERT was trained with
+        x = self.ln2(x + self.down(F.gelu(self.up(x), approximate="none")))  # (T, D)
+        return x, attention.layer_trace(steps, allowed)
+
+
+class Bert(nn.Module):
+    def __init__(self, config: BertConfig, word: nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = Embeddings(config, word)
+        self.layers = nn.ModuleList(Layer(config) for _ in range(config.layers))
+
+    def forward(self, enc: Encoded) -> tuple[torch.Tensor, ModelTrace]:
+        """(embedding (D,), trace) of one tokenised input."""
+        t = len(enc.ids)
+        if not 0 < t <= self.config.positions:
+            raise ValueError(f"{t} tokens; this model reads 1 to {self.config.positions}")
+        if int(enc.ids.max()) >= self.config.vocab or int(enc.token_type_ids.max()) >= (
+            self.config.types
+        ):
+            raise ValueError("a token or type id lies outside the embedding tables")
+        device = next(self.parameters()).device
+        ids = torch.as_tensor(enc.ids, device=device)  # (T,)
+        types = torch.as_tensor(enc.token_type_ids, device=device)  # (T,)
+        # One sentence (or pair) and no padding: every token may look at every token.
+        allowed = np.ones((t, t), dtype=bool)
+
+        x = self.embed(ids, types)  # (T, D)
+        hidden = [x]
+        layers = []
+        for layer in self.layers:
+            x, trace = layer(x, allowed)
+            hidden.append(x)
+            layers.append(trace)
+        # Mean pooling over every token, then unit length: the sentence embedding both
+        # sentence-transformers (MiniLM) and the E5 engine compute.
+        embedding = F.normalize(x.mean(dim=0), dim=0)  # (D,)
+        trace = ModelTrace(
+            model=self.config.name,
+            tokens=enc.tokens,
+            layers=tuple(layers),
+            hidden=torch.stack(hidden).cpu().numpy(),  # (L+1, T, D)
+            special=enc.special,
+            extras={
+                "ids": enc.ids,
+                "token_type_ids": enc.token_type_ids,
+                "segment": enc.segment,
+                "display": np.array(enc.display, dtype=str),
+                "word_index": enc.word_index,
+                "words": np.array(enc.words, dtype=str),
+                "embedding": embedding.cpu().numpy(),
+                "truncated": np.array(enc.truncated),
+                "dropped": np.array(enc.dropped),
+                "removed": np.array(enc.removed),
+            },
+        )
+        return embedding, trace
+
+
+class TextModel:
+    """A tokenizer and its BERT: `trace(text, pair)` is all a page or the CLI needs."""
+
+    def __init__(self, name: str, tokenizer, net: Bert) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.net = net
+        self.config = net.config
+
+    def encode(self, text: str, pair: str | None = None) -> Encoded:
+        return self.tokenizer.encode(text, pair)
+
+    def trace(self, text: str, pair: str | None = None) -> ModelTrace:
+        """Tokenise and run the forward; InputError for bad text (see text.clean)."""
+        enc = self.encode(text, pair)
+        with torch.inference_mode():
+            _, trace = self.net(enc)
+        return trace
+
+
+# HF BERT names -> ours, for one layer (prefix encoder.layer.{i}.)
+_LAYER_KEYS = {
+    "attention.self.query": "q",
+    "attention.self.key": "k",
+    "attention.self.value": "v",
+    "attention.output.dense": "out",
+    "attention.output.LayerNorm": "ln1",
+    "intermediate.dense": "up",
+    "output.dense": "down",
+    "output.LayerNorm": "ln2",
+}
+
+
+def _load_minilm() -> TextModel:
+    from attnviz.loading.safetensors_reader import read_bert, read_config
+
+    hf = read_config(loading.package_file("minilm", "model/config.json"))
+    config = BertConfig(
+        name="minilm",
+        vocab=hf["vocab_size"],
+        width=hf["hidden_size"],
+        layers=hf["num_hidden_layers"],
+        heads=hf["num_attention_heads"],
+        ffn=hf["intermediate_size"],
+        positions=hf["max_position_embeddings"],
+        types=hf["type_vocab_size"],
+        eps=hf["layer_norm_eps"],
+    )
+    tensors = read_bert(loading.package_file("minilm", "model/model.safetensors"), hf)
+    state = {
+        "embed.word.weight": tensors["embeddings.word_embeddings.weight"],
+        "embed.position.weight": tensors["embeddings.position_embeddings.weight"],
+        "embed.token_type.weight": tensors["embeddings.token_type_embeddings.weight"],
+        "embed.ln.weight": tensors["embeddings.LayerNorm.weight"],
+        "embed.ln.bias": tensors["embeddings.LayerNorm.bias"],
+    }
+    for i in range(config.layers):
+        for theirs, ours in _LAYER_KEYS.items():
+            for part in ("weight", "bias"):
+                state[f"layers.{i}.{ours}.{part}"] = tensors[f"encoder.layer.{i}.{theirs}.{part}"]
+    net = Bert(config, nn.Embedding(config.vocab, config.width))
+    net.load_state_dict(state, strict=True)
+    tokenizer = WordPieceTokenizer(loading.package_file("minilm", "model/tokenizer.json"))
+    if tokenizer._tok.get_vocab_size() != config.vocab:
+        raise ValueError("tokenizer.json and config.json disagree on the vocabulary size")
+    return TextModel("minilm", tokenizer, net.to(loading.pick_device()).eval())
+
+
+# e5-small-q4.bin tensor names -> ours, for one layer (prefix l{i}.)
+_E5_LAYER_KEYS = {
+    "q": "q",
+    "k": "k",
+    "v": "v",
+    "ao": "out",
+    "aln": "ln1",
+    "fi": "up",
+    "fo": "down",
+    "oln": "ln2",
+}
+
+
+def _load_e5() -> TextModel:
+    from attnviz.loading.e5q4 import read_e5
+
+    f = read_e5(loading.package_file("e5", "e5-small-q4.bin"))
+    h = f.header
+    config = BertConfig(
+        name="e5",
+        vocab=h.vocab,
+        width=h.width,
+        layers=h.layers,
+        heads=h.heads,
+        ffn=h.ffn,
+        positions=h.positions,
+        types=h.types,
+        eps=h.eps,
+    )
+
+    def tensor(name: str) -> torch.Tensor:
+        return torch.from_numpy(f.dense(name))
+
+    state = {
+        "embed.position.weight": tensor("emb.pos"),
+        "embed.token_type.weight": tensor("emb.type"),
+        "embed.ln.weight": tensor("emb.ln.w"),
+        "embed.ln.bias": tensor("emb.ln.b"),
+    }
+    for i in range(config.layers):
+        for theirs, ours in _E5_LAYER_KEYS.items():
+            state[f"layers.{i}.{ours}.weight"] = tensor(f"l{i}.{theirs}.w")
+            state[f"layers.{i}.{ours}.bias"] = tensor(f"l{i}.{theirs}.b")
+    net = Bert(config, Q4Embedding(f.blocks("emb.word"), config.width))
+    net.load_state_dict(state, strict=True)
+    tokenizer = UnigramTokenizer(f.pieces, f.scores, f.norm, bos=f.bos, eos=f.eos, unk=f.unk)
+    return TextModel("e5", tokenizer, net.to(loading.pick_device()).eval())
+
+
+def load(name: str) -> TextModel:
+    """The text model `name` ("minilm" | "e5"); raises loading.ModelMissing if not installed."""
+    if name == "minilm":
+        return _load_minilm()
+    if name == "e5":
+        return _load_e5()
+    raise InputError("error.text_unknown_model", name=name, names=", ".join(NAMES))
+
+
+def trace_arrays(name: str, text: str, pair: str | None = None) -> dict[str, np.ndarray]:
+    """What `python -m attnviz trace` writes to its .npz."""
+    trace = load(name).trace(text, pair)
+    return {
+        "ids": np.asarray(trace.extras["ids"], dtype=np.int64),  # (T,)
+        "tokens": np.array(trace.tokens, dtype=str),  # (T,)
+        "token_type_ids": np.asarray(trace.extras["token_type_ids"], dtype=np.int64),  # (T,)
+        "attentions": trace.attentions.astype(np.float32),  # (L, H, T, T)
+    }
