@@ -77,9 +77,9 @@ class HeadStats:
 
 
 def _row_mean(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Mean over the chosen query rows of (L, H, T) -> (L, H); 0 when no row is chosen."""
+    """Mean over the chosen query rows of (H, T) -> (H,); 0 when no row is chosen."""
     if not rows.any():
-        return np.zeros(values.shape[:2])
+        return np.zeros(values.shape[:-1])
     return values[..., rows].mean(axis=-1)
 
 
@@ -97,10 +97,10 @@ def head_stats(
         punct: (T,) bool, punctuation tokens.
         allowed: (T, T) bool, which keys each query may see (all when None); sets `spread`.
     """
-    weights = np.asarray(attentions, dtype=np.float64)
-    if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
-        raise ValueError(f"expected (L, H, T, T), got {weights.shape}")
-    t = weights.shape[-1]
+    attentions = np.asarray(attentions)
+    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
+        raise ValueError(f"expected (L, H, T, T), got {attentions.shape}")
+    t = attentions.shape[-1]
     special = np.zeros(t, bool) if special is None else np.asarray(special, dtype=bool)
     punct = np.zeros(t, bool) if punct is None else np.asarray(punct, dtype=bool)
     allowed = np.ones((t, t), bool) if allowed is None else np.asarray(allowed, dtype=bool)
@@ -108,37 +108,35 @@ def head_stats(
         raise ValueError("special, punct must be (T,) and allowed (T, T)")
 
     queries = ~special if (~special).any() else np.ones(t, bool)  # (T,)
-    live = weights.sum(axis=-1) > 0  # (L, H, T): rows with at least one visible key
-
-    # 0 log 0 = 0: where a weight is 0 its term is dropped rather than NaN.
-    logs = np.log(np.where(weights > 0, weights, 1.0))  # (L, H, T, T)
-    entropy_rows = -(weights * logs).sum(axis=-1)  # (L, H, T)
-    visible = allowed.sum(axis=-1)  # (T,)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # A query that sees one key has nothing to spread over: its spread is 0.
-        spread_rows = np.where(visible > 1, entropy_rows / np.log(np.maximum(visible, 2)), 0.0)
-    positions = np.arange(t)
-    gap = np.abs(positions[:, None] - positions[None, :])  # (T, T)
-    distance_rows = (weights * gap).sum(axis=-1)  # (L, H, T)
-    special_rows = weights[..., special].sum(axis=-1)  # (L, H, T)
-    punct_rows = weights[..., punct].sum(axis=-1)  # (L, H, T)
-    diagonal = np.diagonal(weights, axis1=-2, axis2=-1)  # (L, H, T)
-    below = np.diagonal(weights, offset=-1, axis1=-2, axis2=-1)  # (L, H, T-1): w[i, i-1]
-    above = np.diagonal(weights, offset=1, axis1=-2, axis2=-1)  # (L, H, T-1): w[i, i+1]
-
-    rows = queries & live.any(axis=(0, 1))
+    live = (attentions.sum(axis=-1) > 0).any(axis=(0, 1))  # (T,) rows with a visible key
+    rows = queries & live
     prev_rows = rows[1:]  # queries 1..T-1 have a previous token
     next_rows = rows[:-1]  # queries 0..T-2 have a next token
-    return HeadStats(
-        entropy=_row_mean(entropy_rows, rows),
-        spread=_row_mean(spread_rows, rows),
-        distance=_row_mean(distance_rows, rows),
-        special=_row_mean(special_rows, rows),
-        punct=_row_mean(punct_rows, rows),
-        previous=_row_mean(below, prev_rows),
-        next=_row_mean(above, next_rows),
-        self=_row_mean(diagonal, rows),
-    )
+    visible = allowed.sum(axis=-1)  # (T,)
+    # A query that sees one key has nothing to spread over: its spread is 0.
+    log_visible = np.where(visible > 1, np.log(np.maximum(visible, 2)), np.inf)  # (T,)
+    positions = np.arange(t)
+    gap = np.abs(positions[:, None] - positions[None, :]).astype(np.float64)  # (T, T)
+
+    out: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    # One layer at a time: 12 layers x 12 heads x 512^2 in float64 would be 300 MB at once.
+    for layer in attentions:
+        weights = layer.astype(np.float64)  # (H, T, T)
+        # 0 log 0 = 0: where a weight is 0 its term is dropped rather than NaN.
+        logs = np.log(np.where(weights > 0, weights, 1.0))  # (H, T, T)
+        entropy_rows = -(weights * logs).sum(axis=-1)  # (H, T)
+        out["entropy"].append(_row_mean(entropy_rows, rows))
+        out["spread"].append(_row_mean(entropy_rows / log_visible, rows))
+        out["distance"].append(_row_mean((weights * gap).sum(axis=-1), rows))
+        out["special"].append(_row_mean(weights[..., special].sum(axis=-1), rows))
+        out["punct"].append(_row_mean(weights[..., punct].sum(axis=-1), rows))
+        # diagonals: w[i, i], w[i, i-1] (i >= 1), w[i, i+1] (i <= T-2), each (H, T or T-1)
+        out["self"].append(_row_mean(np.diagonal(weights, axis1=-2, axis2=-1), rows))
+        below = np.diagonal(weights, offset=-1, axis1=-2, axis2=-1)
+        out["previous"].append(_row_mean(below, prev_rows))
+        above = np.diagonal(weights, offset=1, axis1=-2, axis2=-1)
+        out["next"].append(_row_mean(above, next_rows))
+    return HeadStats(**{name: np.stack(values) for name, values in out.items()})
 
 
 def trace_stats(trace) -> HeadStats:

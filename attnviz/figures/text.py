@@ -41,6 +41,15 @@ def _has_cjk(text: str) -> bool:
     return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
 
 
+def prefers_multilingual(text: str) -> bool:
+    """True when the text has Chinese, Japanese or Korean letters, which the English model's
+    WordPiece vocabulary mostly reads as [UNK]. Wide punctuation and emoji do not count."""
+    return any(
+        unicodedata.east_asian_width(ch) in "WF" and unicodedata.category(ch).startswith("L")
+        for ch in text
+    )
+
+
 def _is_punct(text: str) -> bool:
     return bool(text) and all(unicodedata.category(ch)[0] in "PS" for ch in text)
 
@@ -97,7 +106,8 @@ def pool_words(weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
     weights: (..., T, T) -> (..., W, W).
     """
     n = int(groups.max()) + 1
-    onehot = np.zeros((len(groups), n))  # (T, W)
+    dtype = weights.dtype if weights.dtype in (np.float32, np.float64) else np.float64
+    onehot = np.zeros((len(groups), n), dtype=dtype)  # (T, W)
     onehot[np.arange(len(groups)), groups] = 1.0
     keys = weights @ onehot  # (..., T, W)
     mean_rows = onehot / onehot.sum(axis=0, keepdims=True)  # (T, W): averaging matrix
@@ -192,6 +202,55 @@ def select(
     )
 
 
+def window(view: View, start: int, stop: int) -> View:
+    """Only the units in [start, stop) on both axes (for the line view of a long input)."""
+    rows = (view.rows >= start) & (view.rows < stop)
+    cols = (view.cols >= start) & (view.cols < stop)
+    return View(
+        matrix=view.matrix[..., rows, :][..., cols],
+        rows=view.rows[rows],
+        cols=view.cols[cols],
+        row_labels=tuple(np.array(view.row_labels, dtype=object)[rows]),
+        col_labels=tuple(np.array(view.col_labels, dtype=object)[cols]),
+    )
+
+
+def unique_labels(labels) -> list[str]:
+    """Escaped labels, repeated ones told apart by trailing zero-width spaces, so that a
+    categorical axis keeps "the" and "the" as two columns that read the same."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        count = seen.get(label, 0)
+        seen[label] = count + 1
+        out.append(safe_label(label) + "\u200b" * count)
+    return out
+
+
+def lighten(fig: go.Figure, x_labels, y_labels, *, max_cells: int = 128 * 128) -> go.Figure:
+    """Make a large `figures.heatmap.heatmap` figure light enough for a browser.
+
+    That heatmap puts one hover string per cell in `customdata` (about 20 bytes a cell: 5 MB
+    for 512 x 512 tokens) and float64 values. Above `max_cells` the hover text comes from
+    categorical axes instead (one string per row and column) and the values travel as float32.
+    """
+    trace = fig.data[0]
+    z = np.asarray(trace.z)
+    if z.size <= max_cells:
+        return fig
+    xs, ys = unique_labels(x_labels), unique_labels(y_labels)
+    trace.update(
+        z=z.astype(np.float32),
+        x=xs,
+        y=ys,
+        customdata=None,
+        hovertemplate="%{y} → %{x}<br>%{z:.4f}<extra></extra>",
+    )
+    fig.update_xaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")
+    fig.update_yaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")
+    return fig
+
+
 # ---------------------------------------------------------------- downsampling
 
 
@@ -201,15 +260,17 @@ def downsample(matrix: np.ndarray, size: int) -> np.ndarray:
     Blocks are as equal as integer edges allow (512 -> 64 takes blocks of 8). (..., R, C).
     """
     rows, cols = matrix.shape[-2:]
-    out = np.asarray(matrix, dtype=np.float64)
+    out = np.asarray(matrix)
+    # float32 stays float32: (12, 12, 512, 512) in float64 would be 300 MB.
+    out = out if out.dtype in (np.float32, np.float64) else out.astype(np.float64)
     if rows > size:
         edges = np.linspace(0, rows, size + 1).round().astype(int)
         sums = np.add.reduceat(out, edges[:-1], axis=-2)  # (..., size, C)
-        out = sums / np.diff(edges)[:, None]
+        out = sums / np.diff(edges)[:, None].astype(out.dtype)
     if cols > size:
         edges = np.linspace(0, cols, size + 1).round().astype(int)
         sums = np.add.reduceat(out, edges[:-1], axis=-1)  # (..., R', size)
-        out = sums / np.diff(edges)
+        out = sums / np.diff(edges).astype(out.dtype)
     return out
 
 
@@ -312,6 +373,20 @@ def overview(
         dragmode=False,
     )
     return fig
+
+
+def mark_cell(fig: go.Figure, layer: int, head: int) -> go.Figure:
+    """A copy of an `overview` figure with a frame around one head (0-based)."""
+    marked = go.Figure(fig)
+    marked.add_shape(
+        type="rect",
+        x0=head + 0.5,
+        x1=head + 1.5,
+        y0=layer + 0.5,
+        y1=layer + 1.5,
+        line=dict(color="#d62728", width=3),
+    )
+    return marked
 
 
 def clicked_cell(point: dict, n_layers: int, n_heads: int) -> tuple[int, int] | None:

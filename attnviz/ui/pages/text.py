@@ -1,0 +1,370 @@
+"""Text attention: the real attention of MiniLM (English) and multilingual-E5 (Chinese and ~100
+languages) on the user's sentence or sentence pair, in every view.
+
+Only wiring: models and traces come from cached calls into attnviz.zoo.bert, figures from
+attnviz.figures, numbers from attnviz.headstats / attnviz.rollout / attnviz.attention.
+One view is drawn per rerun, so a 512-token input sends one large figure at most.
+"""
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from attnviz import attention, headstats, i18n, loading
+from attnviz.errors import InputError
+from attnviz.figures import text as figs
+from attnviz.figures.heatmap import heatmap
+from attnviz.rollout import rollout
+from attnviz.ui.common import lang, render_breakdown, show_error, t
+
+SAMPLES = Path(__file__).resolve().parents[3] / "assets" / "samples_text.toml"
+TEXT_MODELS = ("minilm", "e5")
+VIEWS = ("heads", "overview", "lines", "stats", "rollout")
+LINE_WINDOW = 64  # the line view draws at most this many tokens per column
+
+
+@st.cache_data
+def samples() -> list[dict]:
+    return tomllib.loads(SAMPLES.read_text("utf-8"))["sample"]
+
+
+@st.cache_resource(show_spinner=False)
+def get_model(name: str):
+    from attnviz.zoo import bert
+
+    return bert.load(name)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def get_trace(name: str, text: str, pair: str | None):
+    # cache_resource, not cache_data: a 512-token trace is ~200 MB of read-only arrays, which
+    # cache_data would pickle on every hit.
+    return get_model(name).trace(text, pair)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
+    """Weights of every head over tokens, or over words when `words`, with their labels."""
+    trace = get_trace(name, text, pair)
+    extras = trace.extras
+    special = np.asarray(trace.special)
+    segment = extras["segment"] if "segment" in extras else figs.segments(trace.tokens, special)
+    weights = np.stack([layer.weights for layer in trace.layers]).astype(np.float32)
+    labels = list(trace.tokens)
+    if words:
+        if "word_index" in extras and "words" in extras:
+            groups, labels = np.asarray(extras["word_index"]), [str(w) for w in extras["words"]]
+        else:
+            groups = figs.word_groups(trace.tokens, special)
+            labels = figs.word_labels(trace.tokens, groups)
+        first = np.unique(groups, return_index=True)[1]  # the first piece of every word
+        weights = figs.pool_words(weights, groups)
+        special, segment = special[first], np.asarray(segment)[first]
+        return dict(weights=weights, labels=labels, special=special, segment=segment, groups=groups)
+    return dict(weights=weights, labels=labels, special=special, segment=np.asarray(segment))
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def get_overview(name, text, pair, words, hide, direction, language):
+    units = get_units(name, text, pair, words)
+    view = figs.select(
+        units["weights"], units["labels"], units["special"], units["segment"],
+        direction=direction, hide_special=hide,
+    )  # fmt: skip
+    if view.matrix.size == 0:
+        return None, 0
+    side = figs.overview_cell(*view.matrix.shape)
+    words_of = {
+        "layer_word": i18n.t("text.layer", language),
+        "head_word": i18n.t("text.head", language),
+    }
+    return figs.overview(view.matrix, **words_of), side
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
+    return headstats.trace_stats(get_trace(name, text, pair))
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
+    trace = get_trace(name, text, pair)
+    result = rollout(trace.attentions).astype(np.float32)  # (L, T, T), rows sum to 1
+    if words:
+        result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
+    return result
+
+
+def heat(matrix_view: figs.View, title: str, key: str) -> None:
+    if matrix_view.matrix.size == 0:
+        st.info(t("text.empty_view"))
+        return
+    fig = heatmap(
+        matrix_view.matrix, matrix_view.col_labels, matrix_view.row_labels,
+        title=title, x_title=t("text.key_axis"), y_title=t("text.query_axis"), zmax=None,
+    )  # fmt: skip
+    st.plotly_chart(figs.lighten(fig, matrix_view.col_labels, matrix_view.row_labels), key=key)
+
+
+def clamp(key: str, options: list) -> None:
+    """Drop a remembered choice that the current model or text no longer offers."""
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = options[-1] if isinstance(options[-1], int) else options[0]
+
+
+def set_sample() -> None:
+    chosen = next((s for s in samples() if s["id"] == st.session_state.text_sample), None)
+    if chosen is not None:
+        st.session_state.text_a = chosen["text"]
+        st.session_state.text_b = chosen.get("pair", "")
+
+
+# ---------------------------------------------------------------- input
+
+# Option labels are formatted later (and, under AppTest, outside this script run), so they
+# take the language of this run from here rather than from the session.
+language = lang()
+
+
+def word(key: str) -> str:
+    return i18n.t(key, language)
+
+
+st.title(t("text.title"))
+st.markdown(t("text.intro"))
+
+if "text_a" not in st.session_state:
+    first = next(s for s in samples() if s["lang"] == lang())
+    st.session_state.text_sample = first["id"]
+    set_sample()
+st.selectbox(
+    t("text.sample_label"),
+    ["own"] + [s["id"] for s in samples()],
+    format_func=lambda i: word("text.own") if i == "own" else word(f"text.samples.{i}"),
+    key="text_sample",
+    on_change=set_sample,
+)
+col_a, col_b = st.columns(2)
+text = col_a.text_area(t("text.input_a"), key="text_a", height=110)
+pair = col_b.text_area(t("text.input_b"), key="text_b", height=110)
+pair = pair if pair != "" else None
+
+# No key: the widget's identity follows its default, so E5 is preselected when Chinese text
+# arrives, and the user's own choice holds while the kind of text stays the same.
+default_model = "e5" if figs.prefers_multilingual(text + (pair or "")) else "minilm"
+name = st.radio(
+    t("text.model"),
+    TEXT_MODELS,
+    index=TEXT_MODELS.index(default_model),
+    format_func=lambda n: loading.MODELS[n].title,
+    horizontal=True,
+)
+st.caption(t("text.model_auto"))
+
+if not loading.installed(name):
+    show_error(loading.ModelMissing(name))
+    st.stop()
+try:
+    with st.spinner(t("text.loading")):
+        get_model(name)
+    with st.spinner(t("text.running")):
+        trace = get_trace(name, text, pair)
+except (InputError, loading.ModelMissing) as exc:
+    show_error(exc)
+    st.stop()
+
+n_layers, n_heads = len(trace.layers), trace.layers[0].weights.shape[0]
+tokens = list(trace.tokens)
+if bool(trace.extras.get("truncated", False)):
+    st.warning(t("text.truncated", dropped=int(trace.extras.get("dropped", 0))), icon="✂️")
+if int(trace.extras.get("removed", 0)):
+    st.info(t("text.removed", count=int(trace.extras["removed"])))
+st.caption(t("text.tokens_caption", count=len(tokens), layers=n_layers, heads=n_heads))
+st.text(" · ".join(tokens))  # st.text: tokens are never read as Markdown or HTML
+
+# ---------------------------------------------------------------- shared choices
+
+c1, c2, c3 = st.columns(3)
+words = (
+    c1.radio(
+        t("text.units"),
+        ("tokens", "words"),
+        format_func=lambda u: word(f"text.units_{u}"),
+        key="text_units",
+        horizontal=True,
+    )
+    == "words"
+)
+hide = c2.toggle(t("text.hide_special"), key="text_hide", help=t("text.hide_special_help"))
+direction = "all"
+if pair is not None:
+    direction = c3.radio(
+        t("text.direction"),
+        figs.DIRECTIONS,
+        format_func=lambda d: word(f"text.direction_{d}"),
+        key="text_direction",
+        horizontal=True,
+    )
+
+# A click in the all-heads overview opens that head: apply it before the pickers exist.
+clicked = st.session_state.get("text_overview")
+points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
+if points:
+    cell = figs.clicked_cell(points[0], n_layers, n_heads)
+    if cell is not None and cell != st.session_state.get("text_opened"):
+        st.session_state.text_opened = cell
+        st.session_state.text_layer, st.session_state.text_head = cell[0] + 1, cell[1] + 1
+
+layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
+clamp("text_layer", layer_options)
+clamp("text_head", head_options)
+c1, c2, c3 = st.columns([1, 1, 4])
+layer = c1.selectbox(t("text.layer"), layer_options, key="text_layer") - 1
+head = c2.selectbox(t("text.head"), head_options, key="text_head") - 1
+view_name = c3.radio(
+    t("text.view"),
+    VIEWS,
+    format_func=lambda v: word(f"text.view_{v}"),
+    key="text_view",
+    horizontal=True,
+)
+
+units = get_units(name, text, pair, words)
+
+
+def select(weights: np.ndarray) -> figs.View:
+    return figs.select(
+        weights, units["labels"], units["special"], units["segment"],
+        direction=direction, hide_special=hide,
+    )  # fmt: skip
+
+
+def head_title(layer: int, head: int) -> str:
+    return t("text.heatmap_title", layer=layer + 1, head=head + 1)
+
+
+# ---------------------------------------------------------------- views
+
+if view_name == "heads":
+    heat(select(units["weights"][layer, head]), head_title(layer, head), "text_heatmap")
+    st.subheader(t("text.breakdown_title"))
+    query = st.selectbox(
+        t("text.query_pick"),
+        range(len(tokens)),
+        format_func=lambda i: f"{i}: {tokens[i]}",
+        index=min(1, len(tokens) - 1),
+        key=f"text_query_{name}_{len(tokens)}",
+    )
+    st.caption(t("text.breakdown_note", layer=layer + 1, head=head + 1))
+    step = attention.breakdown(trace.layers[layer], head, query)
+    render_breakdown(step, tokens, query=0, widget_key="text_breakdown")
+
+elif view_name == "overview":
+    fig, side = get_overview(name, text, pair, words, hide, direction, lang())
+    if fig is None:
+        st.info(t("text.empty_view"))
+    else:
+        st.caption(t("text.overview_help"))
+        if side < len(units["labels"]):
+            st.caption(t("text.overview_long", side=side))
+        st.plotly_chart(
+            figs.mark_cell(fig, layer, head),
+            key="text_overview",
+            on_select="rerun",
+            selection_mode="points",
+        )
+        st.markdown(f"**{t('text.opened', layer=layer + 1, head=head + 1)}**")
+        heat(select(units["weights"][layer, head]), head_title(layer, head), "text_opened_map")
+
+elif view_name == "lines":
+    st.caption(t("text.lines_help"))
+    if "text_line_heads" in st.session_state:
+        st.session_state.text_line_heads = [
+            h for h in st.session_state.text_line_heads if h in head_options
+        ]
+    chosen = st.multiselect(
+        t("text.lines_heads"), head_options, default=[head + 1], key="text_line_heads"
+    )
+    heads = [h - 1 for h in chosen] or [head]
+    view = select(units["weights"][layer][heads])  # (K, R, C)
+    count = len(units["labels"])
+    if count > LINE_WINDOW:
+        start = st.slider(
+            t("text.lines_window", size=LINE_WINDOW), 0, count - LINE_WINDOW, 0,
+            key=f"text_window_{count}",
+        )  # fmt: skip
+        st.caption(t("text.lines_window_note"))
+        view = figs.window(view, start, start + LINE_WINDOW)
+    if view.matrix[0].size == 0:
+        st.info(t("text.empty_view"))
+    else:
+        only = st.toggle(t("text.lines_query_only"), key="text_lines_only")
+        query = None
+        if only:
+            query = st.selectbox(
+                t("text.query_pick"),
+                range(len(view.row_labels)),
+                format_func=lambda i: f"{view.rows[i]}: {view.row_labels[i]}",
+                key=f"text_lines_query_{count}",
+            )
+        fig = figs.head_lines(
+            view.matrix, heads, view.row_labels, view.col_labels,
+            query=query, head_word=t("text.head"),
+        )  # fmt: skip
+        st.plotly_chart(fig, key="text_lines")
+
+elif view_name == "stats":
+    st.caption(t("text.stats_intro"))
+    stats = get_stats(name, text, pair)
+    metric = st.selectbox(
+        t("text.stats_metric"),
+        headstats.METRICS,
+        format_func=lambda m: word(f"text.metric.{m}"),
+        key="text_metric",
+    )
+    st.caption(t(f"text.metric_help.{metric}"))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        figs.stats_map(
+            stats.metric(metric),
+            title=t(f"text.metric.{metric}"),
+            layer_word=t("text.layer"),
+            head_word=t("text.head"),
+        ),
+        key="text_stats_map",
+    )
+    # Entropy, spread and distance are interesting when small; shares when large.
+    largest = metric not in ("entropy", "spread")
+    ranked = headstats.rank(stats, metric, top=10, largest=largest)
+    right.markdown(f"**{t('text.stats_rank', metric=t(f'text.metric.{metric}'))}**")
+    right.dataframe(
+        pd.DataFrame(
+            {
+                t("text.col_layer"): [r[0] + 1 for r in ranked],
+                t("text.col_head"): [r[1] + 1 for r in ranked],
+                t("text.col_value"): [round(r[2], 4) for r in ranked],
+            }
+        ),
+        hide_index=True,
+    )
+    st.markdown(f"**{t('text.stats_interesting')}**")
+    found = headstats.interesting(stats, top=12)
+    table = {
+        t("text.col_layer"): [f[0] + 1 for f in found],
+        t("text.col_head"): [f[1] + 1 for f in found],
+        t("text.col_pattern"): [t(f"text.pattern.{f[2]}") for f in found],
+        t("text.col_score"): [round(f[3], 3) for f in found],
+    }
+    for m in headstats.METRICS:
+        table[t(f"text.metric.{m}")] = [round(float(stats.metric(m)[f[0], f[1]]), 3) for f in found]
+    st.dataframe(pd.DataFrame(table), hide_index=True)
+
+elif view_name == "rollout":
+    st.caption(t("text.rollout_help"))
+    clamp("text_ro", layer_options)
+    upto = st.select_slider(t("text.rollout_layer"), layer_options, value=n_layers, key="text_ro")
+    result = get_rollout(name, text, pair, words)
+    heat(select(result[upto - 1]), t("text.rollout_title", layer=upto), "text_rollout")

