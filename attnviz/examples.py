@@ -225,7 +225,7 @@ def _ex000() -> WorkedExample:
                 Walk(
                     f"examples.step.sequence{b + 1}",
                     step,
-                    ("query",),
+                    ("c",),
                     _labels("h_", _T000),
                     _dims(_H000),
                 )
@@ -568,7 +568,7 @@ def _ex001_52() -> WorkedExample:
             )
             labels = tuple(list(text) + ["<PAD>"] * (length - len(text)))
             walks.append(
-                Walk(f"examples.step.sequence{b + 1}", step, ("query",), labels, _dims(_EMBED52))
+                Walk(f"examples.step.sequence{b + 1}", step, ("c",), labels, _dims(_EMBED52))
             )
             pooled.append(step.context[0])
         pooled_t = torch.as_tensor(np.stack(pooled))  # (B, E)

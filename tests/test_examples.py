@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from attnviz import examples
-from attnviz.i18n import LANGS, catalog
+from attnviz.figures.breakdown import vector_text
+from attnviz.i18n import LANGS, catalog, t
 
 E = math.e
 ROOT3 = math.sqrt(3)
@@ -364,3 +365,53 @@ def test_results_are_frozen():
         ex.steps[0].step.weights[0, 0] = 1.0
     with pytest.raises(ValueError):
         ex.inputs[0].values[0, 0] = 2.0
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def open_examples(lang: str, example: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.query_params["lang"] = lang
+    if example:
+        at.query_params["example"] = example
+    at.switch_page("attnviz/ui/pages/examples.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_walks_every_example_in_both_languages(lang):
+    at = open_examples(lang)
+    words = catalog(lang)
+    assert at.title[0].value == words["examples.page.heading"]
+    for article in examples.ARTICLES:
+        at.selectbox(key="examples_article").set_value(article).run()
+        assert not at.exception, [e.message for e in at.exception]
+        for name in examples.names_of(article):
+            at.selectbox(key=f"examples_name_{article}").set_value(name).run()
+            assert not at.exception, (name, [e.message for e in at.exception])
+            ex = examples.run(name)
+            assert at.header[0].value == words[ex.title]
+            errata = at.warning[0].value
+            assert all(words[key] in errata for key in ex.errata), name
+            for walk in ex.steps:
+                if len(ex.steps) > 1:
+                    at.radio(key=f"{name}_walk").set_value(walk.caption).run()
+                if len(walk.queries) > 1:
+                    index = ex.steps.index(walk)
+                    at.selectbox(key=f"{name}_{index}_query").set_value(len(walk.queries) - 1)
+                    at.run()
+                assert not at.exception, (name, walk.caption, [e.message for e in at.exception])
+                # the breakdown ends with the context of the chosen query, in the page's language
+                query = len(walk.queries) - 1 if len(walk.queries) > 1 else 0
+                vector = vector_text(walk.step.context[query], limit=8)
+                assert at.text[-1].value == t("breakdown.context", lang, vector=vector), name
+
+
+def test_page_opens_the_example_named_in_the_url():
+    at = open_examples("zh", "002-4")
+    assert at.header[0].value == catalog("zh")["examples.title.002-4"]
+    assert at.selectbox(key="examples_article").value == "002"
