@@ -207,6 +207,9 @@ def _ex000() -> WorkedExample:
         # With a batch of one, softmax over a length-1 axis is exactly 1: the module is a no-op.
         h1, _ = encoder(inputs[:, :1])  # (T, 1, H)
         ones = torch.softmax(gate(h1), dim=1)  # (T, 1, H)
+        # Unbatched input (T, E): the output is (T, H) and dim=1 is now the feature axis.
+        h_unbatched, _ = encoder(inputs[:, 0])  # (T, H)
+        per_feature = torch.softmax(gate(h_unbatched), dim=1)  # (T, H): rows sum to 1
 
         # Corrected: one score per position, softmax over time, weighted sum of the positions.
         hb = h.transpose(0, 1)  # (B, T, H)
@@ -272,6 +275,12 @@ def _ex000() -> WorkedExample:
             ),
             Table("examples.table.gated_t1", gated[0].numpy(), batch, features),
             Table("examples.table.gate_batch1", ones[:, 0].numpy(), _labels("t=", _T000), features),
+            Table(
+                "examples.table.gate_unbatched",
+                per_feature.numpy(),
+                _labels("t=", _T000),
+                features,
+            ),
         ),
         results=(
             Table("examples.table.context", context.numpy(), batch, features),

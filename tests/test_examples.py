@@ -288,10 +288,11 @@ def test_004_failures_name_the_missing_weight_and_numpy():
 
 def test_000_softmax_dim1_normalises_over_the_batch():
     ex = examples.run("000-code")
-    gate_t1, gate_sum, gated_t1, batch_of_one = (t.values for t in ex.as_written)
+    gate_t1, gate_sum, gated_t1, batch_of_one, unbatched = (t.values for t in ex.as_written)
     close(gate_t1.sum(axis=0), np.ones(gate_t1.shape[1]))  # columns sum to 1 over the batch
     close(gate_sum, np.ones_like(gate_sum))  # every time step, every feature
     assert (batch_of_one == 1.0).all()  # softmax over an axis of length 1
+    close(unbatched.sum(axis=1), np.ones(unbatched.shape[0]))  # unbatched: over the features
     encoder_t1 = ex.inputs[1].values
     close(gated_t1, encoder_t1 * gate_t1)  # an elementwise gate, not a weighted sum
 

@@ -49,12 +49,13 @@ def show_claims(claims: tuple[examples.Claim, ...]) -> None:
 def show_failures(failures: tuple[examples.Failure, ...]) -> None:
     st.markdown(f"**{t('examples.page.failures')}**")
     for failure in failures:
-        st.code(failure.code, language="python")
+        st.code(failure.code, language="python", wrap_lines=True)
         observed = "failure_observed" if failure.observed else "failure_stated"
         st.caption(t(f"examples.page.{observed}"))
         st.code(
             t("examples.page.failure_line", error=failure.error, message=failure.message),
             language=None,
+            wrap_lines=True,
         )
 
 
