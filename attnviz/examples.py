@@ -297,8 +297,8 @@ def _ex000() -> WorkedExample:
 # ---------------------------------------------------------------------------------------------
 
 # The article gives no numbers here; these three 2-d points are ours, chosen so the row-sum
-# recipe shows both of its failures: row 1 sums to 0 (division by zero), row 2 gives a negative
-# weight and one above 1/2 ... (R row 2 = [-1, 2, 1], sum 2).
+# recipe shows both of its failures: row 1 of R is [1, -1, 0] and sums to 0 (division by zero);
+# row 2 is [-1, 2, 1], sums to 2 and gives the weights -0.5, 1, 0.5 (one negative).
 _X32 = ((1.0, 0.0), (-1.0, 1.0), (0.0, 1.0))
 
 
@@ -446,6 +446,7 @@ def _ex001_42() -> WorkedExample:
             "examples.errata.e001_plain_norm",
             "examples.errata.e001_values",
             "examples.errata.e001_sqrt_reason",
+            "examples.errata.e001_query_def",
         ),
     )
 
@@ -900,6 +901,7 @@ def _ex004() -> WorkedExample:
             "examples.errata.e004_scale",
             "examples.errata.e004_soft_threshold",
             "examples.errata.e004_pooling",
+            "examples.errata.e004_scores_weights",
         ),
     )
 
