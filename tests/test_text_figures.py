@@ -268,3 +268,39 @@ def test_stats_map_hover_and_size():
     assert np.asarray(fig.data[0].z).shape == (2, 3)
     assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [1, 2]
     json.loads(plotly.io.to_json(fig))
+
+
+def test_pool_words_block_path_equals_matrix_path():
+    rng = np.random.default_rng(5)
+    w = stochastic(rng, 2, 3, 9, 9).astype(np.float32)
+    runs = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4])  # neighbouring pieces: the block-sum path
+    onehot = np.eye(5)[runs]  # (T, W)
+    expected = (onehot / onehot.sum(0)).T @ (w.astype(np.float64) @ onehot)
+    np.testing.assert_allclose(figs.pool_words(w, runs), expected, rtol=1e-5)
+    scattered = np.array([0, 1, 0, 2, 2, 1, 3, 4, 4])  # not runs: the matrix path
+    onehot = np.eye(5)[scattered]
+    expected = (onehot / onehot.sum(0)).T @ (w.astype(np.float64) @ onehot)
+    np.testing.assert_allclose(figs.pool_words(w, scattered), expected, rtol=1e-5)
+
+
+def test_light_heatmap_small_is_the_shared_heatmap_large_is_light():
+    from attnviz.figures.heatmap import heatmap
+
+    small = np.eye(3)
+    labels = ["a", "b", "c"]
+    assert figs.light_heatmap(small, labels, labels, title="t") == heatmap(
+        small, labels, labels, title="t"
+    )
+    rng = np.random.default_rng(6)
+    w = stochastic(rng, 300, 300)
+    labels = ["the", "<b>"] * 150
+    fig = figs.light_heatmap(w, labels, labels, title="big")
+    trace = fig.data[0]
+    assert trace.customdata is None
+    np.testing.assert_allclose(np.asarray(trace.z), w, rtol=1e-6)
+    assert np.asarray(trace.z).dtype == np.float32
+    # repeated tokens stay separate columns that read the same; markup is escaped
+    assert len(set(trace.x)) == 300 and trace.x[0] == "the" and trace.x[2] == "the\u200b\u2060"
+    assert trace.x[1] == "&lt;b&gt;"
+    assert fig.layout.title.text == "big"
+    assert figs.figure_bytes(fig) < 600_000

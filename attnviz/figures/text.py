@@ -103,10 +103,18 @@ def pool_words(weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Attention between words: summed over a word's key pieces, averaged over its query pieces.
 
     Rows still sum to 1 (the share of attention a word's pieces give, on average, to each word).
-    weights: (..., T, T) -> (..., W, W).
+    weights: (..., T, T) -> (..., W, W); `groups` (T,) numbers the words 0..W-1 in order.
     """
+    groups = np.asarray(groups)
     n = int(groups.max()) + 1
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])  # first piece of each run
     dtype = weights.dtype if weights.dtype in (np.float32, np.float64) else np.float64
+    weights = np.asarray(weights, dtype=dtype)
+    if len(starts) == n and (groups[starts] == np.arange(n)).all():
+        # Words are runs of neighbouring pieces (always so for a tokenizer): block sums, O(T^2).
+        counts = np.diff(np.r_[starts, len(groups)]).astype(dtype)  # (W,)
+        keys = np.add.reduceat(weights, starts, axis=-1)  # (..., T, W)
+        return np.add.reduceat(keys, starts, axis=-2) / counts[:, None]  # (..., W, W)
     onehot = np.zeros((len(groups), n), dtype=dtype)  # (T, W)
     onehot[np.arange(len(groups)), groups] = 1.0
     keys = weights @ onehot  # (..., T, W)
@@ -216,35 +224,56 @@ def window(view: View, start: int, stop: int) -> View:
 
 
 def unique_labels(labels) -> list[str]:
-    """Escaped labels, repeated ones told apart by trailing zero-width spaces, so that a
-    categorical axis keeps "the" and "the" as two columns that read the same."""
+    """Escaped labels, repeated ones told apart by an invisible suffix, so that a categorical
+    axis keeps "the" and "the" as two columns that read the same.
+
+    The n-th repeat gets a zero-width space and then n in binary, written with two more
+    invisible characters (zero-width non-joiner = 0, word joiner = 1): short even when a
+    word comes back hundreds of times.
+    """
     seen: dict[str, int] = {}
     out = []
     for label in labels:
         count = seen.get(label, 0)
         seen[label] = count + 1
-        out.append(safe_label(label) + "\u200b" * count)
+        suffix = ""
+        if count:
+            bits = format(count, "b").replace("0", "\u200c").replace("1", "\u2060")
+            suffix = "\u200b" + bits
+        out.append(safe_label(label) + suffix)
     return out
 
 
-def lighten(fig: go.Figure, x_labels, y_labels, *, max_cells: int = 128 * 128) -> go.Figure:
-    """Make a large `figures.heatmap.heatmap` figure light enough for a browser.
+def light_heatmap(
+    weights: np.ndarray, x_labels, y_labels, *, max_cells: int = 128 * 128, **options
+) -> go.Figure:
+    """`figures.heatmap.heatmap`, made light enough for a browser when the matrix is large.
 
-    That heatmap puts one hover string per cell in `customdata` (about 20 bytes a cell: 5 MB
-    for 512 x 512 tokens) and float64 values. Above `max_cells` the hover text comes from
-    categorical axes instead (one string per row and column) and the values travel as float32.
+    That heatmap puts one hover string per cell in `customdata`: for 512 x 512 tokens about
+    5 MB of JSON and 2 s of plotly validation per rerun. Above `max_cells` the shared heatmap
+    is built on a 1 x 1 stub (for its look: colours, title, margins) and then given the real
+    values as float32, with the hover text taken from categorical axes (one string per row and
+    per column instead of one per cell).
+
+    options: those of `heatmap` (title, x_title, y_title, zmin, zmax, colorscale, height).
     """
-    trace = fig.data[0]
-    z = np.asarray(trace.z)
-    if z.size <= max_cells:
-        return fig
-    xs, ys = unique_labels(x_labels), unique_labels(y_labels)
-    trace.update(
-        z=z.astype(np.float32),
-        x=xs,
-        y=ys,
+    from attnviz.figures.heatmap import heatmap
+
+    weights = np.asarray(weights)
+    if weights.size <= max_cells:
+        return heatmap(weights, x_labels, y_labels, **options)
+    options.setdefault("height", 900)
+    options["show_values"] = False
+    fig = heatmap(np.zeros((1, 1)), [""], [""], **options)
+    z = np.where(np.isfinite(weights), weights, np.nan).astype(np.float32)  # (Tq, Tk)
+    fig.data[0].update(
+        z=z,
+        x=unique_labels(x_labels),
+        y=unique_labels(y_labels),
         customdata=None,
         hovertemplate="%{y} → %{x}<br>%{z:.4f}<extra></extra>",
+        xgap=0,
+        ygap=0,
     )
     fig.update_xaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")
     fig.update_yaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")

@@ -16,7 +16,6 @@ import streamlit as st
 from attnviz import attention, headstats, i18n, loading
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
-from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 
@@ -102,11 +101,11 @@ def heat(matrix_view: figs.View, title: str, key: str) -> None:
     if matrix_view.matrix.size == 0:
         st.info(t("text.empty_view"))
         return
-    fig = heatmap(
+    fig = figs.light_heatmap(
         matrix_view.matrix, matrix_view.col_labels, matrix_view.row_labels,
         title=title, x_title=t("text.key_axis"), y_title=t("text.query_axis"), zmax=None,
     )  # fmt: skip
-    st.plotly_chart(figs.lighten(fig, matrix_view.col_labels, matrix_view.row_labels), key=key)
+    st.plotly_chart(fig, key=key)
 
 
 def clamp(key: str, options: list) -> None:
@@ -286,7 +285,11 @@ elif view_name == "lines":
             h for h in st.session_state.text_line_heads if h in head_options
         ]
     chosen = st.multiselect(
-        t("text.lines_heads"), head_options, default=[head + 1], key="text_line_heads"
+        t("text.lines_heads"),
+        head_options,
+        # Given only the first time: afterwards the remembered choice (in the session) rules.
+        default=None if "text_line_heads" in st.session_state else [head + 1],
+        key="text_line_heads",
     )
     heads = [h - 1 for h in chosen] or [head]
     view = select(units["weights"][layer][heads])  # (K, R, C)
