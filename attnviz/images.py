@@ -146,7 +146,9 @@ def decode_with_notices(data: bytes) -> tuple[Image.Image, tuple[Notice, ...]]:
     width, height = image.size
     _check_size(width, height)  # from the header alone: a bomb never reaches load()
     if getattr(image, "is_animated", False):
-        notices.append(Notice("notice.image_first_frame", {"format": image.format}))
+        # A phone's MPO JPEG carries a depth map or preview as its second "frame": not animation.
+        if image.format != "MPO":
+            notices.append(Notice("notice.image_first_frame", {"format": image.format}))
         image.seek(0)
     fmt = image.format
     if fmt in ("JPEG", "MPO"):

@@ -173,6 +173,15 @@ def test_animated_or_multipage_gives_first_frame_and_says_so(fmt):
         assert notices[0].params["format"] in t(notices[0].key, lang, **notices[0].params)
 
 
+def test_phone_mpo_jpeg_is_one_photo():
+    first, depth = Image.new("RGB", (32, 32), RED), Image.new("RGB", (32, 32), BLUE)
+    out, notices = images.decode_with_notices(
+        encode(first, "MPO", save_all=True, append_images=[depth])
+    )
+    assert notices == ()
+    assert np.abs(np.asarray(out, dtype=int)[16, 16] - RED).max() < 30
+
+
 def test_greyscale_16_bit_png_is_scaled_not_clipped():
     values = np.array([[0, 257 * 64, 257 * 128, 65535]], np.uint16).repeat(4, 0).repeat(4, 1)
     image = Image.fromarray(np.tile(values, (4, 1)))  # (16, 16) 16-bit greyscale
