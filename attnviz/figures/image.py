@@ -21,16 +21,24 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
+from plotly.colors import sequential
 
 # ImageNet normalisation of DINOv2's input: pixel_values = (rgb / 255 - mean) / std.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-COLORSCALE = "Inferno"
+# Plotly's Inferno, but starting at #000000: Streamlit's chart theme uses the colours #000001 ..
+# #000010 as placeholders and replaces them in the figure's JSON, which turned Inferno's first
+# colour (#000004) into the theme's pink.
+COLORSCALE = [
+    [i / (len(sequential.Inferno) - 1), "#000000" if color == "#000004" else color]
+    for i, color in enumerate(sequential.Inferno)
+]
 QUERY_COLOR = "#00e5ff"  # the query patch: cyan stands out on every inferno colour
 TOPK_COLOR = "#7CFC00"
 ARTIFACT_COLOR = "#ff2d95"
 ARTIFACT_MODES = ("show", "mask", "clip")
+LOG_DECADES = 4
 
 
 # ---- arrays -------------------------------------------------------------------------------------
@@ -173,24 +181,48 @@ def _photo_trace(photo: np.ndarray) -> go.Image:
     )
 
 
-def _map_trace(grid: np.ndarray, pixels: int, opacity: float, zmax=None, colorbar=True):
+def log_map(grid: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(log10 of the map, zmin, zmax) for a log colour scale, floored LOG_DECADES below the top.
+
+    Attention is peaked: one patch can hold 0.3 while most hold 0.001. A log scale shows both;
+    the floor keeps exact zeros (and float noise) from stretching the scale to -infinity.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    finite = grid[np.isfinite(grid)]
+    top = float(finite.max()) if finite.size else 0.0
+    if top <= 0:
+        return np.zeros_like(grid), -1.0, 0.0
+    floor = top * 10.0**-LOG_DECADES
+    with np.errstate(invalid="ignore"):  # NaN (masked) cells stay NaN
+        z = np.log10(np.where(np.isnan(grid), np.nan, np.maximum(grid, floor)))
+    return z, float(np.log10(floor)), float(np.log10(top))
+
+
+def _map_trace(grid: np.ndarray, pixels: int, opacity: float, colorbar=True, log=False):
     side = grid.shape[0]
     p = pixels / side
-    finite = grid[np.isfinite(grid)]
+    bar = dict(thickness=10, len=0.8)
+    if log:
+        z, zmin, zmax = log_map(grid)
+        decades = np.arange(math.ceil(zmin), math.floor(zmax) + 1)
+        bar.update(tickvals=decades.tolist(), ticktext=[f"1e{d}" for d in decades])
+    else:
+        finite = grid[np.isfinite(grid)]
+        z, zmin, zmax = grid, 0.0, float(finite.max()) if finite.size else 1.0
     return go.Heatmap(
-        z=grid.astype(np.float32),
+        z=np.asarray(z, dtype=np.float32),
         # cell (r, c) centred at ((c + ½)p, (r + ½)p), so it covers its patch exactly
         x0=p / 2,
         dx=p,
         y0=p / 2,
         dy=p,
-        zmin=0.0,
-        zmax=float(zmax) if zmax is not None else (float(finite.max()) if finite.size else 1.0),
+        zmin=zmin,
+        zmax=zmax if zmax > zmin else zmin + 1.0,
         colorscale=COLORSCALE,
         opacity=float(opacity),
         hoverinfo="skip",  # the click layer above carries the hover text
         showscale=colorbar,
-        colorbar=dict(thickness=10, len=0.8),
+        colorbar=bar,
         name="map",
     )
 
@@ -233,7 +265,7 @@ def overlay(
     query: int | None = None,
     artifacts=(),
     size: int = 448,
-    zmax: float | None = None,
+    log: bool = False,
 ) -> go.Figure:
     """The photo with a (G, G) patch map laid over it, clickable patch by patch.
 
@@ -246,6 +278,7 @@ def overlay(
         query: patch index to outline (the query), or None (CLS is the query).
         artifacts: patch indices to outline dashed.
         size: figure width in screen pixels.
+        log: colour by log10 of the values (hover still shows the values).
     """
     photo = np.asarray(photo)
     grid = np.asarray(grid, dtype=np.float64)
@@ -258,7 +291,7 @@ def overlay(
     fig = go.Figure(
         [
             _photo_trace(photo),
-            _map_trace(grid, pixels, opacity, zmax),
+            _map_trace(grid, pixels, opacity, log=log),
             _click_trace(grid, pixels, labels, value_name, size),
         ]
     )
@@ -278,6 +311,7 @@ def grid_figure(
     query: int | None = None,
     artifacts=(),
     size: int = 448,
+    log: bool = False,
 ) -> go.Figure:
     """The (G, G) patch-grid heatmap alone (no photo), clickable patch by patch."""
     grid = np.asarray(grid, dtype=np.float64)
@@ -286,7 +320,7 @@ def grid_figure(
         raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
     fig = go.Figure(
         [
-            _map_trace(grid, side, 1.0),
+            _map_trace(grid, side, 1.0, log=log),
             _click_trace(grid, side, labels, value_name, size),
         ]
     )
@@ -298,7 +332,13 @@ def grid_figure(
 
 
 def heads_figure(
-    grids: np.ndarray, *, titles, query: int | None = None, cols: int = 3, size: int = 150
+    grids: np.ndarray,
+    *,
+    titles,
+    query: int | None = None,
+    cols: int = 3,
+    size: int = 150,
+    log: bool = False,
 ) -> go.Figure:
     """Small multiples: one (G, G) map per head, each on its own colour scale.
 
@@ -315,8 +355,13 @@ def heads_figure(
     for i, grid in enumerate(grids):
         r, c = divmod(i, cols)
         n = "" if i == 0 else str(i + 1)
-        trace = _map_trace(grid, side, 1.0, colorbar=False)
-        trace.update(xaxis=f"x{n}", yaxis=f"y{n}", hovertemplate="%{z:.4f}<extra></extra>")
+        trace = _map_trace(grid, side, 1.0, colorbar=False, log=log)
+        trace.update(
+            xaxis=f"x{n}",
+            yaxis=f"y{n}",
+            customdata=grid.astype(np.float32),  # the values, whatever the colour scale
+            hovertemplate="%{customdata:.4f}<extra></extra>",
+        )
         trace.hoverinfo = None
         fig.add_trace(trace)
         x0 = c * (w + gap_x)

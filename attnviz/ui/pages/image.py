@@ -22,6 +22,7 @@ from attnviz.zoo import dinov2
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 QUERY = "image_query"  # session key: -1 for CLS, else a patch index 0..255
 CLS = -1
+MEAN = -1  # the head choice "mean of all heads" (None would make the box clearable)
 
 
 @st.cache_resource(show_spinner=False)
@@ -152,7 +153,7 @@ patch_labels = [token_label(p) for p in range(patches)]
 # Widgets' labels as dicts, not lambdas: AppTest formats options outside the script run, where
 # the language would not be known.
 token_labels = {CLS: token_label(CLS), **dict(enumerate(patch_labels))}
-head_names = {None: t("image.head_mean"), **{h: t("image.head_n", n=h + 1) for h in range(heads)}}
+head_names = {MEAN: t("image.head_mean"), **{h: t("image.head_n", n=h + 1) for h in range(heads)}}
 
 # -- controls
 st.session_state.setdefault(QUERY, CLS)
@@ -162,7 +163,7 @@ with c1:
 with c2:
     head_choice = st.selectbox(
         t("image.head"),
-        [None, *range(heads)],
+        [MEAN, *range(heads)],
         format_func=head_names.__getitem__,
         key="image_head",
     )
@@ -175,21 +176,26 @@ with c4:
     opacity = st.slider(t("image.opacity"), 0.0, 1.0, 0.6, 0.05, key="image_opacity")
 
 artifacts = artifact_list(trace, layer)
-mode = st.radio(
-    t("image.artifacts_mode", n=len(artifacts)),
-    figs.ARTIFACT_MODES,
-    horizontal=True,
-    format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
-    key="image_artifact_mode",
-    help=t("image.artifacts_help"),
-    disabled=not artifacts,
-)
+c1, c2 = st.columns([3, 1])
+with c1:
+    mode = st.radio(
+        t("image.artifacts_mode", n=len(artifacts)),
+        figs.ARTIFACT_MODES,
+        horizontal=True,
+        format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+        key="image_artifact_mode",
+        help=t("image.artifacts_help"),
+        disabled=not artifacts,
+    )
+with c2:
+    log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
 
 token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
 query_patch = None if query == CLS else query
 head_name = head_names[head_choice]
+head = None if head_choice == MEAN else head_choice  # figures take None for the mean
 weights = trace.layers[layer].weights  # (H, T, T)
-row = figs.attention_row(weights, token, head_choice)  # (T,)
+row = figs.attention_row(weights, token, head)  # (T,)
 grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
 where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
 st.caption(t("image.cls_share", share=float(row[0])))
@@ -218,6 +224,7 @@ with tab_map:
             title=t("image.overlay_title"),
             query=query_patch,
             artifacts=artifacts,
+            log=log,
         )
         clickable(fig, "image_click_overlay", query)
     with right:
@@ -228,6 +235,7 @@ with tab_map:
             title=t("image.grid_title"),
             query=query_patch,
             artifacts=artifacts,
+            log=log,
         )
         clickable(fig, "image_click_grid", query)
     st.caption(where)
@@ -240,7 +248,10 @@ with tab_heads:
     ]
     st.plotly_chart(
         figs.heads_figure(
-            grids, titles=[t("image.head_n", n=h + 1) for h in range(heads)], query=query_patch
+            grids,
+            titles=[t("image.head_n", n=h + 1) for h in range(heads)],
+            query=query_patch,
+            log=log,
         ),
         key="image_heads",
         width="content",
@@ -250,7 +261,7 @@ with tab_heads:
 with tab_layers:
     layer_grids = [
         figs.clean_map(
-            figs.patch_map(figs.attention_row(lt.weights, token, head_choice)),
+            figs.patch_map(figs.attention_row(lt.weights, token, head)),
             artifact_list(trace, i),
             mode,
         )
@@ -263,6 +274,7 @@ with tab_layers:
             query=query_patch,
             cols=6,
             size=120,
+            log=log,
         ),
         key="image_layers",
         width="content",
@@ -282,6 +294,7 @@ with tab_rollout:
             title=t("image.rollout_title", layer=layer + 1),
             query=query_patch,
             artifacts=artifacts,
+            log=log,
         ),
         key="image_rollout",
         width="content",
@@ -306,7 +319,7 @@ with tab_steps:
     step_head = st.selectbox(
         t("image.step_head"),
         range(heads),
-        index=head_choice or 0,
+        index=head or 0,
         format_func=head_names.__getitem__,
         key="image_step_head",
     )
