@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,8 +32,8 @@ from attnviz.errors import InputError
 UPLOAD_LIMIT_MB = 20
 MAX_BYTES = UPLOAD_LIMIT_MB * 1024 * 1024
 # 50 megapixels: every phone photo passes (48 MP sensors), and decoding one costs at most
-# ~200 MB as RGBA. Pillow's own bomb limit (MAX_IMAGE_PIXELS, 89 MP) is higher, so ours refuses
-# first, from the header, before a single pixel is decoded.
+# ~200 MB as RGBA. Pillow's own bomb limit (Image.MAX_IMAGE_PIXELS, 89 MP) is higher, so ours
+# refuses first, from the header, before a single pixel is decoded.
 MAX_PIXELS = 50_000_000
 PATCH = 14  # DINOv2 ViT-S/14 cuts the input into 14 x 14 pixel patches
 SIZE = 224  # model input side: 16 x 16 patches
@@ -65,13 +64,17 @@ class Box(NamedTuple):
 
 
 def _open(data: bytes) -> Image.Image:
-    """Open without decoding: only the header is read, so the size can be checked first."""
+    """Open without decoding: only the header is read, so the size can be checked first.
+
+    Pillow's own bomb check runs here too: above 2 x Image.MAX_IMAGE_PIXELS (179 MP) it raises,
+    above MAX_IMAGE_PIXELS it warns (a log line for the server). Our MAX_PIXELS is lower than
+    both, so `_check_size` refuses those files anyway. Pillow's global limit is left alone, and
+    so are the warning filters (`warnings.catch_warnings` is not thread-safe, and Streamlit
+    serves every user from a thread of one process).
+    """
     try:
-        # A warning from Pillow's own bomb check becomes an error: nothing that large may load.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError:
         raise InputError("error.image_too_many_pixels", limit=MAX_PIXELS // 1_000_000) from None
     except UnidentifiedImageError:
         raise InputError("error.image_not_image", formats=", ".join(FORMATS)) from None
@@ -159,7 +162,7 @@ def decode_with_notices(data: bytes) -> tuple[Image.Image, tuple[Notice, ...]]:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     try:
         image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InputError("error.image_too_many_pixels", limit=MAX_PIXELS // 1_000_000) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
         raise InputError("error.image_truncated") from None
