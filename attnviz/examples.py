@@ -50,6 +50,7 @@ class Table:
     rows: tuple[str, ...]  # labels, or catalog keys when keyed_rows
     cols: tuple[str, ...]
     keyed_rows: bool = False  # rows name readings of the article (catalog keys), not positions
+    heatmap: bool = False  # a (Tq, Tk) matrix too large to read as numbers: draw it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen(self.values))
@@ -874,6 +875,7 @@ def _ex004() -> WorkedExample:
                 step_written.weights,
                 positions,
                 positions,
+                heatmap=True,
             ),
         ),
         results=(
@@ -882,6 +884,7 @@ def _ex004() -> WorkedExample:
                 step.weights - step_written.weights,
                 positions,
                 positions,
+                heatmap=True,
             ),
         ),
         claims=(),

@@ -27,6 +27,20 @@ def frame(values: np.ndarray, rows, cols) -> pd.DataFrame:
 
 def show_table(table: examples.Table) -> None:
     rows = [t(r) for r in table.rows] if table.keyed_rows else list(table.rows)
+    if table.heatmap:
+        signed = bool((table.values < 0).any())
+        st.plotly_chart(
+            heatmap(
+                table.values,
+                table.cols,
+                rows,
+                title=t(table.caption),
+                zmin=None if signed else 0.0,
+                colorscale="RdBu_r" if signed else "Blues",
+            ),
+            key=f"table_{table.caption}",
+        )
+        return
     st.caption(t(table.caption))
     st.dataframe(frame(table.values, rows, table.cols), width="stretch")
     if not np.isfinite(table.values).all():
