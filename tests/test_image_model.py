@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from PIL import Image
 
 from attnviz import attention, images
 from attnviz.errors import InputError
@@ -62,7 +63,7 @@ def oracle(proto):
 def photos() -> dict[str, np.ndarray]:
     samples = images.sample_images()
     rng = np.random.default_rng(4)
-    noise = images.Image.fromarray(rng.integers(0, 256, (90, 200, 3), dtype=np.uint8))
+    noise = Image.fromarray(rng.integers(0, 256, (90, 200, 3), dtype=np.uint8))
     return {
         "chelsea": images.preprocess(images.decode(samples["chelsea"])),  # letterboxed 3:2
         "astronaut": images.preprocess(images.decode(samples["astronaut"])),  # square
