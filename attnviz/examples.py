@@ -830,6 +830,11 @@ def _ex004() -> WorkedExample:
         wq = nn.Linear(_CH004, _DK004, bias=False).double()
         wk = nn.Linear(_CH004, _DK004, bias=False).double()
         wv = nn.Linear(_CH004, _DK004, bias=False).double()
+        # Stand-ins for trained weights: with PyTorch's default (small) initialisation every
+        # weight would be close to 1/16 and the picture would show nothing.
+        nn.init.normal_(conv.weight, std=0.3)
+        nn.init.normal_(wq.weight, std=1.0)
+        nn.init.normal_(wk.weight, std=1.0)
     image = _image004()
     with torch.no_grad():
         fmap = torch.relu(conv(image))  # (1, C, 4, 4)
