@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attnviz import headstats, loading  # noqa: E402
+from attnviz import headstats, i18n, loading  # noqa: E402
 from attnviz.figures import text as figs  # noqa: E402
 from attnviz.figures.heatmap import heatmap  # noqa: E402
 from attnviz.rollout import rollout  # noqa: E402
@@ -98,8 +98,8 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     rows.append((name, t, "statistics map", figs.figure_bytes(fig), s))
     result, s = timed(lambda: rollout(attentions))
     rows.append((name, t, "rollout (numpy)", "-", s))
-    fig, s = timed(lambda: figs.lighten(heatmap(result[-1], labels, labels), labels, labels))
-    rows.append((name, t, "rollout heatmap (lightened)", figs.figure_bytes(fig), s))
+    fig, s = timed(lambda: figs.light_heatmap(result[-1], labels, labels))
+    rows.append((name, t, "rollout heatmap (light_heatmap)", figs.figure_bytes(fig), s))
     return rows
 
 
@@ -128,9 +128,7 @@ def page_rows(name: str, tokens: int) -> list[tuple]:
     at.run()
     at.text_area(key="text_a").input(text_of(tokens))
     at.run()  # the forward, once; later reruns hit the cache
-    radio = next(
-        r for r in at.radio if r.options == list(loading.MODELS[n].title for n in ("minilm", "e5"))
-    )
+    radio = next(r for r in at.radio if r.label == i18n.t("text.model", "en"))
     radio.set_value(name)
     at.run()
     rows = []

@@ -222,6 +222,12 @@ def test_overview_mosaic_click_maps_to_layer_and_head():
     assert figs.clicked_cell({"x": float(xs[0]), "y": float(ys[0])}, 2, 3) == (0, 0)
     assert figs.clicked_cell({"x": float(xs[4]), "y": float(ys[9])}, 2, 3) == (1, 0)
     assert figs.clicked_cell({"x": 9.0, "y": 1.0}, 2, 3) is None
+    # Clicks select the invisible marker at each map's centre: one per (layer, head).
+    markers = fig.data[1]
+    cells = [
+        figs.clicked_cell({"x": x, "y": y}, 2, 3) for x, y in zip(markers.x, markers.y, strict=True)
+    ]
+    assert cells == [(la, h) for la in range(2) for h in range(3)]
     assert figs.clicked_cell({}, 2, 3) is None
 
 

@@ -327,7 +327,8 @@ def overview(
     Each map is scaled to its own maximum, so the pattern of a diffuse head is as visible as that
     of a sharp one. Values are quantised to 0..255 (the shapes matter here, the exact numbers are
     one click away). Coordinates: head h spans x in [h + 0.5, h + 1.5), layer l spans y in
-    [l + 0.5, l + 1.5), so a clicked point's round(x) - 1, round(y) - 1 are its head and layer.
+    [l + 0.5, l + 1.5), so a clicked point's round(x) - 1, round(y) - 1 are its head and layer
+    (clicks select the invisible marker at (h + 1, l + 1), see below).
 
     attentions: (L, H, R, C).
     """
@@ -355,7 +356,20 @@ def overview(
             zmin=0,
             zmax=255,
             showscale=False,
-            hovertemplate=f"{layer_word} %{{y:.0f}} · {head_word} %{{x:.0f}}<extra></extra>",
+            hoverinfo="skip",
+        )
+    )
+    # Plotly cannot select a point of a heatmap, so clicks land on an invisible marker at the
+    # centre of every head's map; with no hover distance limit the nearest centre, which is
+    # the centre of the map under the mouse, takes the hover and the click.
+    fig.add_trace(
+        go.Scatter(
+            x=np.tile(np.arange(1, n_heads + 1), n_layers),  # (L*H,)
+            y=np.repeat(np.arange(1, n_layers + 1), n_heads),  # (L*H,)
+            mode="markers",
+            marker=dict(size=12, color="rgba(0,0,0,0)"),
+            hovertemplate=f"{layer_word} %{{y}} · {head_word} %{{x}}<extra></extra>",
+            showlegend=False,
         )
     )
     lines = [
@@ -399,6 +413,8 @@ def overview(
             zeroline=False,
         ),
         clickmode="event+select",
+        hovermode="closest",
+        hoverdistance=-1,
         dragmode=False,
     )
     return fig
@@ -446,7 +462,8 @@ def head_lines(
     levels: int = 6,
 ) -> go.Figure:
     """Token-to-token lines (bertviz's "head view"): queries on the left, keys on the right, one
-    line per (query, key) whose opacity is the weight, one colour per head.
+    line per (query, key) whose opacity is the weight (relative to the head's strongest line),
+    one colour per head.
 
     Plotly cannot vary opacity along one trace, so the lines of a head are binned into `levels`
     opacity levels, one trace each. Only each query's `top` keys with weight >= `min_weight` are
@@ -472,7 +489,10 @@ def head_lines(
         if query is not None:
             keep &= rows == query
         rows, cols, values = rows[keep], cols[keep], values[keep]
-        bins = np.minimum((values * levels).astype(int), levels - 1)  # (N,) 0..levels-1
+        # Opacity follows the weight relative to the head's strongest line: BERT heads rarely put
+        # more than 0.3 on one key, and absolute opacity would leave them all pale.
+        peak = values.max() if len(values) else 1.0
+        bins = np.minimum((values / peak * levels).astype(int), levels - 1)  # (N,) 0..levels-1
         colour = HEAD_COLOURS[head % len(HEAD_COLOURS)]
         shown = False
         for level in range(levels - 1, -1, -1):

@@ -158,7 +158,7 @@ name = st.radio(
     t("text.model"),
     TEXT_MODELS,
     index=TEXT_MODELS.index(default_model),
-    format_func=lambda n: loading.MODELS[n].title,
+    format_func=lambda n: word(f"text.model_{n}"),
     horizontal=True,
 )
 st.caption(t("text.model_auto"))
