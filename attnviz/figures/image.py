@@ -38,7 +38,7 @@ QUERY_COLOR = "#00e5ff"  # the query patch: cyan stands out on every inferno col
 TOPK_COLOR = "#7CFC00"
 ARTIFACT_COLOR = "#ff2d95"
 ARTIFACT_MODES = ("show", "mask", "clip")
-LOG_DECADES = 4
+LOG_DECADES = 3
 
 
 # ---- arrays -------------------------------------------------------------------------------------
@@ -356,12 +356,12 @@ def heads_figure(
         r, c = divmod(i, cols)
         n = "" if i == 0 else str(i + 1)
         trace = _map_trace(grid, side, 1.0, colorbar=False, log=log)
-        trace.update(
-            xaxis=f"x{n}",
-            yaxis=f"y{n}",
-            customdata=grid.astype(np.float32),  # the values, whatever the colour scale
-            hovertemplate="%{customdata:.4f}<extra></extra>",
-        )
+        trace.update(xaxis=f"x{n}", yaxis=f"y{n}", hovertemplate="%{z:.4f}<extra></extra>")
+        if log:  # z holds log10 then: hover shows the values, sent beside it
+            trace.update(
+                customdata=grid.astype(np.float32),
+                hovertemplate="%{customdata:.4f}<extra></extra>",
+            )
         trace.hoverinfo = None
         fig.add_trace(trace)
         x0 = c * (w + gap_x)
