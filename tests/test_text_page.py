@@ -206,3 +206,22 @@ def test_missing_model_shows_the_install_command(monkeypatch):
     assert not at.exception
     assert [w.value for w in at.warning] == [i18n.t("model.missing", "zh", name="e5")]
     assert at.code[0].value == loading.ModelMissing("e5").install
+
+
+def test_overview_click_opens_that_head():
+    at = open_page("en")
+    at.radio(key="text_view").set_value("overview")
+    at.run()
+    assert (at.selectbox(key="text_layer").value, at.selectbox(key="text_head").value) == (1, 1)
+    # What streamlit stores for a click on the marker of layer 3, head 5 (see figures.overview).
+    at.session_state["text_overview"] = {
+        "selection": {"points": [{"x": 5, "y": 3}], "point_indices": [], "box": [], "lasso": []}
+    }
+    at.run()
+    assert not at.exception
+    assert (at.selectbox(key="text_layer").value, at.selectbox(key="text_head").value) == (3, 5)
+    assert at.markdown[-1].value == "**" + i18n.t("text.opened", "en", layer=3, head=5) + "**"
+    # The same click, still in the chart's state, does not undo a later manual choice.
+    at.selectbox(key="text_head").set_value(7)
+    at.run()
+    assert at.selectbox(key="text_head").value == 7
