@@ -3,8 +3,8 @@
 import datetime
 import importlib
 import os
-import platform
 import pkgutil
+import platform
 
 import torch
 
@@ -13,7 +13,10 @@ import benchmarks
 if __name__ == "__main__":
     print(f"# attnviz benchmarks — {datetime.date.today().isoformat()}")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {device},"
+        f" torch {torch.__version__}"
+    )
     for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
         if info.name.startswith("bench_"):
             print(f"\n## {info.name}\n")

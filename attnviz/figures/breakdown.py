@@ -15,7 +15,10 @@ from attnviz.trace import AttentionStep
 # The score function of each step as LaTeX, in our names.
 SCORE_LATEX = {
     "dot": r"\mathrm{scores}_j = q \cdot k_j",
-    "scaled_dot": r"\mathrm{scores}_j = q \cdot k_j,\quad \mathrm{scaled}_j = \frac{\mathrm{scores}_j}{\sqrt{d_k}\,\tau}",
+    "scaled_dot": (
+        r"\mathrm{scores}_j = q \cdot k_j,\quad"
+        r" \mathrm{scaled}_j = \frac{\mathrm{scores}_j}{\sqrt{d_k}\,\tau}"
+    ),
     "cosine": r"\mathrm{scores}_j = \frac{q \cdot k_j}{\lVert q\rVert\,\lVert k_j\rVert}",
     "general": r"\mathrm{scores}_j = q^\top W k_j",
     "additive": r"\mathrm{scores}_j = w^\top \tanh(W_1 q + W_2 k_j)",

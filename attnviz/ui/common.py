@@ -26,6 +26,16 @@ def t(key: str, **params: object) -> str:
     return i18n.t(key, lang(), **params)
 
 
+def labeler(prefix: str):
+    """A widget's format_func: option -> catalog text of `prefix + option` in today's language.
+
+    The language is read now, not when the label is drawn: AppTest calls format_func outside the
+    script run, where session state is not available.
+    """
+    current = lang()
+    return lambda option: i18n.t(f"{prefix}{option}", current)
+
+
 def show_error(exc: Exception) -> None:
     """A clear message in the user's language instead of a traceback."""
     if isinstance(exc, InputError):

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from attnviz import examples, i18n
+from attnviz import examples
 from attnviz.figures.heatmap import heatmap
-from attnviz.ui.common import lang, render_breakdown, t
+from attnviz.ui.common import labeler, render_breakdown, t
 
 DIGITS = 4  # the articles print three decimals; one more shows where they rounded
 
@@ -96,13 +96,6 @@ def show_walk(walk: examples.Walk, key: str) -> None:
         st.dataframe(frame(step.context, walk.queries, walk.features), width="stretch")
 
 
-def fixed(prefix: str):
-    """A format_func in today's language: AppTest calls format_funcs outside the script run,
-    where the session's language cannot be read, so the language is bound now."""
-    current = lang()
-    return lambda item: i18n.t(f"{prefix}{item}", current)
-
-
 st.title(t("examples.page.heading"))
 st.markdown(t("examples.page.lead"))
 
@@ -114,7 +107,7 @@ article = left.selectbox(
     t("examples.page.article"),
     examples.ARTICLES,
     index=examples.ARTICLES.index(names[start][:3]),
-    format_func=fixed("examples.article."),
+    format_func=labeler("examples.article."),
     key="examples_article",
 )
 choices = examples.names_of(article)
@@ -122,7 +115,7 @@ name = right.selectbox(
     t("examples.page.example"),
     choices,
     index=choices.index(names[start]) if names[start] in choices else 0,
-    format_func=fixed("examples.title."),
+    format_func=labeler("examples.title."),
     key=f"examples_name_{article}",
 )
 ex = get_example(name)
@@ -183,7 +176,7 @@ if len(ex.steps) > 1:
     caption = st.radio(
         t("examples.page.correct_side"),
         [walk.caption for walk in ex.steps],
-        format_func=fixed(""),
+        format_func=labeler(""),
         horizontal=True,
         key=f"{name}_walk",
     )

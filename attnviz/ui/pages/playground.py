@@ -8,7 +8,7 @@ from attnviz import attention
 from attnviz.errors import InputError
 from attnviz.figures.heatmap import heatmap
 from attnviz.matrices import frame_to_matrix, matrix_text, parse_matrix
-from attnviz.ui.common import render_breakdown, show_error, t
+from attnviz.ui.common import labeler, render_breakdown, show_error, t
 
 # Three tokens with four features: q1 is close to k1, q3 to k3, so the weights show a pattern.
 DEFAULT = {
@@ -23,8 +23,12 @@ def matrix_input(name: str, mode: str) -> np.ndarray:
     """One matrix, from the table editor or from typed text; InputError on bad cells."""
     label = t(f"step.{name}")
     if mode == "text":
-        return parse_matrix(st.text_area(label, matrix_text(DEFAULT[name]), key=f"{name}_text"), name)
-    frame = pd.DataFrame(DEFAULT[name], columns=[f"{name}{i + 1}" for i in range(DEFAULT[name].shape[1])])
+        return parse_matrix(
+            st.text_area(label, matrix_text(DEFAULT[name]), key=f"{name}_text"), name
+        )
+    frame = pd.DataFrame(
+        DEFAULT[name], columns=[f"{name}{i + 1}" for i in range(DEFAULT[name].shape[1])]
+    )
     st.caption(label)
     edited = st.data_editor(frame, num_rows="dynamic", key=f"{name}_table", width="stretch")
     return frame_to_matrix(edited, name)
@@ -48,22 +52,28 @@ def params_input(score: str, dq: int, dk: int) -> dict[str, np.ndarray]:
 def show_step(step, labels_q, labels_k, title: str, key: str) -> None:
     st.markdown(f"**{title}**")
     st.plotly_chart(
-        heatmap(step.masked, labels_k, labels_q, title=t("step.masked"), zmin=None, colorscale="RdBu_r"),
+        heatmap(
+            step.masked, labels_k, labels_q, title=t("step.masked"), zmin=None, colorscale="RdBu_r"
+        ),
         key=f"{key}_masked",
     )
-    st.plotly_chart(heatmap(step.weights, labels_k, labels_q, title=t("step.weights"), zmax=1.0), key=f"{key}_w")
+    st.plotly_chart(
+        heatmap(step.weights, labels_k, labels_q, title=t("step.weights"), zmax=1.0), key=f"{key}_w"
+    )
     st.caption(t("step.context"))
     st.dataframe(
-        pd.DataFrame(step.context, index=labels_q, columns=[f"c{i + 1}" for i in range(step.context.shape[1])]),
+        pd.DataFrame(
+            step.context,
+            index=labels_q,
+            columns=[f"c{i + 1}" for i in range(step.context.shape[1])],
+        ),
         width="stretch",
     )
 
 
 st.title(t("playground.title"))
 st.markdown(t("playground.intro"))
-mode = st.radio(
-    t("playground.input_mode"), ("table", "text"), horizontal=True, format_func=lambda m: t(f"playground.mode_{m}")
-)
+mode = "text" if st.toggle(t("playground.mode_text"), key="mode_text") else "table"
 
 matrices = {}
 for column, name in zip(st.columns(3), ("q", "k", "v"), strict=True):
@@ -82,20 +92,40 @@ try:
 
     left, middle, right = st.columns(3)
     score = left.selectbox(
-        t("playground.score"), attention.SCORES, index=1, format_func=lambda s: t(f"score.{s}")
+        t("playground.score"),
+        attention.SCORES,
+        index=1,
+        format_func=labeler("score."),
+        key="score",
     )
-    compare = left.toggle(t("playground.compare"))
+    compare = left.toggle(t("playground.compare"), key="compare")
     other = (
         left.selectbox(
-            t("playground.score_other"), attention.SCORES, index=2, format_func=lambda s: t(f"score.{s}")
+            t("playground.score_other"),
+            attention.SCORES,
+            index=2,
+            format_func=labeler("score."),
+            key="score_other",
         )
         if compare
         else None
     )
-    temperature = middle.slider(t("playground.temperature"), 0.05, 5.0, 1.0, 0.05, help=t("playground.temperature_help"))
-    mask = right.radio(t("playground.mask"), MASKS, format_func=lambda m: t(f"playground.mask_{m}"))
+    temperature = middle.slider(
+        t("playground.temperature"),
+        0.05,
+        5.0,
+        1.0,
+        0.05,
+        help=t("playground.temperature_help"),
+        key="temperature",
+    )
+    mask = right.radio(
+        t("playground.mask"), MASKS, format_func=labeler("playground.mask_"), key="mask"
+    )
     hidden = (
-        right.multiselect(t("playground.hide_keys"), range(len(k)), format_func=lambda j: labels_k[j])
+        right.multiselect(
+            t("playground.hide_keys"), range(len(k)), format_func=lambda j: labels_k[j], key="hide"
+        )
         if mask == "hide"
         else []
     )
@@ -125,7 +155,9 @@ for column, (name, step) in zip(st.columns(len(steps)), steps.items(), strict=Tr
         show_step(step, labels_q, labels_k, t(f"score.{name}"), key=f"fig_{name}")
 
 st.subheader(t("breakdown.title"))
-query = st.selectbox(t("playground.query"), range(len(q)), format_func=lambda i: labels_q[i])
+query = st.selectbox(
+    t("playground.query"), range(len(q)), format_func=lambda i: labels_q[i], key="query"
+)
 for column, (name, step) in zip(st.columns(len(steps)), steps.items(), strict=True):
     with column:
         st.markdown(f"**{t(f'score.{name}')}**")
