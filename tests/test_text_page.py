@@ -147,6 +147,13 @@ def test_empty_text_says_so(lang, text):
     assert error_texts(at) == [i18n.t("error.text_empty", lang)]
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_only_invisible_characters_say_so(lang):
+    at = type_text(open_page(lang), "\u200b\u200d\u2060")
+    assert not at.exception
+    assert error_texts(at) == [i18n.t("error.text_no_tokens", lang)]
+
+
 def test_whitespace_pair_says_so():
     at = type_text(open_page("en"), ANIMAL, "   ")
     assert error_texts(at) == [i18n.t("error.pair_empty", "en")]

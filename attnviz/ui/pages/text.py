@@ -37,21 +37,25 @@ def get_model(name: str):
     return bert.load(name)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def get_trace(name: str, text: str, pair: str | None):
     # cache_resource, not cache_data: a 512-token trace is ~200 MB of read-only arrays, which
     # cache_data would pickle on every hit.
     return get_model(name).trace(text, pair)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
-    """Weights of every head over tokens, or over words when `words`, with their labels."""
+    """Weights of every head over tokens, or over words when `words`, with their labels.
+
+    `layers` holds one (H, U, U) array per layer: for tokens the trace's own arrays (no copy:
+    a 512-token E5 trace already holds 150 MB of weights), for words their pooled versions.
+    """
     trace = get_trace(name, text, pair)
     extras = trace.extras
     special = np.asarray(trace.special)
     segment = extras["segment"] if "segment" in extras else figs.segments(trace.tokens, special)
-    weights = np.stack([layer.weights for layer in trace.layers]).astype(np.float32)
+    layers = [layer.weights for layer in trace.layers]  # L x (H, T, T)
     labels = list(trace.tokens)
     if words:
         if "word_index" in extras and "words" in extras:
@@ -60,17 +64,17 @@ def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
             groups = figs.word_groups(trace.tokens, special)
             labels = figs.word_labels(trace.tokens, groups)
         first = np.unique(groups, return_index=True)[1]  # the first piece of every word
-        weights = figs.pool_words(weights, groups)
+        layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
         special, segment = special[first], np.asarray(segment)[first]
-        return dict(weights=weights, labels=labels, special=special, segment=segment, groups=groups)
-    return dict(weights=weights, labels=labels, special=special, segment=np.asarray(segment))
+        return dict(layers=layers, labels=labels, special=special, segment=segment, groups=groups)
+    return dict(layers=layers, labels=labels, special=special, segment=np.asarray(segment))
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def get_overview(name, text, pair, words, hide, direction, language):
     units = get_units(name, text, pair, words)
     view = figs.select(
-        units["weights"], units["labels"], units["special"], units["segment"],
+        np.stack(units["layers"]), units["labels"], units["special"], units["segment"],
         direction=direction, hide_special=hide,
     )  # fmt: skip
     if view.matrix.size == 0:
@@ -83,12 +87,12 @@ def get_overview(name, text, pair, words, hide, direction, language):
     return figs.overview(view.matrix, **words_of), side
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
     return headstats.trace_stats(get_trace(name, text, pair))
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
     trace = get_trace(name, text, pair)
     result = rollout(trace.attentions).astype(np.float32)  # (L, T, T), rows sum to 1
@@ -248,7 +252,7 @@ def head_title(layer: int, head: int) -> str:
 # ---------------------------------------------------------------- views
 
 if view_name == "heads":
-    heat(select(units["weights"][layer, head]), head_title(layer, head), "text_heatmap")
+    heat(select(units["layers"][layer][head]), head_title(layer, head), "text_heatmap")
     st.subheader(t("text.breakdown_title"))
     query = st.selectbox(
         t("text.query_pick"),
@@ -276,7 +280,7 @@ elif view_name == "overview":
             selection_mode="points",
         )
         st.markdown(f"**{t('text.opened', layer=layer + 1, head=head + 1)}**")
-        heat(select(units["weights"][layer, head]), head_title(layer, head), "text_opened_map")
+        heat(select(units["layers"][layer][head]), head_title(layer, head), "text_opened_map")
 
 elif view_name == "lines":
     st.caption(t("text.lines_help"))
@@ -292,7 +296,7 @@ elif view_name == "lines":
         key="text_line_heads",
     )
     heads = [h - 1 for h in chosen] or [head]
-    view = select(units["weights"][layer][heads])  # (K, R, C)
+    view = select(units["layers"][layer][heads])  # (K, R, C)
     count = len(units["labels"])
     if count > LINE_WINDOW:
         start = st.slider(
