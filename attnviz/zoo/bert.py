@@ -109,9 +109,11 @@ class Layer(nn.Module):
 
     def forward(self, x: torch.Tensor, allowed: np.ndarray):
         t, h, dh = x.shape[0], self.config.heads, self.config.head_width
-        q = self.q(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
-        k = self.k(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
-        v = self.v(x).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+        # contiguous: the elementwise checks and matmuls in attention.compute run several times
+        # faster on packed memory, and the trace's numpy arrays come out C-ordered
+        q = self.q(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
+        k = self.k(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
+        v = self.v(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         steps = attention.compute(q, k, v, score="scaled_dot", allowed=allowed)
         context = steps.context.transpose(0, 1).reshape(t, h * dh)  # (T, D)
         x = self.ln1(x + self.out(context))
