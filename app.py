@@ -22,7 +22,10 @@ st.query_params["lang"] = st.session_state.lang
 
 PAGES = ("examples", "playground", "text", "image")
 navigation = st.navigation(
-    [st.Page(f"attnviz/ui/pages/{name}.py", title=t(f"nav.{name}"), url_path=name) for name in PAGES]
+    [
+        st.Page(f"attnviz/ui/pages/{name}.py", title=t(f"nav.{name}"), url_path=name)
+        for name in PAGES
+    ]
 )
 st.sidebar.caption(t("app_title"))
 navigation.run()

@@ -69,7 +69,11 @@ def heatmap(
         tickmode="array", tickvals=xs, ticktext=_ticks(x_labels), title=x_title, side="top"
     )
     fig.update_yaxes(
-        tickmode="array", tickvals=ys, ticktext=_ticks(y_labels), title=y_title, autorange="reversed"
+        tickmode="array",
+        tickvals=ys,
+        ticktext=_ticks(y_labels),
+        title=y_title,
+        autorange="reversed",
     )
     fig.update_layout(
         title=title,
