@@ -130,7 +130,13 @@ class Bert(nn.Module):
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.layers))
 
     def forward(self, enc: Encoded) -> tuple[torch.Tensor, ModelTrace]:
-        """(embedding (D,), trace) of one tokenised input."""
+        """(embedding (D,), trace) of one tokenised input.
+
+        trace.extras (numpy, read-only): ids (T,), token_type_ids (T,), segment (T,) 0 = A,
+        1 = B, display (T,) pieces without "##"/"▁", word_index (T,) into words (W,),
+        embedding (D,) mean-pooled and L2-normalised, truncated () bool, dropped () tokens
+        cut at 512, removed () control characters removed from the input.
+        """
         t = len(enc.ids)
         if not 0 < t <= self.config.positions:
             raise ValueError(f"{t} tokens; this model reads 1 to {self.config.positions}")
