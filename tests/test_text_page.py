@@ -232,3 +232,19 @@ def test_overview_click_opens_that_head():
     at.selectbox(key="text_head").set_value(7)
     at.run()
     assert at.selectbox(key="text_head").value == 7
+    # Once the selection is empty again, a click on the same head opens it again.
+    at.session_state["text_overview"] = {
+        "selection": {"points": [], "point_indices": [], "box": [], "lasso": []}
+    }
+    at.run()
+    at.session_state["text_overview"] = {
+        "selection": {"points": [{"x": 5, "y": 3}], "point_indices": [], "box": [], "lasso": []}
+    }
+    at.run()
+    assert at.selectbox(key="text_head").value == 5
+
+
+def test_editing_the_text_leaves_the_sample():
+    at = type_text(open_page("en"), "A new sentence of my own.")
+    assert at.selectbox(key="text_sample").value == "own"
+    assert "own" in shown_tokens(at)

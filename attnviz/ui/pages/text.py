@@ -118,6 +118,10 @@ def clamp(key: str, options: list) -> None:
         st.session_state[key] = options[-1] if isinstance(options[-1], int) else options[0]
 
 
+def mark_own() -> None:
+    st.session_state.text_sample = "own"  # edited text is no longer the sample it started as
+
+
 def set_sample() -> None:
     chosen = next((s for s in samples() if s["id"] == st.session_state.text_sample), None)
     if chosen is not None:
@@ -151,8 +155,8 @@ st.selectbox(
     on_change=set_sample,
 )
 col_a, col_b = st.columns(2)
-text = col_a.text_area(t("text.input_a"), key="text_a", height=110)
-pair = col_b.text_area(t("text.input_b"), key="text_b", height=110)
+text = col_a.text_area(t("text.input_a"), key="text_a", height=110, on_change=mark_own)
+pair = col_b.text_area(t("text.input_b"), key="text_b", height=110, on_change=mark_own)
 pair = pair if pair != "" else None
 
 # No key: the widget's identity follows its default, so E5 is preselected when Chinese text
@@ -217,9 +221,13 @@ clicked = st.session_state.get("text_overview")
 points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
 if points:
     cell = figs.clicked_cell(points[0], n_layers, n_heads)
+    # The click stays in the chart's state on later reruns: apply it once, so that a head
+    # picked by hand afterwards is not pulled back to the clicked one.
     if cell is not None and cell != st.session_state.get("text_opened"):
         st.session_state.text_opened = cell
         st.session_state.text_layer, st.session_state.text_head = cell[0] + 1, cell[1] + 1
+else:
+    st.session_state.pop("text_opened", None)  # nothing selected: the next click counts again
 
 layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
 clamp("text_layer", layer_options)
