@@ -289,6 +289,13 @@ def test_e5_token_count_matches_engine_on_odd_text(e5, engine):
     ]:
         clean = text.replace("\x00", "")  # the engine's C string would end at a NUL
         assert len(e5.encode("query: " + clean).ids) == engine.token_count(clean, True), text
+    # the engine never matches the <unk> piece itself against text; special pieces it does
+    text = "<unk> <s> </s> <pad> a<unk>b"
+    assert len(e5.encode("query: " + text).ids) == engine.token_count(text, True)
+    # one Viterbi pass over a long string (before our 512 cut): the same pieces as the engine
+    long = "".join(E5_TEXTS) * 12
+    ids, _, _ = e5.tokenizer.ids("query: " + long)
+    assert len(ids) + 2 == engine.token_count(long, True) > MAX_TOKENS
 
 
 @needs_e5
