@@ -20,9 +20,13 @@ st.sidebar.segmented_control(
 )
 st.query_params["lang"] = st.session_state.lang
 
+# The default page is served at "/", so the landing page takes that place and every other page
+# keeps a stable path (/examples, /playground, /text, /image).
 PAGES = ("examples", "playground", "text", "image")
+home = st.Page("attnviz/ui/pages/home.py", title=t("nav.home"), icon="🏠", default=True)
 navigation = st.navigation(
-    [
+    [home]
+    + [
         st.Page(f"attnviz/ui/pages/{name}.py", title=t(f"nav.{name}"), url_path=name)
         for name in PAGES
     ]

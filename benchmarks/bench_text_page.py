@@ -73,9 +73,7 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     rows = [(name, t, "forward with trace (model.trace)", "-", forward)]
 
     fig, s = timed(lambda: heatmap(weights, labels, labels, title="layer 1, head 1"))
-    rows.append((name, t, "one head: figures.heatmap as is", figs.figure_bytes(fig), s))
-    fig, s = timed(lambda: figs.light_heatmap(weights, labels, labels, title="layer 1, head 1"))
-    rows.append((name, t, "one head: figures.text.light_heatmap", figs.figure_bytes(fig), s))
+    rows.append((name, t, "one head: figures.heatmap", figs.figure_bytes(fig), s))
     fig, s = timed(lambda: figs.overview(attentions))
     side = figs.overview_cell(*attentions.shape)
     rows.append(
@@ -98,8 +96,8 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     rows.append((name, t, "statistics map", figs.figure_bytes(fig), s))
     result, s = timed(lambda: rollout(attentions))
     rows.append((name, t, "rollout (numpy)", "-", s))
-    fig, s = timed(lambda: figs.light_heatmap(result[-1], labels, labels))
-    rows.append((name, t, "rollout heatmap (light_heatmap)", figs.figure_bytes(fig), s))
+    fig, s = timed(lambda: heatmap(result[-1], labels, labels))
+    rows.append((name, t, "rollout heatmap", figs.figure_bytes(fig), s))
     return rows
 
 

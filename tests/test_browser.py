@@ -15,7 +15,7 @@ from attnviz.i18n import t
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("examples", "playground", "text", "image")
+PAGES = ("examples", "playground", "text", "image")  # and the start page at "/"
 
 pytestmark = [
     pytest.mark.browser,
@@ -89,16 +89,11 @@ def browser():
         chromium.close()
 
 
-def wait_until_idle(page, timeout_s: float = 180) -> None:
-    """Streamlit shows a running indicator while the script runs; wait for it to go away."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count()
-        if not running and page.locator("h1").count():
-            return
-        time.sleep(0.5)
-    raise AssertionError("the page did not finish running")
+def wait_until_idle(page, timeout_s: float = 240) -> None:
+    """Wait until Streamlit says the script has finished its run (and the page has a title)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"] h1', timeout=timeout_s * 1000
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -107,12 +102,15 @@ def test_every_page_opens_without_exception(server, browser, lang, tmp_path_fact
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    for name in PAGES:
+    for name in ("", *PAGES):
         page.goto(f"{server}/{name}?lang={lang}")
         wait_until_idle(page)
-        page.screenshot(path=str(shots / f"{name}.png"), full_page=False)
+        page.screenshot(path=str(shots / f"{name or 'home'}.png"), full_page=False)
         assert page.locator('[data-testid="stException"]').count() == 0, name
-        assert t(f"nav.{name}", lang) in page.locator('[data-testid="stSidebarNav"]').inner_text()
+        # Every path is a real page: no "page not found" dialog, the right page highlighted.
+        assert page.get_by_text("Page not found").count() == 0, name
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert t(f"nav.{name or 'home'}", lang) in nav
     assert not errors, errors
     page.close()
 

@@ -289,18 +289,13 @@ def test_pool_words_block_path_equals_matrix_path():
     np.testing.assert_allclose(figs.pool_words(w, scattered), expected, rtol=1e-5)
 
 
-def test_light_heatmap_small_is_the_shared_heatmap_large_is_light():
+def test_heatmap_is_light_for_long_inputs():
     from attnviz.figures.heatmap import heatmap
 
-    small = np.eye(3)
-    labels = ["a", "b", "c"]
-    assert figs.light_heatmap(small, labels, labels, title="t") == heatmap(
-        small, labels, labels, title="t"
-    )
     rng = np.random.default_rng(6)
     w = stochastic(rng, 300, 300)
     labels = ["the", "<b>"] * 150
-    fig = figs.light_heatmap(w, labels, labels, title="big")
+    fig = heatmap(w, labels, labels, title="big")
     trace = fig.data[0]
     assert trace.customdata is None
     np.testing.assert_allclose(np.asarray(trace.z), w, rtol=1e-6)

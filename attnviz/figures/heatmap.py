@@ -16,9 +16,33 @@ def escape(label: str) -> str:
     return label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _ticks(labels: Sequence[str]) -> list[str]:
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """Escaped labels, repeated ones told apart by an invisible suffix, so that a categorical
+    axis keeps "the" and "the" as two columns that read the same.
+
+    The n-th repeat gets a zero-width space and then n in binary, written with two more
+    invisible characters (zero-width non-joiner = 0, word joiner = 1): short even when a
+    word comes back hundreds of times.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        count = seen.get(label, 0)
+        seen[label] = count + 1
+        suffix = ""
+        if count:
+            bits = format(count, "b").replace("0", "\u200c").replace("1", "\u2060")
+            suffix = "\u200b" + bits
+        out.append(escape(label) + suffix)
+    return out
+
+
+def _axis(labels: list[str]) -> dict:
+    """Category axis; short matrices get every tick, cut to a readable length."""
+    if len(labels) > 64:
+        return dict(type="category")  # plotly thins the ticks itself
     short = [s if len(s) <= _TICK_CHARS else s[: _TICK_CHARS - 1] + "…" for s in labels]
-    return [escape(s) for s in short]
+    return dict(type="category", tickmode="array", tickvals=labels, ticktext=short)
 
 
 def heatmap(
@@ -35,28 +59,28 @@ def heatmap(
     colorscale: str = "Blues",
     height: int | None = None,
 ) -> go.Figure:
-    """A (Tq, Tk) matrix as a heatmap with its labels.
+    """A (Tq, Tk) matrix as a heatmap with its labels, light enough for 512 x 512.
+
+    Values go as float32 and the hover text comes from the two axes (one string per row and
+    column, not one per cell: 512 x 512 per-cell strings were ~9 MB of JSON per rerun).
 
     Args:
         weights: (Tq, Tk) numbers (attention weights, scores ...). -inf (masked) shows as blank.
         show_values: write each value in its cell; default: only when the matrix is small.
     """
-    z = np.asarray(weights, dtype=np.float64)
+    z = np.asarray(weights)
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"weights {z.shape} do not match {len(y_labels)} x {len(x_labels)} labels")
-    z = np.where(np.isfinite(z), z, np.nan)
+    z = np.where(np.isfinite(z), z, np.nan).astype(np.float32)  # (Tq, Tk)
     if show_values is None:
         show_values = z.size <= 144
-    # Cells are addressed by position so repeated tokens ("the" twice) stay separate columns.
-    xs, ys = np.arange(z.shape[1]), np.arange(z.shape[0])
-    hover = [[f"{escape(y_labels[i])} → {escape(x_labels[j])}" for j in xs] for i in ys]
+    xs, ys = unique_labels(x_labels), unique_labels(y_labels)
     fig = go.Figure(
         go.Heatmap(
-            z=np.round(z, 4),
+            z=z,
             x=xs,
             y=ys,
-            customdata=hover,
-            hovertemplate="%{customdata}<br>%{z:.4f}<extra></extra>",
+            hovertemplate="%{y} → %{x}<br>%{z:.4f}<extra></extra>",
             colorscale=colorscale,
             zmin=zmin,
             zmax=zmax,
@@ -65,16 +89,8 @@ def heatmap(
             ygap=1 if z.shape[0] <= 64 else 0,
         )
     )
-    fig.update_xaxes(
-        tickmode="array", tickvals=xs, ticktext=_ticks(x_labels), title=x_title, side="top"
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=ys,
-        ticktext=_ticks(y_labels),
-        title=y_title,
-        autorange="reversed",
-    )
+    fig.update_xaxes(title=x_title, side="top", **_axis(xs))
+    fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys))
     fig.update_layout(
         title=title,
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from attnviz.figures.heatmap import escape
+
 # One colour per head in the line view (plotly's qualitative "Plotly" palette, 10 colours, then
 # "D3"'s, so twelve heads never share one).
 HEAD_COLOURS = (
@@ -29,12 +31,6 @@ _MARKERS = ("##", "▁")  # WordPiece continuation, SentencePiece word start
 
 
 # ---------------------------------------------------------------- labels and words
-
-
-def safe_label(token: str) -> str:
-    """A token as plotly shows it literally: plotly reads a few HTML tags (<b>, <br>, <a>) in
-    text, so < > & become entities, which it turns back into the characters themselves."""
-    return token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _has_cjk(text: str) -> bool:
@@ -213,63 +209,6 @@ def window(view: View, start: int, stop: int) -> View:
         row_labels=tuple(np.array(view.row_labels, dtype=object)[rows]),
         col_labels=tuple(np.array(view.col_labels, dtype=object)[cols]),
     )
-
-
-def unique_labels(labels) -> list[str]:
-    """Escaped labels, repeated ones told apart by an invisible suffix, so that a categorical
-    axis keeps "the" and "the" as two columns that read the same.
-
-    The n-th repeat gets a zero-width space and then n in binary, written with two more
-    invisible characters (zero-width non-joiner = 0, word joiner = 1): short even when a
-    word comes back hundreds of times.
-    """
-    seen: dict[str, int] = {}
-    out = []
-    for label in labels:
-        count = seen.get(label, 0)
-        seen[label] = count + 1
-        suffix = ""
-        if count:
-            bits = format(count, "b").replace("0", "\u200c").replace("1", "\u2060")
-            suffix = "\u200b" + bits
-        out.append(safe_label(label) + suffix)
-    return out
-
-
-def light_heatmap(
-    weights: np.ndarray, x_labels, y_labels, *, max_cells: int = 128 * 128, **options
-) -> go.Figure:
-    """`figures.heatmap.heatmap`, made light enough for a browser when the matrix is large.
-
-    That heatmap puts one hover string per cell in `customdata`: for 512 x 512 tokens about
-    5 MB of JSON and 2 s of plotly validation per rerun. Above `max_cells` the shared heatmap
-    is built on a 1 x 1 stub (for its look: colours, title, margins) and then given the real
-    values as float32, with the hover text taken from categorical axes (one string per row and
-    per column instead of one per cell).
-
-    options: those of `heatmap` (title, x_title, y_title, zmin, zmax, colorscale, height).
-    """
-    from attnviz.figures.heatmap import heatmap
-
-    weights = np.asarray(weights)
-    if weights.size <= max_cells:
-        return heatmap(weights, x_labels, y_labels, **options)
-    options.setdefault("height", 900)
-    options["show_values"] = False
-    fig = heatmap(np.zeros((1, 1)), [""], [""], **options)
-    z = np.where(np.isfinite(weights), weights, np.nan).astype(np.float32)  # (Tq, Tk)
-    fig.data[0].update(
-        z=z,
-        x=unique_labels(x_labels),
-        y=unique_labels(y_labels),
-        customdata=None,
-        hovertemplate="%{y} → %{x}<br>%{z:.4f}<extra></extra>",
-        xgap=0,
-        ygap=0,
-    )
-    fig.update_xaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")
-    fig.update_yaxes(tickmode="auto", tickvals=None, ticktext=None, type="category")
-    return fig
 
 
 # ---------------------------------------------------------------- downsampling
@@ -517,8 +456,8 @@ def head_lines(
                     legendgroup=str(head),
                 )
             )
-    left = [safe_label(label) for label in row_labels]
-    right = [safe_label(label) for label in col_labels]
+    left = [escape(label) for label in row_labels]
+    right = [escape(label) for label in col_labels]
     fig.add_trace(
         go.Scatter(
             x=np.zeros(n_rows, np.float32),

@@ -16,6 +16,7 @@ import streamlit as st
 from attnviz import attention, headstats, i18n, loading
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
+from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 
@@ -105,7 +106,7 @@ def heat(matrix_view: figs.View, title: str, key: str) -> None:
     if matrix_view.matrix.size == 0:
         st.info(t("text.empty_view"))
         return
-    fig = figs.light_heatmap(
+    fig = heatmap(
         matrix_view.matrix, matrix_view.col_labels, matrix_view.row_labels,
         title=title, x_title=t("text.key_axis"), y_title=t("text.query_axis"), zmax=None,
     )  # fmt: skip
