@@ -8,7 +8,8 @@ as torch uses. Decoding and letterboxing are not timed for either.
 
     python benchmarks/bench_image.py [--repeat 9] [--threads N]
 
-Prints a markdown table (median of `repeat` runs after one warm-up).
+Prints a markdown table (median of `repeat` rounds after one warm-up; the three take turns
+within each round).
 """
 
 from __future__ import annotations
@@ -29,19 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attnviz import images, loading  # noqa: E402
 
 
-def timed(fn, repeat: int) -> float:
-    """Median wall time of fn() in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+def timed(fns: list, repeat: int) -> list[float]:
+    """Median wall time of each fn() in milliseconds, after one warm-up call of each.
+
+    The functions take turns within every round, so a change in the machine's load (other
+    processes on a shared runner) hits all of them alike and the ratios stay fair.
+    """
+    for fn in fns:
         fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, times, strict=True):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            out.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(out) for out in times]
 
 
 def sessions(threads: int):
@@ -102,9 +109,14 @@ def main() -> None:
         err = float(np.abs(trace.attentions - want).max())
         arrays = [(x.q, x.k, x.v, x.weights, x.context) for x in trace.layers]
         mb = sum(a.nbytes for layer in arrays for a in layer) / 2**20
-        ours = timed(lambda p=pixels: model.forward(p), args.repeat)
-        ort_plain = timed(lambda f=feed: plain.run(None, f), args.repeat)
-        ort_exposed = timed(lambda f=feed: exposed.run(None, f), args.repeat)
+        ours, ort_plain, ort_exposed = timed(
+            [
+                lambda p=pixels: model.forward(p),
+                lambda f=feed: plain.run(None, f),
+                lambda f=feed: exposed.run(None, f),
+            ],
+            args.repeat,
+        )
         print(f"| {name} | {ours:.1f} | {ort_plain:.1f} | {ort_exposed:.1f} "
               f"| {ours / ort_plain:.2f} | {ours / ort_exposed:.2f} | {mb:.1f} | {err:.1e} |",
               flush=True)  # fmt: skip
