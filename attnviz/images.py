@@ -63,6 +63,11 @@ class Box(NamedTuple):
     height: int
 
 
+def _too_many_pixels() -> InputError:
+    # The plain pixel count reads naturally in both languages ("5000 万" vs "50 million").
+    return InputError("error.image_too_many_pixels", limit=MAX_PIXELS)
+
+
 def _open(data: bytes) -> Image.Image:
     """Open without decoding: only the header is read, so the size can be checked first.
 
@@ -75,7 +80,7 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError:
-        raise InputError("error.image_too_many_pixels", limit=MAX_PIXELS // 1_000_000) from None
+        raise _too_many_pixels() from None
     except UnidentifiedImageError:
         raise InputError("error.image_not_image", formats=", ".join(FORMATS)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
@@ -85,7 +90,7 @@ def _open(data: bytes) -> Image.Image:
 
 def _check_size(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
-        raise InputError("error.image_too_many_pixels", limit=MAX_PIXELS // 1_000_000)
+        raise _too_many_pixels()
     if min(width, height) < MIN_SIDE:
         raise InputError("error.image_too_small", width=width, height=height, min=MIN_SIDE)
     if max(width, height) > MAX_ASPECT * min(width, height):
@@ -163,7 +168,7 @@ def decode_with_notices(data: bytes) -> tuple[Image.Image, tuple[Notice, ...]]:
     try:
         image.load()
     except Image.DecompressionBombError:
-        raise InputError("error.image_too_many_pixels", limit=MAX_PIXELS // 1_000_000) from None
+        raise _too_many_pixels() from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
         raise InputError("error.image_truncated") from None
     try:
