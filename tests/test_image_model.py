@@ -16,7 +16,7 @@ from attnviz import attention, images
 from attnviz.errors import InputError
 from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
-from attnviz.trace import ModelTrace
+from attnviz.trace import LayerTrace, ModelTrace
 from attnviz.zoo import dinov2
 
 pytestmark = pytest.mark.skipif(
@@ -278,21 +278,28 @@ def test_trace_arrays_for_the_cli(model):
             dinov2.trace_arrays(bad, model)
 
 
-def _fake_trace(norms: np.ndarray) -> ModelTrace:
-    """A trace whose only real content is token_norms (L+1, T), for the artifact rule."""
+def _fake_trace(norms: np.ndarray, weights: dict | None = None) -> ModelTrace:
+    """A trace for the artifact rules: token_norms (L+1, T) and per-layer weights (H, T, T),
+    even shares unless `weights` gives a layer's."""
     layers_plus_one, t = norms.shape
+    even = np.full((2, t, t), 1 / t)
+    zeros = np.zeros((2, t, 1))
+    layers = tuple(
+        LayerTrace(zeros, zeros, zeros, (weights or {}).get(i, even), zeros, np.ones((t, t), bool))
+        for i in range(layers_plus_one - 1)
+    )
     return ModelTrace(
         model="fake",
         tokens=tuple(str(i) for i in range(t)),
-        layers=(),
-        hidden=np.zeros((1, t, 1)),
+        layers=layers,
+        hidden=np.zeros((layers_plus_one, t, 1)),
         special=np.zeros(t, bool),
         extras={"token_norms": norms},
     )
 
 
 def test_artifact_rule():
-    norms = np.full((4, 11), 10.0)
+    norms = np.full((4, 11), 10.0)  # (L+1, T): three layers, CLS + 10 patches
     norms[:, 0] = 500.0  # CLS is never an artifact patch
     norms[2, 4] = 21.0  # just above 2 x median
     norms[2, 7] = 20.0  # exactly 2 x median: not above
@@ -306,13 +313,28 @@ def test_artifact_rule():
         dinov2.artifact_patches(trace, 3)
 
 
+def test_attention_sink_rule():
+    norms = np.full((4, 11), 10.0)
+    sinks = np.full((2, 11, 11), 1 / 11)  # (H, T, T) every key its even share
+    sinks[:, :, 6] = 0.8  # patch 6 takes 0.8 of every row: 8.8 x the even share 1/11
+    sinks[:, :, [i for i in range(11) if i != 6]] = 0.2 / 10
+    trace = _fake_trace(norms, weights={1: sinks})
+    assert dinov2.artifact_patches(trace, 1).tolist() == [6]
+    assert dinov2.artifact_patches(trace, 1, sink=9.0).tolist() == []
+    assert dinov2.artifact_patches(trace, 0).tolist() == []  # even shares: no sink, no norm rule
+
+
 def test_artifacts_on_a_real_photo(model):
     trace = model.trace(images.decode(images.sample_images()["astronaut"]))
     for layer in range(12):
         found = dinov2.artifact_patches(trace, layer)
         norms = trace.extras["token_norms"][layer, 1:]
-        assert np.all(norms[found - 1] > 2 * np.median(norms))
+        received = trace.layers[layer].weights[:, :, 1:].mean(axis=(0, 1)) * 257
+        high = norms[found - 1] > 2 * np.median(norms) if layer else False
+        assert np.all(high | (received[found - 1] > dinov2.SINK_FACTOR))
         assert found.dtype == np.int64 and np.all((found >= 1) & (found <= 256))
+    # the astronaut's layer-1 sink: one patch takes ~38 x its even share of every row
+    assert len(dinov2.artifact_patches(trace, 0)) == 1
 
 
 def test_missing_package_file_raises_model_missing(monkeypatch):

@@ -32,8 +32,11 @@ NAME = "dinov2"
 # A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
 # token norm is more than ARTIFACT_FACTOR times the median patch norm of the same layer: DINOv2
 # without registers recycles a few background patches as global stores, and they then draw
-# much of the attention in later layers.
+# much of the attention in later layers. ViT-S/14 makes few of those, but it has attention
+# sinks: patches that take SINK_FACTOR times their even share of every query's weight (on the
+# sample photos one patch takes ~40x in layer 1 and 10-15x in layers 8-10).
 ARTIFACT_FACTOR = 2.0
+SINK_FACTOR = 8.0
 
 
 @dataclass(frozen=True)
@@ -247,20 +250,25 @@ def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.n
     }
 
 
-def artifact_patches(trace: ModelTrace, layer: int, factor: float = ARTIFACT_FACTOR) -> np.ndarray:
-    """Token indices (1..P, CLS excluded) of high-norm "artifact" patches entering `layer`.
+def artifact_patches(
+    trace: ModelTrace, layer: int, factor: float = ARTIFACT_FACTOR, sink: float = SINK_FACTOR
+) -> np.ndarray:
+    """Token indices (1..P, CLS excluded) of the patches that swamp the maps of `layer`.
 
-    Rule: the norm of a patch's hidden state at the input of attention layer `layer`
-    (``token_norms[layer]``) is more than `factor` times the median patch norm there. These are
-    the keys that soak up attention in that layer; the page can mask or clip them. Layer 0 sees
-    the raw patch embeddings, where a large norm means a bright or high-contrast patch, not an
-    artifact (artifacts are made by the network), so it never has any. Returns a sorted int
-    array, often empty: ViT-S/14 at 224 x 224 shows far fewer such patches than ViT-L/g.
+    Two rules, either one suffices:
+    - high norm: the norm of the patch's hidden state entering the layer (``token_norms[layer]``)
+      is more than `factor` times the median patch norm there. Not applied in layer 0, which
+      sees raw patch embeddings (a large norm there means a bright patch, not an artifact).
+    - attention sink: averaged over heads and queries, the patch receives more than `sink`
+      times the even share (1/T) of the weights of `layer`.
+
+    Returns a sorted int array, often empty.
     """
     norms = np.asarray(trace.extras["token_norms"])  # (L+1, T)
     if not 0 <= layer < norms.shape[0] - 1:
         raise IndexError(f"layer {layer} out of range 0..{norms.shape[0] - 2}")
-    if layer == 0:
-        return np.zeros(0, dtype=np.int64)
     patches = norms[layer, 1:]  # (P,)
-    return (np.flatnonzero(patches > factor * np.median(patches)) + 1).astype(np.int64)
+    high = patches > factor * np.median(patches) if layer else np.zeros(len(patches), bool)
+    weights = trace.layers[layer].weights  # (H, T, T)
+    received = weights[:, :, 1:].mean(axis=(0, 1)) * weights.shape[-1]  # (P,) x even share
+    return (np.flatnonzero(high | (received > sink)) + 1).astype(np.int64)

@@ -358,7 +358,9 @@ with tab_steps:
         )
 
 with tab_artifacts:
-    st.markdown(t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR))
+    st.markdown(
+        t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR, sink=dinov2.SINK_FACTOR)
+    )
     # the norms entering this layer: what artifact_patches compares with the median
     norms = figs.patch_map(trace.extras["token_norms"][layer])  # (G, G)
     st.plotly_chart(
