@@ -254,6 +254,15 @@ def _outline(fig: go.Figure, patch: int, side: int, pixels: int, color: str, wid
     )
 
 
+def _finish(fig, side, pixels, size, title, query, artifacts) -> go.Figure:
+    """Outline the artifact patches and the query patch, then set the axes."""
+    for patch in artifacts:
+        _outline(fig, patch, side, pixels, ARTIFACT_COLOR, width=1.5, dash="dot")
+    if query is not None:
+        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
+    return _axes(fig, pixels, size, title)
+
+
 def overlay(
     photo: np.ndarray,
     grid: np.ndarray,
@@ -295,11 +304,7 @@ def overlay(
             _click_trace(grid, pixels, labels, value_name, size),
         ]
     )
-    for patch in artifacts:
-        _outline(fig, patch, side, pixels, ARTIFACT_COLOR, width=1.5, dash="dot")
-    if query is not None:
-        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
-    return _axes(fig, pixels, size, title)
+    return _finish(fig, side, pixels, size, title, query, artifacts)
 
 
 def grid_figure(
@@ -324,11 +329,7 @@ def grid_figure(
             _click_trace(grid, side, labels, value_name, size),
         ]
     )
-    for patch in artifacts:
-        _outline(fig, patch, side, side, ARTIFACT_COLOR, width=1.5, dash="dot")
-    if query is not None:
-        _outline(fig, query, side, side, QUERY_COLOR, width=3)
-    return _axes(fig, side, size, title)
+    return _finish(fig, side, side, size, title, query, artifacts)
 
 
 def heads_figure(
