@@ -184,8 +184,46 @@ def _clean_pair(text: str, pair: str | None) -> tuple[str, str | None, int]:
     return text, pair, removed + removed_b
 
 
-class WordPieceTokenizer:
+class _Tokenizer:
+    """What both tokenizers share: clean, cut into pieces, truncate, add the special tokens.
+
+    Subclasses set `cls`, `sep` ((id, text) pairs), `double_sep` (XLM-R puts </s></s> between
+    the sentences) and `pair_types` (BERT's token_type_ids 0/1; XLM-R uses 0 throughout).
+    """
+
+    cls: tuple[int, str]
+    sep: tuple[int, str]
+    double_sep: bool
+    pair_types: bool
+
+    def pieces(self, text: str) -> list[_Piece]:
+        raise NotImplementedError
+
+    def encode(self, text: str, pair: str | None = None) -> Encoded:
+        text, pair, removed = _clean_pair(text, pair)
+        a = self.pieces(text)
+        b = self.pieces(pair) if pair is not None else None
+        if not a or (b is not None and not b):
+            raise InputError("error.text_no_tokens")
+        specials = 2 if b is None else (4 if self.double_sep else 3)
+        a, b, dropped = truncate(a, b, MAX_TOKENS - specials)
+        return _assemble(
+            a,
+            b,
+            cls=self.cls,
+            sep=self.sep,
+            double_sep=self.double_sep,
+            pair_types=self.pair_types,
+            dropped=dropped,
+            removed=removed,
+        )
+
+
+class WordPieceTokenizer(_Tokenizer):
     """MiniLM's tokenizer.json, without its fixed 128-token padding and truncation."""
+
+    double_sep = False
+    pair_types = True
 
     def __init__(self, path: Path) -> None:
         tok = Tokenizer.from_file(str(path))
@@ -213,28 +251,12 @@ class WordPieceTokenizer:
                 out.append(_Piece(id_, token, token, False))
         return out
 
-    def encode(self, text: str, pair: str | None = None) -> Encoded:
-        text, pair, removed = _clean_pair(text, pair)
-        a = self.pieces(text)
-        b = self.pieces(pair) if pair is not None else None
-        if not a or (b is not None and not b):
-            raise InputError("error.text_no_tokens")
-        specials = 2 if b is None else 3
-        a, b, dropped = truncate(a, b, MAX_TOKENS - specials)
-        return _assemble(
-            a,
-            b,
-            cls=self.cls,
-            sep=self.sep,
-            double_sep=False,
-            pair_types=True,
-            dropped=dropped,
-            removed=removed,
-        )
 
-
-class UnigramTokenizer:
+class UnigramTokenizer(_Tokenizer):
     """The E5 tokenizer, rebuilt from the pieces in `e5-small-q4.bin` as `e5.c` uses them."""
+
+    double_sep = True
+    pair_types = False
 
     def __init__(
         self,
@@ -259,8 +281,8 @@ class UnigramTokenizer:
         self._tok = tok
         self._pieces = pieces
         self._table = norm  # str.translate table: code point -> replacement ("" deletes)
-        self.bos = (bos, pieces[bos])
-        self.eos = (eos, pieces[eos])
+        self.cls = (bos, pieces[bos])  # <s>
+        self.sep = (eos, pieces[eos])  # </s>
         self.unk = unk
 
     def normalise(self, text: str) -> str:
@@ -312,20 +334,3 @@ class UnigramTokenizer:
             out.append(_Piece(id_, token, shown.strip() or shown, continues))
             previous = token if id_ != self.unk else "?"
         return out
-
-    def encode(self, text: str, pair: str | None = None) -> Encoded:
-        text, pair, removed = _clean_pair(text, pair)
-        a = self.pieces(text)
-        b = self.pieces(pair) if pair is not None else None
-        specials = 2 if b is None else 4
-        a, b, dropped = truncate(a, b, MAX_TOKENS - specials)
-        return _assemble(
-            a,
-            b,
-            cls=self.bos,
-            sep=self.eos,
-            double_sep=True,
-            pair_types=False,
-            dropped=dropped,
-            removed=removed,
-        )
