@@ -456,30 +456,19 @@ def head_lines(
                     legendgroup=str(head),
                 )
             )
-    left = [escape(label) for label in row_labels]
-    right = [escape(label) for label in col_labels]
-    fig.add_trace(
-        go.Scatter(
-            x=np.zeros(n_rows, np.float32),
-            y=np.arange(n_rows, dtype=np.float32),
-            mode="text",
-            text=left,
-            textposition="middle left",
-            hoverinfo="skip",
-            showlegend=False,
+    # queries in a column on the left, keys on the right
+    for x, labels, position in ((0, row_labels, "middle left"), (1, col_labels, "middle right")):
+        fig.add_trace(
+            go.Scatter(
+                x=np.full(len(labels), x, np.float32),
+                y=np.arange(len(labels), dtype=np.float32),
+                mode="text",
+                text=[escape(label) for label in labels],
+                textposition=position,
+                hoverinfo="skip",
+                showlegend=False,
+            )
         )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=np.ones(n_cols, np.float32),
-            y=np.arange(n_cols, dtype=np.float32),
-            mode="text",
-            text=right,
-            textposition="middle right",
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
     height = 22 * max(n_rows, n_cols, 1) + 90
     fig.update_layout(
         height=min(height, 12_000),
