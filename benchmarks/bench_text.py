@@ -71,12 +71,8 @@ def reference(model: bert.TextModel):
         state["embeddings.word_embeddings.weight"] = torch.cat(
             [word(chunk) for chunk in ids.split(16384)]
         )
-    names = {"q": "attention.self.query", "k": "attention.self.key",
-             "v": "attention.self.value", "out": "attention.output.dense",
-             "ln1": "attention.output.LayerNorm", "up": "intermediate.dense",
-             "down": "output.dense", "ln2": "output.LayerNorm"}  # fmt: skip
     for i in range(c.layers):
-        for mine, theirs in names.items():
+        for theirs, mine in bert.HF_LAYER_KEYS.items():
             for part in ("weight", "bias"):
                 state[f"encoder.layer.{i}.{theirs}.{part}"] = ours[f"layers.{i}.{mine}.{part}"]
     missing, unexpected = ref.load_state_dict(state, strict=False)

@@ -203,7 +203,7 @@ class TextModel:
 
 
 # HF BERT names -> ours, for one layer (prefix encoder.layer.{i}.)
-_LAYER_KEYS = {
+HF_LAYER_KEYS = {
     "attention.self.query": "q",
     "attention.self.key": "k",
     "attention.self.value": "v",
@@ -239,7 +239,7 @@ def _load_minilm() -> TextModel:
         "embed.ln.bias": tensors["embeddings.LayerNorm.bias"],
     }
     for i in range(config.layers):
-        for theirs, ours in _LAYER_KEYS.items():
+        for theirs, ours in HF_LAYER_KEYS.items():
             for part in ("weight", "bias"):
                 state[f"layers.{i}.{ours}.{part}"] = tensors[f"encoder.layer.{i}.{theirs}.{part}"]
     net = Bert(config, nn.Embedding(config.vocab, config.width))
