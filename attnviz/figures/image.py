@@ -443,9 +443,7 @@ def topk_figure(
             bgcolor=TOPK_COLOR,
             borderpad=0,
         )
-    if query is not None:
-        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
-    return _axes(fig, pixels, size, title)
+    return _finish(fig, side, pixels, size, title, query, artifacts=())
 
 
 def saliency_figure(
