@@ -54,7 +54,10 @@ def cmd_trace(args: argparse.Namespace) -> None:
         if args.text is None:
             raise InputError("error.cli_needs_text")
         arrays = bert.trace_arrays(args.model, args.text, args.pair)
-    np.savez_compressed(args.out, **arrays)
+    try:
+        np.savez_compressed(args.out, **arrays)
+    except OSError as exc:
+        raise InputError("error.cli_unwritable", path=args.out, reason=exc.strerror) from None
     shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in arrays.items())
     print(f"wrote {args.out}: {shapes}")
 

@@ -71,17 +71,25 @@ def score_scale(score: str, dk: int) -> float:
     return 1.0 / math.sqrt(dk) if score == "scaled_dot" else 1.0
 
 
+def unit(x: torch.Tensor) -> torch.Tensor:
+    """Rows of x scaled to length 1; a zero row (no direction) stays 0, so its cosine is 0.
+
+    Each row is first divided by its largest |entry|: the norm of [1e200, 1e200] would overflow
+    to inf and turn the direction into 0.
+    """
+    tiny = torch.finfo(x.dtype).tiny
+    peak = x.abs().amax(dim=-1, keepdim=True)  # (..., T, 1)
+    x = torch.where(peak > 0, x / peak.clamp_min(tiny), 0.0)  # entries in [-1, 1]
+    norm = x.norm(dim=-1, keepdim=True)  # (..., T, 1)
+    return torch.where(norm > 0, x / norm.clamp_min(tiny), 0.0)
+
+
 def score_fn(score: str, q: torch.Tensor, k: torch.Tensor, params: dict) -> torch.Tensor:
     """Raw scores (..., Tq, Tk) of one score function, before scaling and masking."""
     if score in ("dot", "scaled_dot"):
         return q @ k.transpose(-2, -1)
     if score == "cosine":
-        qn = q.norm(dim=-1, keepdim=True)  # (..., Tq, 1)
-        kn = k.norm(dim=-1, keepdim=True)  # (..., Tk, 1)
-        # A zero vector has no direction: its cosine with anything is defined as 0.
-        q_unit = torch.where(qn > 0, q / qn.clamp_min(torch.finfo(q.dtype).tiny), 0.0)
-        k_unit = torch.where(kn > 0, k / kn.clamp_min(torch.finfo(k.dtype).tiny), 0.0)
-        return q_unit @ k_unit.transpose(-2, -1)
+        return unit(q) @ unit(k).transpose(-2, -1)
     if score == "general":
         return q @ params["W"] @ k.transpose(-2, -1)
     if score == "additive":
@@ -215,7 +223,14 @@ def compute(
     tq, tk = scores.shape[-2:]
     keep = torch.ones((tq, tk), dtype=torch.bool, device=q.device)
     if allowed is not None:
-        keep = keep & torch.tensor(np.asarray(allowed, dtype=bool), device=q.device)
+        allowed = np.asarray(allowed, dtype=bool)
+        try:
+            fits = np.broadcast_shapes(allowed.shape, tuple(scores.shape)) == tuple(scores.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise InputError("error.mask_shape", got=allowed.shape, want=(tq, tk))
+        keep = keep & torch.tensor(allowed, device=q.device)
     if causal:
         keep = keep & torch.as_tensor(causal_mask(tq, tk), device=q.device)
     # every key allowed (a model's unpadded input): masked equals scaled, no copy needed

@@ -495,7 +495,6 @@ def _ex001_44() -> WorkedExample:
             Claim(r"a_i", (0.577,) * 3, tuple(step.weights[0])),
             Claim(r"w_i", (0.333,) * 3, tuple(step.weights[0])),
             Claim(r"y_1", (0.333,) * 3, tuple(step.context[0])),
-            Claim(r"y_1, y_2, y_3", (0.333,) * 9, tuple(step_self.context.ravel())),
         ),
         failures=(),
         errata=(

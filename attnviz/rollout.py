@@ -23,6 +23,8 @@ def rollout(attentions: np.ndarray, *, head_fusion: str = "mean") -> np.ndarray:
     """
     if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
         raise ValueError(f"expected (L, H, T, T), got {attentions.shape}")
+    if head_fusion not in ("mean", "max"):
+        raise ValueError(f"head_fusion must be 'mean' or 'max', not {head_fusion!r}")
     fused = attentions.max(axis=1) if head_fusion == "max" else attentions.mean(axis=1)  # (L, T, T)
     t = fused.shape[-1]
     eye = np.eye(t, dtype=np.float64)

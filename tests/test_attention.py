@@ -155,3 +155,19 @@ def test_torch_inputs_stay_on_their_device_and_dtype():
     steps = attention.compute(q, torch.tensor(K, dtype=torch.float32), torch.tensor(V))
     assert steps.context.dtype == torch.float32 and steps.context.device == q.device
     assert steps.weights.dtype == torch.float32
+
+
+def test_cosine_of_huge_but_finite_vectors_keeps_its_direction():
+    q = np.array([[1e200, 1e200, 0.0]])
+    k = np.array([[1e200, 1e200, 0.0], [0.0, 0.0, 1.0]])
+    step = attention.attend(q, k, np.eye(2), score="cosine")
+    np.testing.assert_allclose(step.scores, [[1.0, 0.0]], atol=1e-12)
+    e = math.exp(1.0)
+    np.testing.assert_allclose(step.weights, [[e / (e + 1), 1 / (e + 1)]], atol=1e-12)
+
+
+def test_mask_of_the_wrong_shape_is_an_input_error():
+    with pytest.raises(InputError, match="error.mask_shape"):
+        attention.attend(Q[0], K[0], V[0], allowed=np.ones((2, 2), dtype=bool))
+    # a (Tk,) padding mask broadcasts over the queries
+    attention.attend(Q[0], K[0], V[0], allowed=np.ones(6, dtype=bool))

@@ -72,8 +72,10 @@ def test_001_4_4_the_article_numbers_and_the_errata():
     close(claims["a_i"].correct, [1 / 3] * 3)
     assert claims["w_i"].holds and claims["y_1"].holds
     assert claims[r"\frac{Q \cdot K_i}{\sqrt{d_k}} = \frac{2}{\sqrt{3}}"].holds
-    # the three "outputs" are one query's output written three times: wrong for three queries
-    assert not claims["y_1, y_2, y_3"].holds
+    # y_1 = y_2 = y_3 is right for the article's single query; that there is only one query
+    # (not three outputs) is an erratum, shown with the three-query walk, not a wrong number.
+    assert "y_1, y_2, y_3" not in claims
+    assert "examples.errata.e001_one_query" in ex.errata
     readings = ex.as_written[0].values
     close(readings[0], [1.0, 1.0, 1.0])  # softmax of a single number
     close(readings[1], [1 / ROOT3] * 3)

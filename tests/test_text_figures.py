@@ -136,8 +136,7 @@ def test_hide_special_renormalises_rows():
 def test_pair_directions():
     tokens = ["[CLS]", "a1", "a2", "[SEP]", "b1", "[SEP]"]
     special = np.array([1, 0, 0, 1, 0, 1], bool)
-    segment = figs.segments(tokens, special, np.array([0, 0, 0, 0, 1, 1]))
-    assert list(segment) == [0, 0, 0, 0, 1, 1]
+    segment = np.array([0, 0, 0, 0, 1, 1])
     rng = np.random.default_rng(1)
     w = stochastic(rng, 2, 6, 6)  # two heads, leading axis kept
     ab = figs.select(w, tokens, special, segment, direction="ab")
@@ -148,35 +147,6 @@ def test_pair_directions():
     kept = w[:, :, [1, 2, 4]]
     kept = kept / kept.sum(axis=-1, keepdims=True)
     np.testing.assert_allclose(ba.matrix, kept[:, [4]][:, :, :2])
-
-
-def test_segments_without_token_types_xlmr_style():
-    tokens = ["<s>", "▁a", "▁b", "</s>", "</s>", "▁c", "</s>"]
-    special = np.array([1, 0, 0, 1, 1, 0, 1], bool)
-    assert list(figs.segments(tokens, special, np.zeros(7))) == [0, 0, 0, 0, 0, 1, 1]
-    single = ["<s>", "▁a", "</s>"]
-    assert list(figs.segments(single, np.array([1, 0, 1], bool))) == [0, 0, 0]
-
-
-def test_word_groups_wordpiece_and_sentencepiece():
-    tokens = ["[CLS]", "the", "anim", "##al", "didn", "'", "t", "[SEP]"]
-    special = np.array([1, 0, 0, 0, 0, 0, 0, 1], bool)
-    groups = figs.word_groups(tokens, special)
-    assert list(groups) == [0, 1, 2, 2, 3, 4, 5, 6]
-    assert figs.word_labels(tokens, groups) == ["[CLS]", "the", "animal", "didn", "'", "t", "[SEP]"]
-    sp = ["<s>", "▁", "小明", "把", "苹果", "，", "▁The", "▁anim", "al", "</s>"]
-    special = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1], bool)
-    groups = figs.word_groups(sp, special)
-    assert figs.word_labels(sp, groups) == [
-        "<s>",
-        "小明",
-        "把",
-        "苹果",
-        "，",
-        "The",
-        "animal",
-        "</s>",
-    ]
 
 
 def test_pool_words_keeps_rows_stochastic_and_sums_keys():
@@ -331,3 +301,13 @@ def test_minilm_has_a_previous_token_head_that_the_stats_find():
     weights = trace.layers[layer].weights[head]  # (T, T)
     rows = np.flatnonzero(~trace.special)
     np.testing.assert_array_equal(weights[rows].argmax(axis=-1), rows - 1)
+
+
+def test_heatmap_ticks_are_cut_before_escaping():
+    from attnviz.figures.heatmap import heatmap
+
+    labels = ["<<<<<<<<<<<<<<<", "a&b&c&d"]
+    fig = heatmap(np.eye(2), labels, labels)
+    ticks = list(fig.layout.xaxis.ticktext)
+    assert ticks[0] == "&lt;" * 11 + "…"  # 11 characters and an ellipsis, then escaped
+    assert ticks[1] == "a&amp;b&amp;c&amp;d"  # 7 characters: not cut

@@ -37,12 +37,14 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def _axis(labels: list[str]) -> dict:
-    """Category axis; short matrices get every tick, cut to a readable length."""
-    if len(labels) > 64:
+def _axis(values: list[str], labels: Sequence[str]) -> dict:
+    """Category axis; short matrices get every tick, cut to a readable length before escaping."""
+    if len(values) > 64:
         return dict(type="category")  # plotly thins the ticks itself
     short = [s if len(s) <= _TICK_CHARS else s[: _TICK_CHARS - 1] + "…" for s in labels]
-    return dict(type="category", tickmode="array", tickvals=labels, ticktext=short)
+    return dict(
+        type="category", tickmode="array", tickvals=values, ticktext=[escape(s) for s in short]
+    )
 
 
 def heatmap(
@@ -89,8 +91,8 @@ def heatmap(
             ygap=1 if z.shape[0] <= 64 else 0,
         )
     )
-    fig.update_xaxes(title=x_title, side="top", **_axis(xs))
-    fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys))
+    fig.update_xaxes(title=x_title, side="top", **_axis(xs, x_labels))
+    fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys, y_labels))
     fig.update_layout(
         title=title,
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),

@@ -23,10 +23,6 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import sequential
 
-# ImageNet normalisation of DINOv2's input: pixel_values = (rgb / 255 - mean) / std.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 # Plotly's Inferno, but starting at #000000: Streamlit's chart theme uses the colours #000001 ..
 # #000010 as placeholders and replaces them in the figure's JSON, which turned Inferno's first
 # colour (#000004) into the theme's pink.
@@ -42,17 +38,6 @@ LOG_DECADES = 3
 
 
 # ---- arrays -------------------------------------------------------------------------------------
-
-
-def photo_from_pixels(pixel_values: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
-    """The model's normalised input (3, S, S) back to the uint8 photo (S, S, 3) it saw."""
-    pixel_values = np.asarray(pixel_values, dtype=np.float32)
-    if pixel_values.ndim != 3 or pixel_values.shape[0] != 3:
-        raise ValueError(f"expected (3, S, S), got {pixel_values.shape}")
-    mean = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)  # (3, 1, 1)
-    std = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)  # (3, 1, 1)
-    rgb = (pixel_values * std + mean) * 255.0  # (3, S, S)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).transpose(1, 2, 0)  # (S, S, 3)
 
 
 def jpeg_uri(photo: np.ndarray, quality: int = 85) -> str:
@@ -89,20 +74,6 @@ def attention_row(weights: np.ndarray, query: int, head: int | None = None) -> n
     """
     rows = np.asarray(weights)[:, query, :]  # (H, T)
     return rows.mean(axis=0) if head is None else rows[head]
-
-
-def upsample(grid: np.ndarray, size: int) -> np.ndarray:
-    """A (G, G) patch map to (size, size) pixels, each patch a flat p×p block (nearest).
-
-    Nearest, not bilinear, as DINO's own attention demo does: every pixel shows exactly the
-    value of the patch it belongs to, so nothing is invented between patches.
-    """
-    grid = np.asarray(grid)
-    side = grid.shape[-1]
-    if grid.shape[-2:] != (side, side) or size % side:
-        raise ValueError(f"cannot upsample {grid.shape} to {size}×{size}")
-    block = size // side
-    return np.repeat(np.repeat(grid, block, axis=-2), block, axis=-1)  # (..., size, size)
 
 
 def pool(image: np.ndarray, factor: int) -> np.ndarray:

@@ -33,10 +33,6 @@ _MARKERS = ("##", "▁")  # WordPiece continuation, SentencePiece word start
 # ---------------------------------------------------------------- labels and words
 
 
-def _has_cjk(text: str) -> bool:
-    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
-
-
 def prefers_multilingual(text: str) -> bool:
     """True when the text has Chinese, Japanese or Korean letters, which the English model's
     WordPiece vocabulary mostly reads as [UNK]. Wide punctuation and emoji do not count."""
@@ -44,47 +40,6 @@ def prefers_multilingual(text: str) -> bool:
         unicodedata.east_asian_width(ch) in "WF" and unicodedata.category(ch).startswith("L")
         for ch in text
     )
-
-
-def _is_punct(text: str) -> bool:
-    return bool(text) and all(unicodedata.category(ch)[0] in "PS" for ch in text)
-
-
-def word_groups(tokens, special) -> np.ndarray:
-    """(T,) word index of every token: sub-word pieces that join into one word share it.
-
-    WordPiece marks a continuation with "##"; SentencePiece marks a word start with "▁", so any
-    other piece continues the word before it. Chinese and Japanese have no spaces, so a piece
-    with such characters (or punctuation) starts its own word unless it follows a bare "▁".
-    Special tokens are always words of their own.
-    """
-    special = np.asarray(special, dtype=bool)
-    sentencepiece = any(token.startswith("▁") for token in tokens)
-    groups = np.zeros(len(tokens), dtype=np.int64)
-    word = -1
-    for i, token in enumerate(tokens):
-        joins = False
-        if i > 0 and not special[i] and not special[i - 1]:
-            previous = tokens[i - 1]
-            if sentencepiece:
-                joins = not token.startswith("▁") and (
-                    previous == "▁"
-                    or not (_has_cjk(token) or _has_cjk(previous) or _is_punct(token))
-                )
-            else:
-                joins = token.startswith("##")
-        if not joins:
-            word += 1
-        groups[i] = word
-    return groups
-
-
-def word_labels(tokens, groups: np.ndarray) -> list[str]:
-    """The text of every word: its pieces joined without their markers."""
-    words: list[list[str]] = [[] for _ in range(int(groups.max()) + 1 if len(groups) else 0)]
-    for token, group in zip(tokens, groups, strict=True):
-        words[group].append(token.removeprefix("##").replace("▁", ""))
-    return ["".join(pieces) or "▁" for pieces in words]
 
 
 def pool_words(weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -108,26 +63,6 @@ def pool_words(weights: np.ndarray, groups: np.ndarray) -> np.ndarray:
     keys = weights @ onehot  # (..., T, W)
     mean_rows = onehot / onehot.sum(axis=0, keepdims=True)  # (T, W): averaging matrix
     return np.swapaxes(mean_rows, 0, 1) @ keys  # (..., W, W)
-
-
-def segments(tokens, special, token_type_ids=None) -> np.ndarray:
-    """(T,) 0 for sentence A, 1 for sentence B.
-
-    BERT gives token_type_ids. XLM-RoBERTa (E5) does not, so there B is whatever follows the
-    second run of special tokens (<s> A </s></s> B </s>).
-    """
-    special = np.asarray(special, dtype=bool)
-    if token_type_ids is not None and np.asarray(token_type_ids).any():
-        return (np.asarray(token_type_ids) > 0).astype(np.int64)
-    out = np.zeros(len(tokens), dtype=np.int64)
-    runs = 0
-    for i in range(len(tokens)):
-        if special[i] and (i == 0 or not special[i - 1]):
-            runs += 1  # a new run of special tokens begins
-        if runs >= 2 and not special[i]:
-            out[i:] = 1  # the run after A's end: the rest (B and its end) is sentence B
-            break
-    return out
 
 
 @dataclass(frozen=True, eq=False)

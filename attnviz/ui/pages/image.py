@@ -64,8 +64,9 @@ def analyse(data: bytes):
 
 
 def sample_name(stem: str) -> str:
-    """A sample's title in the user's language when the catalog has one, else its file name."""
-    key = f"image.samples.{stem}"
+    """A sample's title and credit in the user's language when the catalog has one, else its
+    file name."""
+    key = f"sample.{stem}"
     return t(key) if key in catalog(lang()) else stem
 
 
@@ -82,7 +83,9 @@ def pick_photo() -> bytes | None:
     )
     if source == "sample":
         names = {stem: sample_name(stem) for stem in samples}
-        name = st.selectbox(t("image.sample"), list(samples), format_func=names.__getitem__)
+        name = st.selectbox(
+            t("image.sample"), list(samples), format_func=names.__getitem__, key="image_sample"
+        )
         return samples[name]
     upload = st.file_uploader(t("image.upload"), type=list(UPLOAD_TYPES), key="image_upload")
     if upload is None:
@@ -125,7 +128,7 @@ def token_label(token: int) -> str:
     """-1 is CLS; a patch as (row, column), both counted from 1 as people do."""
     if token == CLS:
         return t("image.cls")
-    r, c = divmod(token, 16)
+    r, c = divmod(token, dinov2.DinoConfig().grid)
     return t("image.patch", row=r + 1, col=c + 1)
 
 

@@ -55,15 +55,11 @@ def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
     trace = get_trace(name, text, pair)
     extras = trace.extras
     special = np.asarray(trace.special)
-    segment = extras["segment"] if "segment" in extras else figs.segments(trace.tokens, special)
+    segment = extras["segment"]  # (T,) 0 for sentence A, 1 for sentence B
     layers = [layer.weights for layer in trace.layers]  # L x (H, T, T)
     labels = list(trace.tokens)
     if words:
-        if "word_index" in extras and "words" in extras:
-            groups, labels = np.asarray(extras["word_index"]), [str(w) for w in extras["words"]]
-        else:
-            groups = figs.word_groups(trace.tokens, special)
-            labels = figs.word_labels(trace.tokens, groups)
+        groups, labels = np.asarray(extras["word_index"]), [str(w) for w in extras["words"]]
         first = np.unique(groups, return_index=True)[1]  # the first piece of every word
         layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
         special, segment = special[first], np.asarray(segment)[first]
@@ -160,8 +156,8 @@ text = col_a.text_area(t("text.input_a"), key="text_a", height=110, on_change=ma
 pair = col_b.text_area(t("text.input_b"), key="text_b", height=110, on_change=mark_own)
 pair = pair if pair != "" else None
 
-# No key: the widget's identity follows its default, so E5 is preselected when Chinese text
-# arrives, and the user's own choice holds while the kind of text stays the same.
+# The key follows the default, so E5 is preselected when Chinese text arrives, the user's own
+# choice holds while the kind of text stays the same, and it survives a change of language.
 default_model = "e5" if figs.prefers_multilingual(text + (pair or "")) else "minilm"
 name = st.radio(
     t("text.model"),
@@ -169,6 +165,7 @@ name = st.radio(
     index=TEXT_MODELS.index(default_model),
     format_func=lambda n: word(f"text.model_{n}"),
     horizontal=True,
+    key=f"text_model_{default_model}",
 )
 st.caption(t("text.model_auto"))
 
