@@ -73,3 +73,22 @@ def test_playground_every_score_function_with_causal_mask_and_comparison(score):
     # Two score functions side by side: two breakdowns, each ending in its context line.
     shown = len({score, "cosine"})  # the comparison defaults to cosine
     assert sum(x.value.startswith("context =") for x in at.text) == shown
+
+
+def test_choices_survive_a_change_of_language():
+    # Widgets without a key take their identity from their (translated) label: they would go
+    # back to their defaults when the language changes. The pages key the choices that matter.
+    at = open_app("en", "image")
+    at.selectbox(key="image_sample").select_index(3).run()
+    chosen = at.selectbox(key="image_sample").value
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value != open_app("en", "image").title[0].value  # now in Chinese
+    assert at.selectbox(key="image_sample").value == chosen
+    text = open_app("en", "text")
+    text.radio(key="text_model_minilm").set_value("e5").run()
+    text.session_state["lang"] = "zh"
+    text.run()
+    assert not text.exception
+    assert text.radio(key="text_model_minilm").value == "e5"
