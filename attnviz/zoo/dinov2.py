@@ -257,7 +257,8 @@ def artifact_patches(
 
     Two rules, either one suffices:
     - high norm: the norm of the patch's hidden state entering the layer (``token_norms[layer]``)
-      is more than `factor` times the median patch norm there. Not applied in layer 0, which
+      is more than `factor` times the median norm of the photo's patches there (padding left
+      out when `extras["content"]` says which patches are padding). Not applied in layer 0, which
       sees raw patch embeddings (a large norm there means a bright patch, not an artifact).
     - attention sink: averaged over heads and queries, the patch receives more than `sink`
       times the even share (1/T) of the weights of `layer`.
@@ -268,7 +269,10 @@ def artifact_patches(
     if not 0 <= layer < norms.shape[0] - 1:
         raise IndexError(f"layer {layer} out of range 0..{norms.shape[0] - 2}")
     patches = norms[layer, 1:]  # (P,)
-    high = patches > factor * np.median(patches) if layer else np.zeros(len(patches), bool)
+    # The median of the photo's own patches: black letterbox padding would pull it down.
+    photo = np.asarray(trace.extras.get("content", np.ones(len(patches)))) >= 0.5  # (P,)
+    typical = np.median(patches[photo] if photo.any() else patches)
+    high = patches > factor * typical if layer else np.zeros(len(patches), bool)
     weights = trace.layers[layer].weights  # (H, T, T)
     received = weights[:, :, 1:].mean(axis=(0, 1)) * weights.shape[-1]  # (P,) x even share
     return (np.flatnonzero(high | (received > sink)) + 1).astype(np.int64)
