@@ -377,3 +377,22 @@ def test_artifact_patches_can_be_masked_or_clipped(monkeypatch):
     assert clipped.max() == pytest.approx(shown[others].max())
     assert np.array_equal(clipped[others], shown[others])
     assert not at.exception
+
+
+def test_padding_share_sums_the_weight_on_padding_patches():
+    row = np.full(1 + G * G, 1 / (1 + G * G))  # (T,) even weights
+    content = np.ones(G * G)
+    content[: 2 * G] = 0.0  # two rows of padding at the top
+    content[2 * G] = 0.4  # mostly padding: counts as padding
+    assert fig_image.padding_share(row, content) == pytest.approx((2 * G + 1) / (1 + G * G))
+    assert fig_image.padding_share(row, np.ones(G * G)) == 0.0
+
+
+@needs_model
+def test_a_letterboxed_photo_says_how_much_weight_lands_on_padding():
+    at = open_page("en")
+    assert not [c for c in at.caption if c.value.startswith("Weight on the black padding")]
+    at.selectbox(key="image_sample").set_value("rocket").run()  # landscape: bars above and below
+    assert not at.exception
+    notes = [c.value for c in at.caption if c.value.startswith("Weight on the black padding")]
+    assert len(notes) == 1 and 0.0 < float(notes[0].rsplit(": ", 1)[1]) < 1.0

@@ -64,6 +64,15 @@ def patch_map(row: np.ndarray) -> np.ndarray:
     return row[..., 1:].reshape(*row.shape[:-1], side, side)  # (..., G, G)
 
 
+def padding_share(row: np.ndarray, content: np.ndarray) -> float:
+    """The part of one attention row (T,) that lands on letterbox padding patches.
+
+    `content` (P,) is each patch's share of photo (0 = all padding); a patch counts as padding
+    when less than half of it is photo.
+    """
+    return float(np.asarray(row)[1:][np.asarray(content) < 0.5].sum())
+
+
 def attention_row(weights: np.ndarray, query: int, head: int | None = None) -> np.ndarray:
     """How much token `query` attends to every token: (T,), one head or the mean over heads.
 

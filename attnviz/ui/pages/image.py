@@ -203,6 +203,9 @@ row = figs.attention_row(weights, token, head)  # (T,)
 grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
 where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
 st.caption(t("image.cls_share", share=float(row[0])))
+padding = figs.padding_share(row, trace.extras["content"])
+if (trace.extras["content"] < 0.5).any():
+    st.caption(t("image.padding_share", share=padding))
 
 tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
     [
