@@ -243,6 +243,15 @@ def _finish(fig, side, pixels, size, title, query, artifacts) -> go.Figure:
     return _axes(fig, pixels, size, title)
 
 
+def _square_map(grid: np.ndarray, labels) -> tuple[np.ndarray, int]:
+    """A (G, G) float map and G, checked against its G² patch labels."""
+    grid = np.asarray(grid, dtype=np.float64)
+    side = grid.shape[0]
+    if grid.shape != (side, side) or len(labels) != side * side:
+        raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
+    return grid, side
+
+
 def overlay(
     photo: np.ndarray,
     grid: np.ndarray,
@@ -270,13 +279,10 @@ def overlay(
         log: colour by log10 of the values (hover still shows the values).
     """
     photo = np.asarray(photo)
-    grid = np.asarray(grid, dtype=np.float64)
     pixels = photo.shape[0]
     if photo.shape != (pixels, pixels, 3):
         raise ValueError(f"photo must be (S, S, 3), got {photo.shape}")
-    side = grid.shape[0]
-    if grid.shape != (side, side) or len(labels) != side * side:
-        raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
+    grid, side = _square_map(grid, labels)
     fig = go.Figure(
         [
             _photo_trace(photo),
@@ -299,10 +305,7 @@ def grid_figure(
     log: bool = False,
 ) -> go.Figure:
     """The (G, G) patch-grid heatmap alone (no photo), clickable patch by patch."""
-    grid = np.asarray(grid, dtype=np.float64)
-    side = grid.shape[0]
-    if grid.shape != (side, side) or len(labels) != side * side:
-        raise ValueError(f"map {grid.shape} and {len(labels)} labels do not match")
+    grid, side = _square_map(grid, labels)
     fig = go.Figure(
         [
             _map_trace(grid, side, 1.0, log=log),
