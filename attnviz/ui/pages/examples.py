@@ -16,11 +16,6 @@ from attnviz.ui.common import labeler, render_breakdown, t
 DIGITS = 4  # the articles print three decimals; one more shows where they rounded
 
 
-@st.cache_resource(max_entries=len(examples.names()), show_spinner=False)
-def get_example(name: str) -> examples.WorkedExample:
-    return examples.run(name)
-
-
 def frame(values: np.ndarray, rows, cols) -> pd.DataFrame:
     return pd.DataFrame(np.round(np.asarray(values, dtype=float), DIGITS), index=rows, columns=cols)
 
@@ -118,7 +113,7 @@ name = right.selectbox(
     format_func=labeler("examples.title."),
     key=f"examples_name_{article}",
 )
-ex = get_example(name)
+ex = examples.run(name)  # computed once per process (functools.cache)
 
 st.header(t(ex.title))
 if ex.section == "code":
