@@ -1,4 +1,7 @@
-"""The only attention math in attnviz, written out step by step (no fused kernel).
+"""The only attention math in attnviz. Two paths, one module, held equal by tests (with torch's
+fused kernel as the oracle):
+
+- the teaching path, `compute` / `attend` / `breakdown` / `explain`, writes every step out:
 
     scores  = score(q, k)                      (..., Tq, Tk)
     scaled  = scores * scale / temperature     scale = 1/sqrt(Dk) for scaled_dot, else 1
@@ -6,10 +9,14 @@
     weights = softmax(masked) over keys        exp(masked - max) / sum(exp(masked - max))
     context = weights @ v                      (..., Tq, Dv)
 
-Inputs may be numpy arrays or torch tensors on any device; the math runs in torch on the
-inputs' device and dtype (numpy float input runs in float64, so hand-checked examples are exact).
-Models call `compute` and keep going on the device with `steps.context`; everything else calls
-`attend`, which returns a numpy `AttentionStep`.
+  Inputs may be numpy arrays or torch tensors on any device; the math runs in torch on the
+  inputs' device and dtype (numpy float input runs in float64, so hand-checked examples are
+  exact). `attend` returns the same as a numpy `AttentionStep`.
+- the model path, `heads`, computes weights = softmax((q·scale) @ kᵀ + mask) with
+  `torch.softmax` and context = weights @ v: the passes a reference implementation makes, so
+  a model's forward with its full trace runs at reference speed. Every head's q, k, v, weights
+  and context are still returned (`Heads`, kept by `layer_trace`); `breakdown` recomputes any
+  one query's scores, scaled, masked and softmax parts on the teaching path.
 """
 
 from __future__ import annotations
@@ -242,6 +249,63 @@ def compute(
     return Steps(q, k, v, scores, scaled, masked, weights, context, scale)
 
 
+class Heads(NamedTuple):
+    """What the model path returns: every head's inputs, weights and output (torch, on device)."""
+
+    q: torch.Tensor  # (..., Tq, Dh)
+    k: torch.Tensor  # (..., Tk, Dh)
+    v: torch.Tensor  # (..., Tk, Dv)
+    weights: torch.Tensor  # (..., Tq, Tk)
+    context: torch.Tensor  # (..., Tq, Dv)
+    scale: float
+
+
+def heads(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    allowed: np.ndarray | torch.Tensor | None = None,
+    causal: bool = False,
+) -> Heads:
+    """Scaled dot-product attention of a model's heads, at reference speed.
+
+        weights = softmax((q * scale) @ kᵀ + mask)    mask 0 where allowed, -inf where hidden
+        context = weights @ v                          scale = 1/sqrt(Dh)
+
+    The same numbers as `compute(q, k, v, score="scaled_dot", ...)` (a test holds them equal),
+    in the fewest passes over the (..., Tq, Tk) scores: q is scaled before the product (Tq x Dh
+    values, not Tq x Tk), the mask is one in-place add, and the softmax is torch's. Finiteness is
+    checked once, on the small context: a NaN or infinity anywhere in q, k, v or the scores
+    reaches it. A query whose keys are all hidden gets weights 0 (torch's softmax gives NaN).
+
+    Args:
+        q, k, v: (..., T, Dh) tensors of a model's heads, on its device.
+        allowed: bool, broadcastable to (Tq, Tk); False hides a key from a query.
+        causal: also hide keys after each query (see causal_mask).
+    """
+    tq, tk = q.shape[-2], k.shape[-2]
+    scale = score_scale("scaled_dot", k.shape[-1])
+    scaled = (q * scale) @ k.transpose(-2, -1)  # (..., Tq, Tk)
+    keep = None
+    if allowed is not None:
+        keep = torch.as_tensor(np.asarray(allowed, dtype=bool), device=q.device)
+    if causal:
+        tril = torch.as_tensor(causal_mask(tq, tk), device=q.device)
+        keep = tril if keep is None else keep & tril
+    if keep is not None and not bool(keep.all()):
+        keep = torch.broadcast_to(keep, (tq, tk))
+        bias = torch.zeros((tq, tk), dtype=scaled.dtype, device=q.device)
+        scaled += bias.masked_fill_(~keep, float("-inf"))  # masked, in place
+    weights = torch.softmax(scaled, dim=-1)  # (..., Tq, Tk)
+    if keep is not None and not bool(keep.any(dim=-1).all()):
+        weights = weights.masked_fill_(~keep.any(dim=-1, keepdim=True), 0.0)  # rows all hidden
+    context = weights @ v  # (..., Tq, Dv)
+    if not bool(torch.isfinite(context).all()):
+        raise InputError("error.overflow")
+    return Heads(q, k, v, weights, context, scale)
+
+
 def to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().cpu().numpy()
 
@@ -261,8 +325,8 @@ def attend(q, k, v, **options) -> AttentionStep:
     )
 
 
-def layer_trace(steps: Steps, allowed: np.ndarray, score: str = "scaled_dot") -> LayerTrace:
-    """Keep what a model layer's trace needs from one `compute` over (H, T, Dh) tensors."""
+def layer_trace(steps: Heads | Steps, allowed: np.ndarray, score: str = "scaled_dot") -> LayerTrace:
+    """Keep what a model layer's trace needs from one `heads` (or `compute`) over (H, T, Dh)."""
     return LayerTrace(
         q=to_numpy(steps.q),
         k=to_numpy(steps.k),

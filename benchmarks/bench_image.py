@@ -1,10 +1,11 @@
 """Forward-with-trace time of DINOv2 ViT-S/14 + saliency decoder against onnxruntime.
 
-Ours: `ImageModel.forward` (12 layers' q, k, v, scores, scaled, masked, weights, context computed
-step by step through `attention.compute`, the trace copied to numpy, plus the saliency map).
+Ours: `ImageModel.forward` (12 layers' q, k, v, weights and context through `attention.heads`,
+the trace copied to numpy, plus the saliency map).
 Reference: onnxruntime running the very same file, (a) as shipped (saliency only) and (b) with
 the 12 Softmax outputs exposed in memory (what a trace needs), on the CPU with as many threads
-as torch uses. Decoding and letterboxing are not timed for either.
+as torch uses and its threads not spin-waiting between runs. Decoding and letterboxing are not
+timed for either.
 
     python benchmarks/bench_image.py [--repeat 9] [--threads N]
 
@@ -61,6 +62,9 @@ def sessions(threads: int):
     proto = onnx.load(str(onnx_reader.model_path()))
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Spinning threads keep a core busy after each run and slow whatever runs next (our forward,
+    # on 2 cores): the ratio read 1.21 with spinning, 1.05 without, for the same code.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     plain = ort.InferenceSession(
         proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )

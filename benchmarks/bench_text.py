@@ -1,7 +1,7 @@
 """Forward-with-trace time of the text models against the reference implementation.
 
-Ours: `Bert.forward` (every layer's q, k, v, scores, scaled, masked, weights, context computed
-step by step, the trace copied to numpy). Reference: `transformers.BertModel` with
+Ours: `Bert.forward` (every layer's q, k, v, weights and context through `attention.heads`, the
+trace copied to numpy). Reference: `transformers.BertModel` with
 `attn_implementation="eager"`, `output_attentions=True, output_hidden_states=True`, holding
 the very same weights (MiniLM from the package's files; E5 from our dequantised 4-bit file),
 on the same device, same thread count. Tokenisation is not timed for either.

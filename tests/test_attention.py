@@ -171,3 +171,49 @@ def test_mask_of_the_wrong_shape_is_an_input_error():
         attention.attend(Q[0], K[0], V[0], allowed=np.ones((2, 2), dtype=bool))
     # a (Tk,) padding mask broadcasts over the queries
     attention.attend(Q[0], K[0], V[0], allowed=np.ones(6, dtype=bool))
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        {},
+        {"causal": True},
+        {"allowed": np.array([True, False, True, True, False, True])},
+        {"allowed": RNG.random((6, 6)) > 0.4, "causal": True},
+    ],
+    ids=["none", "causal", "padding", "random+causal"],
+)
+def test_model_path_equals_teaching_path_and_fused_kernel(mask):
+    """`heads` (torch.softmax) gives the written-out softmax's weights and the fused context."""
+    q, k, v = (torch.tensor(RNG.normal(size=(3, 6, 8))) for _ in range(3))  # (H, T, Dh)
+    fast = attention.heads(q, k, v, **mask)
+    slow = attention.compute(q, k, v, score="scaled_dot", **mask)
+    torch.testing.assert_close(fast.weights, slow.weights, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast.context, slow.context, rtol=0, atol=1e-12)
+    assert fast.scale == slow.scale == 1 / math.sqrt(8)
+    keep = torch.ones(6, 6, dtype=torch.bool)
+    if "allowed" in mask:
+        keep &= torch.as_tensor(mask["allowed"])
+    if mask.get("causal"):
+        keep &= torch.ones(6, 6, dtype=torch.bool).tril()
+    rows = keep.any(-1)  # the fused kernel gives NaN for a row with every key hidden
+    oracle = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    torch.testing.assert_close(fast.context[:, rows], oracle[:, rows], rtol=0, atol=1e-12)
+    assert (fast.context[:, ~rows] == 0).all() and (fast.weights[:, ~rows] == 0).all()
+    assert (fast.weights[:, ~keep] == 0).all()
+    layer = attention.layer_trace(fast, keep.numpy())
+    last = int(rows.nonzero()[-1])  # a query with a visible key
+    one = attention.breakdown(layer, head=2, query=last)
+    np.testing.assert_allclose(one.weights[0], layer.weights[2, last], atol=1e-12)
+
+
+def test_model_path_in_float32_matches_float64_and_reports_overflow():
+    q, k, v = (torch.tensor(RNG.normal(size=(2, 5, 4))) for _ in range(3))
+    low = attention.heads(q.float(), k.float(), v.float())
+    high = attention.heads(q, k, v)
+    assert low.weights.dtype == torch.float32
+    torch.testing.assert_close(low.weights.double(), high.weights, rtol=0, atol=1e-6)
+    with pytest.raises(InputError, match="error.overflow"):
+        attention.heads(q * 1e200, k * 1e200, v)
+    with pytest.raises(InputError, match="error.overflow"):
+        attention.heads(q.float().masked_fill(q > 1, float("nan")), k.float(), v.float())

@@ -3,7 +3,7 @@
     x = LN(word[ids] + position[0..T-1] + type[token_type_ids])
     for each layer:
         q, k, v = x Wq + bq, x Wk + bk, x Wv + bv           split into H heads of Dh
-        context = attention.compute(q, k, v, "scaled_dot")   written-out softmax(q kᵀ/√Dh) v
+        context = attention.heads(q, k, v)                  softmax((q/√Dh) kᵀ) v, per head
         x = LN(x + context Wo + bo)
         x = LN(x + GELU(x W1 + b1) W2 + b2)                   GELU with erf, as BERT has it
     embedding = normalise(mean over tokens of x)
@@ -92,7 +92,7 @@ class Embeddings(nn.Module):
 
 
 class Layer(nn.Module):
-    """One post-LN encoder layer; its attention goes through `attention.compute`."""
+    """One post-LN encoder layer; its attention goes through `attention.heads`."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -109,12 +109,11 @@ class Layer(nn.Module):
 
     def forward(self, x: torch.Tensor, allowed: np.ndarray):
         t, h, dh = x.shape[0], self.config.heads, self.config.head_width
-        # contiguous: the elementwise checks and matmuls in attention.compute run several times
-        # faster on packed memory, and the trace's numpy arrays come out C-ordered
+        # contiguous: the trace's numpy arrays come out C-ordered, so a head's slice is packed
         q = self.q(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         k = self.k(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         v = self.v(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
-        steps = attention.compute(q, k, v, score="scaled_dot", allowed=allowed)
+        steps = attention.heads(q, k, v, allowed=allowed)
         context = steps.context.transpose(0, 1).reshape(t, h * dh)  # (T, D)
         x = self.ln1(x + self.out(context))
         # approximate="none" is the erf GELU that BERT was trained with

@@ -10,7 +10,7 @@ of the ONNX file (read by `loading.onnx_reader`, no onnxruntime).
     -> decoder: 3 x (ConvTranspose 4x4 stride 2 -> BatchNorm -> ReLU), 16 -> 128 pixels,
        1x1 conv to one channel, bilinear resize to 224 x 224, sigmoid: the saliency map.
 
-Every attention goes through `attention.compute` (written-out math) on (H, T, Dh) tensors.
+Every attention goes through `attention.heads` (the model path) on (H, T, Dh) tensors.
 The forward stores nothing on the model: it returns (saliency, ModelTrace).
 """
 
@@ -176,7 +176,7 @@ class ImageModel:
             q = q.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             k = k.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             v = v.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
-            steps = attention.compute(q, k, v, score="scaled_dot")
+            steps = attention.heads(q, k, v)
             layers.append(attention.layer_trace(steps, allowed))
             context = steps.context.transpose(0, 1).reshape(t, d)  # (T, D)
             out = self._linear(context, f"{p}.attention.output.dense")
