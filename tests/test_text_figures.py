@@ -311,3 +311,32 @@ def test_heatmap_ticks_are_cut_before_escaping():
     ticks = list(fig.layout.xaxis.ticktext)
     assert ticks[0] == "&lt;" * 11 + "…"  # 11 characters and an ellipsis, then escaped
     assert ticks[1] == "a&amp;b&amp;c&amp;d"  # 7 characters: not cut
+
+
+@pytest.mark.parametrize(("direction", "hide"), [("all", False), ("ab", True), ("ba", False)])
+def test_overview_layer_by_layer_equals_stacked(direction, hide):
+    """overview_of selects and downsamples one layer at a time: the same mosaic as stacking."""
+    rng = np.random.default_rng(5)
+    t = 150  # long enough to be downsampled (side 64 at most)
+    w = stochastic(rng, 3, 4, t, t).astype(np.float32)  # (L, H, T, T)
+    special = np.zeros(t, bool)
+    special[[0, 80, t - 1]] = True
+    segment = (np.arange(t) > 80).astype(int)
+    labels = [f"t{i}" for i in range(t)]
+    fig, side = figs.overview_of(
+        list(w), labels, special, segment, direction=direction, hide_special=hide,
+        layer_word="L", head_word="H",
+    )  # fmt: skip
+    view = figs.select(w, labels, special, segment, direction=direction, hide_special=hide)
+    want = figs.overview(view.matrix, layer_word="L", head_word="H")
+    assert side == figs.overview_cell(*view.matrix.shape) and side < t
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), np.asarray(want.data[0].z))
+    assert fig.layout.to_plotly_json() == want.layout.to_plotly_json()
+    empty = figs.overview_of(list(w), labels, special, np.zeros(t), direction="ab")  # no B
+    assert empty == (None, 0)
+
+
+def test_select_of_everything_is_the_array_itself():
+    w = stochastic(np.random.default_rng(6), 2, 5, 5)
+    view = figs.select(w, list("abcde"), np.zeros(5, bool), np.zeros(5))
+    assert view.matrix is w  # no fancy-index copy of a (H, T, T) array

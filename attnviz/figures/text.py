@@ -122,7 +122,11 @@ def select(
         col_mask &= segment[kept_cols] == target
     rows = np.flatnonzero(row_mask)
     cols = kept_cols[col_mask]
-    matrix = matrix[..., rows, :][..., col_mask]  # (..., R, C)
+    # Index only an axis that loses something: a fancy index copies the whole (..., T, T).
+    if len(rows) < matrix.shape[-2]:
+        matrix = matrix[..., rows, :]  # (..., R, K)
+    if not col_mask.all():
+        matrix = matrix[..., col_mask]  # (..., R, C)
     labels = list(labels)
     return View(
         matrix=matrix,
@@ -274,6 +278,35 @@ def overview(
         dragmode=False,
     )
     return fig
+
+
+def overview_of(
+    layers,
+    labels,
+    special,
+    segment,
+    *,
+    direction: str = "all",
+    hide_special: bool = False,
+    **words: str,
+) -> tuple[go.Figure | None, int]:
+    """`overview` of one (H, T, T) weights array per layer after `select`, taken layer by layer.
+
+    Each layer is selected and downsampled before the next is touched, so at most one layer's
+    selection exists at full size (stacking 12 layers of 512 tokens first costs 432 MB for E5).
+    Returns (figure, side of one head's map), or (None, 0) when the selection is empty.
+    `words` are `overview`'s layer_word and head_word.
+    """
+    side = 0
+    small = []
+    for weights in layers:
+        view = select(weights, labels, special, segment, direction=direction,
+                      hide_special=hide_special)  # fmt: skip
+        if view.matrix.size == 0:
+            return None, 0
+        side = side or overview_cell(len(layers), *view.matrix.shape)
+        small.append(downsample(view.matrix, side))  # (H, r, c)
+    return overview(np.stack(small), **words), side
 
 
 def _frame(layer: int, head: int) -> dict:

@@ -16,6 +16,7 @@ from attnviz.figures import image as figs
 from attnviz.i18n import catalog
 from attnviz.loading import ModelMissing
 from attnviz.rollout import rollout
+from attnviz.ui import cache
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 from attnviz.zoo import dinov2
 
@@ -28,7 +29,7 @@ MEAN = -1  # the head choice "mean of all heads" (None would make the box cleara
 @st.cache_resource(show_spinner=False)
 def get_model():
     """DINOv2 + saliency decoder, loaded once per server and shared by every user."""
-    return dinov2.load()
+    return cache.resident(dinov2.load())
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,20 +37,23 @@ def get_samples() -> dict[str, bytes]:
     return images.sample_images()
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def get_trace(digest: str, _data: bytes):
-    """(trace, notices) of one photo; `digest` (sha256 of the bytes) is the cache key.
+def get_trace(digest: str, data: bytes):
+    """(trace, notices) of one photo, in the server's byte-bounded cache (36 MB a photo);
+    `digest` (sha256 of the bytes) is the key.
 
     Raises InputError for bad bytes (exceptions are not cached, so a retry decodes again).
     """
-    photo, notices = images.decode_with_notices(_data)
-    return get_model().trace(photo), notices
+
+    def make():
+        photo, notices = images.decode_with_notices(data)
+        return get_model().trace(photo), notices
+
+    return cache.shared().get(("image", digest), make)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def get_rollout(digest: str, _trace):
+def get_rollout(digest: str, trace):
     """(L, T, T) cumulative rollout of one photo's trace, cached beside it."""
-    return rollout(_trace.attentions)
+    return cache.shared().get(("image_rollout", digest), lambda: rollout(trace.attentions))
 
 
 def analyse(data: bytes):

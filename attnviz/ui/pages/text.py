@@ -18,6 +18,7 @@ from attnviz.errors import InputError
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
+from attnviz.ui import cache
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 
 SAMPLES = Path(__file__).resolve().parents[3] / "assets" / "samples_text.toml"
@@ -35,24 +36,31 @@ def samples() -> list[dict]:
 def get_model(name: str):
     from attnviz.zoo import bert
 
-    return bert.load(name)
+    return cache.resident(bert.load(name))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
 def get_trace(name: str, text: str, pair: str | None):
-    # cache_resource, not cache_data: a 512-token trace is ~200 MB of read-only arrays, which
-    # cache_data would pickle on every hit.
-    return get_model(name).trace(text, pair)
+    # In the server's byte-bounded cache (attnviz/ui/cache.py), not st.cache_data: a 512-token
+    # trace is ~190 MB of read-only arrays, which cache_data would pickle on every hit.
+    key = ("trace", name, text, pair)
+    return cache.shared().get(key, lambda: get_model(name).trace(text, pair))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
 def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
     """Weights of every head over tokens, or over words when `words`, with their labels.
 
     `layers` holds one (H, U, U) array per layer: for tokens the trace's own arrays (no copy:
-    a 512-token E5 trace already holds 150 MB of weights), for words their pooled versions.
+    a 512-token E5 trace already holds 150 MB of weights), for words their pooled versions,
+    which are cached beside the trace.
     """
-    trace = get_trace(name, text, pair)
+    if not words:
+        return _units(get_trace(name, text, pair), False)
+    return cache.shared().get(
+        ("words", name, text, pair), lambda: _units(get_trace(name, text, pair), True)
+    )
+
+
+def _units(trace, words: bool) -> dict:
     extras = trace.extras
     special = np.asarray(trace.special)
     segment = extras["segment"]  # (T,) 0 for sentence A, 1 for sentence B
@@ -67,45 +75,63 @@ def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
     return dict(layers=layers, labels=labels, special=special, segment=np.asarray(segment))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+# Figures are small (the overview is at most 360 000 one-byte cells), so a count bounds them.
+@st.cache_resource(max_entries=64, show_spinner=False)
 def get_overview(name, text, pair, words, hide, direction, language):
     units = get_units(name, text, pair, words)
+    return figs.overview_of(
+        units["layers"], units["labels"], units["special"], units["segment"],
+        direction=direction, hide_special=hide,
+        layer_word=i18n.t("text.layer", language), head_word=i18n.t("text.head", language),
+    )  # fmt: skip
+
+
+def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
+    return cache.shared().get(
+        ("stats", name, text, pair), lambda: headstats.trace_stats(get_trace(name, text, pair))
+    )
+
+
+def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
+    def make() -> np.ndarray:
+        result = rollout(get_trace(name, text, pair).attentions).astype(np.float32)  # (L, T, T)
+        if words:  # rows still sum to 1
+            result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
+        return result
+
+    return cache.shared().get(("rollout", name, text, pair, words), make)
+
+
+# A heatmap is rebuilt only when what it shows changes (not when the breakdown's query or a
+# toggle does): plotly's figure building was most of a rerun. At 512 tokens one holds ~1.2 MB
+# (float32 cells and labels), so 64 entries stay under ~80 MB.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def get_heatmap(name, text, pair, words, hide, direction, language, layer, head):
+    """One head's map (`head` >= 0) or the rollout after `layer` (`head` None); None if empty."""
+    units = get_units(name, text, pair, words)
+    if head is None:
+        matrix = get_rollout(name, text, pair, words)[layer]  # (T, T)
+        title = i18n.t("text.rollout_title", language, layer=layer + 1)
+    else:
+        matrix = units["layers"][layer][head]  # (T, T)
+        title = i18n.t("text.heatmap_title", language, layer=layer + 1, head=head + 1)
     view = figs.select(
-        np.stack(units["layers"]), units["labels"], units["special"], units["segment"],
+        matrix, units["labels"], units["special"], units["segment"],
         direction=direction, hide_special=hide,
     )  # fmt: skip
     if view.matrix.size == 0:
-        return None, 0
-    side = figs.overview_cell(*view.matrix.shape)
-    words_of = {
-        "layer_word": i18n.t("text.layer", language),
-        "head_word": i18n.t("text.head", language),
-    }
-    return figs.overview(view.matrix, **words_of), side
+        return None
+    return heatmap(
+        view.matrix, view.col_labels, view.row_labels, title=title, zmax=None,
+        x_title=i18n.t("text.key_axis", language), y_title=i18n.t("text.query_axis", language),
+    )  # fmt: skip
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
-    return headstats.trace_stats(get_trace(name, text, pair))
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
-    trace = get_trace(name, text, pair)
-    result = rollout(trace.attentions).astype(np.float32)  # (L, T, T), rows sum to 1
-    if words:
-        result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
-    return result
-
-
-def heat(matrix_view: figs.View, title: str, key: str) -> None:
-    if matrix_view.matrix.size == 0:
+def heat(layer: int, head: int | None, key: str) -> None:
+    fig = get_heatmap(name, text, pair, words, hide, direction, lang(), layer, head)
+    if fig is None:
         st.info(t("text.empty_view"))
         return
-    fig = heatmap(
-        matrix_view.matrix, matrix_view.col_labels, matrix_view.row_labels,
-        title=title, x_title=t("text.key_axis"), y_title=t("text.query_axis"), zmax=None,
-    )  # fmt: skip
     st.plotly_chart(fig, key=key)
 
 
@@ -251,14 +277,10 @@ def select(weights: np.ndarray) -> figs.View:
     )  # fmt: skip
 
 
-def head_title(layer: int, head: int) -> str:
-    return t("text.heatmap_title", layer=layer + 1, head=head + 1)
-
-
 # ---------------------------------------------------------------- views
 
 if view_name == "heads":
-    heat(select(units["layers"][layer][head]), head_title(layer, head), "text_heatmap")
+    heat(layer, head, "text_heatmap")
     st.subheader(t("text.breakdown_title"))
     query = st.selectbox(
         t("text.query_pick"),
@@ -286,7 +308,7 @@ elif view_name == "overview":
             selection_mode="points",
         )
         st.markdown(f"**{t('text.opened', layer=layer + 1, head=head + 1)}**")
-        heat(select(units["layers"][layer][head]), head_title(layer, head), "text_opened_map")
+        heat(layer, head, "text_opened_map")
 
 elif view_name == "lines":
     st.caption(t("text.lines_help"))
@@ -379,5 +401,4 @@ elif view_name == "rollout":
     st.caption(t("text.rollout_help"))
     clamp("text_ro", layer_options)
     upto = st.select_slider(t("text.rollout_layer"), layer_options, value=n_layers, key="text_ro")
-    result = get_rollout(name, text, pair, words)
-    heat(select(result[upto - 1]), t("text.rollout_title", layer=upto), "text_rollout")
+    heat(upto - 1, None, "text_rollout")

@@ -1,0 +1,72 @@
+"""The server's byte-bounded cache of traces (attnviz/ui/cache.py)."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from attnviz.trace import LayerTrace, ModelTrace
+from attnviz.ui.cache import ByteCache, nbytes
+
+
+def array(mb: float) -> np.ndarray:
+    return np.zeros(int(mb * 2**20), dtype=np.uint8)
+
+
+def test_nbytes_weighs_the_arrays_of_a_trace():
+    h, t, dh = 2, 3, 4
+    layer = LayerTrace(
+        q=np.zeros((h, t, dh), np.float32), k=np.zeros((h, t, dh), np.float32),
+        v=np.zeros((h, t, dh), np.float32), weights=np.zeros((h, t, t), np.float32),
+        context=np.zeros((h, t, dh), np.float32), allowed=np.ones((t, t), bool),
+    )  # fmt: skip
+    trace = ModelTrace(
+        model="m", tokens=("a", "b", "c"), layers=(layer, layer),
+        hidden=np.zeros((3, t, 8), np.float32), special=np.zeros(t, bool),
+        extras={"ids": np.arange(t, dtype=np.int64)},
+    )  # fmt: skip
+    one = 4 * (4 * h * t * dh + h * t * t) + t * t
+    assert nbytes(layer) == one
+    assert nbytes(trace) == 2 * one + 4 * 3 * t * 8 + t + 8 * t
+    assert nbytes(("x", 3, [array(1)], {"a": array(2)})) == 3 * 2**20
+
+
+def test_least_recently_used_entries_leave_once_the_bytes_pass_the_limit():
+    cache = ByteCache(limit=10 * 2**20)
+    made = []
+
+    def make(key, mb):
+        return lambda: made.append(key) or array(mb)
+
+    cache.get("a", make("a", 4))
+    cache.get("b", make("b", 4))
+    cache.get("a", make("a", 4))  # a hit: "a" becomes the most recent
+    assert made == ["a", "b"] and cache.total == 8 * 2**20
+    cache.get("c", make("c", 4))  # 12 MB > 10: the least recent, "b", leaves
+    assert len(cache) == 2 and cache.total == 8 * 2**20
+    cache.get("a", make("a", 4))
+    cache.get("b", make("b", 4))
+    assert made == ["a", "b", "c", "b"]
+    huge = cache.get("huge", make("huge", 11))  # larger than the whole cache: returned, not kept
+    assert huge.nbytes == 11 * 2**20 and "huge" not in cache._entries
+    assert cache.total <= cache.limit
+
+
+def test_errors_are_not_cached_and_threads_share_one_entry():
+    cache = ByteCache(limit=2**20)
+
+    def fail():
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        cache.get("k", fail)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get("k", lambda: array(0.1))))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(cache) == 1 and all(r is results[0] for r in results)
