@@ -6,21 +6,30 @@
     python -m attnviz trace --model dinov2 --image photo.jpg --out FILE.npz
     python -m attnviz models
 
-Bad input ends with a one-line message and a non-zero exit, never a traceback.
+Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
+and a non-zero exit, never a traceback. `--out` is written exactly as named, and only as a
+regular file; `--image` is read only from a regular file of at most the upload limit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from attnviz import loading
-from attnviz.errors import InputError
-from attnviz.i18n import t
+from attnviz.errors import InputError, incident
+from attnviz.i18n import pick_lang, t
+
+# Where the CLI logs the traceback of an unexpected error (created only when there is one).
+LOG = Path(tempfile.gettempdir()) / "attnviz-cli.log"
 
 
 def cmd_example(args: argparse.Namespace) -> None:
@@ -36,17 +45,66 @@ def cmd_example(args: argparse.Namespace) -> None:
     print(json.dumps(payload, ensure_ascii=False, indent=2 if args.json else None))
 
 
+def open_regular(path: str, flags: int, failure: str) -> int:
+    """A file descriptor of `path`, which must be a regular file (or not exist yet, to create).
+
+    A directory, device or FIFO is refused twice over: by stat before opening, and by fstat on
+    what was opened (it may have been swapped in between). The open is non-blocking, so even a
+    FIFO swapped in cannot hang it. `failure` is the catalog key for an OSError.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # missing (a new output file) or unreachable: os.open below says which
+    if mode is not None and not stat.S_ISREG(mode):
+        raise InputError("error.cli_not_a_file", path=path)
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        raise InputError(failure, path=path, reason=exc.strerror) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError("error.cli_not_a_file", path=path)
+    return fd
+
+
+def read_image(path: str) -> bytes:
+    """The bytes of a regular file of at most the upload limit (no device, FIFO or directory)."""
+    from attnviz import images
+
+    with os.fdopen(open_regular(path, os.O_RDONLY, "error.cli_unreadable"), "rb") as handle:
+        data = handle.read(images.MAX_BYTES + 1)  # a file that grows meanwhile is still cut
+    if len(data) > images.MAX_BYTES:
+        raise InputError("error.cli_image_too_big", path=path, limit=images.UPLOAD_LIMIT_MB)
+    return data
+
+
+def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Save `arrays` to exactly `path` (np.savez_compressed would add ".npz" to a bare name).
+
+    Only a regular file is written (see open_regular). A failed write leaves no new half file.
+    """
+    existed = os.path.lexists(path)
+    fd = open_regular(path, os.O_WRONLY | os.O_CREAT, "error.cli_unwritable")
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            handle.truncate(0)
+            np.savez_compressed(handle, **arrays)
+            handle.flush()
+        except OSError as exc:
+            if not existed:
+                os.unlink(path)
+            raise InputError("error.cli_unwritable", path=path, reason=exc.strerror) from None
+
+
 def cmd_trace(args: argparse.Namespace) -> None:
     source = loading.MODELS[args.model]
     if source.kind == "image":
-        from attnviz.zoo import dinov2
-
         if not args.image:
             raise InputError("error.cli_needs_image")
-        try:
-            data = Path(args.image).read_bytes()
-        except OSError as exc:
-            raise InputError("error.cli_unreadable", path=args.image, reason=exc.strerror) from None
+        data = read_image(args.image)
+        from attnviz.zoo import dinov2
+
         arrays = dinov2.trace_arrays(data)
     else:
         from attnviz.zoo import bert
@@ -54,10 +112,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
         if args.text is None:
             raise InputError("error.cli_needs_text")
         arrays = bert.trace_arrays(args.model, args.text, args.pair)
-    try:
-        np.savez_compressed(args.out, **arrays)
-    except OSError as exc:
-        raise InputError("error.cli_unwritable", path=args.out, reason=exc.strerror) from None
+    write_npz(args.out, arrays)
     shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in arrays.items())
     print(f"wrote {args.out}: {shapes}")
 
@@ -93,16 +148,35 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def terminal_lang() -> str:
+    """The language of the terminal's locale (zh_CN.UTF-8 -> zh), else English."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(variable):
+            return pick_lang(None, value)
+    return "en"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    lang = terminal_lang()
     try:
         args.run(args)
     except InputError as exc:
-        print(f"error: {t(exc.key, 'en', **exc.params)}", file=sys.stderr)
+        print(f"error: {t(exc.key, lang, **exc.params)}", file=sys.stderr)
         return 2
     except loading.ModelMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback logged
+        handler = logging.FileHandler(LOG, delay=True, encoding="utf-8")
+        logging.getLogger("attnviz").addHandler(handler)
+        try:
+            ident = incident(exc)
+        finally:
+            logging.getLogger("attnviz").removeHandler(handler)
+            handler.close()
+        print(f"error: {t('error.cli_unexpected', lang, id=ident, log=LOG)}", file=sys.stderr)
+        return 1
     return 0
 
 
