@@ -10,10 +10,8 @@ the installed streamlit, so a server can be warmed at launch, loaded by many sim
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import time
-import urllib.parse
 from dataclasses import dataclass
 
 from streamlit.proto.Alert_pb2 import Alert
@@ -22,6 +20,8 @@ from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
+
+from attnviz.serve.http import http_get
 
 # The WidgetState field each widget kind's value travels in (see streamlit/elements/widgets/*:
 # `value_type=`). Options of selectbox and radio travel as their formatted labels.
@@ -59,25 +59,6 @@ def _user_key(widget_id: str) -> str | None:
     """The `key=` a page gave a widget: ids are "$$ID-<hash>-<key>" ("None" when no key)."""
     parts = widget_id.split("-", 2)
     return parts[2] if len(parts) == 3 and parts[2] != "None" else None
-
-
-def http_get(base: str, path: str, headers: dict | None = None, timeout: float = 10):
-    """(status, headers, body) of a GET on the server at `base` (http://host:port)."""
-    url = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
-
-
-def healthy(base: str) -> bool:
-    try:
-        return http_get(base, "/_stcore/health", timeout=2)[0] == 200
-    except OSError:
-        return False
 
 
 class Session:

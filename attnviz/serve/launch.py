@@ -7,7 +7,6 @@ replica. The same code starts the servers of the load tool and of the deploy tes
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import shutil
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from attnviz.serve.client import Session, healthy
+from attnviz.serve.http import healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
@@ -54,6 +53,8 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 120) -> Non
 async def warm(base: str) -> list[str]:
     """One run of every page that loads a model, as a first visitor would, so that the models are
     loaded, the first traces cached and the imports done before anyone arrives. Returns errors."""
+    from attnviz.serve.client import Session  # imports streamlit: after the servers started
+
     errors = []
     for lang, page in (("en", "text"), ("en", "image"), ("zh", "text"), ("en", "playground")):
         async with Session(base, lang=lang) as session:
@@ -131,6 +132,8 @@ class Served:
         for base, proc in zip(bases, procs, strict=True):
             wait_healthy(base, proc)
         if self.warm_up:
+            import asyncio  # imported once the servers are starting: it takes a while
+
             for base in bases:
                 errors = asyncio.run(warm(base))
                 if errors:
