@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from attnviz.serve.client import Session
-from attnviz.serve.launch import Served, render_nginx_conf
+from attnviz.serve.launch import ROOT, Served, render_nginx_conf
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 needs_nginx = pytest.mark.skipif(
@@ -54,3 +54,16 @@ def test_nginx_conf_names_every_replica_and_keeps_nginx_variables():
     settings = [line for line in conf.splitlines() if not line.lstrip().startswith("#")]
     assert not any("${" in line for line in settings)  # every placeholder filled
     assert "hash $sticky consistent;" in conf  # nginx's own variables untouched
+
+
+def test_kubernetes_manifests_keep_students_on_one_pod():
+    yaml = pytest.importorskip("yaml")
+    text = (ROOT / "deploy" / "k8s" / "attnviz.yaml").read_text("utf-8")
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
+    assert set(docs) == {"Deployment", "Service", "Ingress"}
+    assert docs["Service"]["spec"]["sessionAffinity"] == "ClientIP"
+    notes = docs["Ingress"]["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:3] == ["python", "-m", "attnviz.serve"]  # warmed, no file watcher
+    assert container["livenessProbe"]["httpGet"]["path"] == "/_stcore/health"

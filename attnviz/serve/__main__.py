@@ -8,6 +8,7 @@ python -m attnviz.serve --replicas N --print-nginx-conf           the nginx file
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,11 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=0, help="N > 0: N replicas behind nginx")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm-up runs")
     parser.add_argument("--print-nginx-conf", action="store_true")
+    parser.add_argument("--ready-file", type=Path, help="written once warm (a readiness probe)")
     args = parser.parse_args(argv)
     if args.print_nginx_conf:
         ports = [args.port + 100 + i for i in range(max(args.replicas, 1))]
         print(render_nginx_conf(f"{args.address}:{args.port}", ports, Path("/var/lib/attnviz")))
         return 0
+    # SIGTERM (docker stop, Kubernetes) stops the servers as Ctrl-C does; as PID 1 in a container
+    # Python would otherwise ignore it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     start = time.perf_counter()
     served = Served(
         replicas=max(args.replicas, 1),
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                 f" {time.perf_counter() - start:.1f} s",
                 flush=True,
             )
+            if args.ready_file:
+                args.ready_file.write_text(served.url)
             served.wait()
     except KeyboardInterrupt:
         pass
