@@ -238,9 +238,10 @@ async def measure(args, base: str, server_pids: list[int], out) -> None:
             out(f"| {kind} | {len(times[kind])} | {quantiles(times[kind])} |")
         if every:
             out(f"| **all** | {len(every)} | {quantiles(every)} |")
+        per_answer = f"{1000 * cpu / len(every):.0f} ms" if every else "-"
         out(f"\nserver CPU {100 * cpu / wall:.0f} % of one core (of {os.cpu_count()} cores),"
-            f" peak RSS {watch.peak_rss:.0f} MB; the load tool itself used"
-            f" {100 * client / wall:.0f} % of a core")  # fmt: skip
+            f" {per_answer} of server CPU per answer, peak RSS {watch.peak_rss:.0f} MB;"
+            f" the load tool itself used {100 * client / wall:.0f} % of a core")  # fmt: skip
         if any(seen for runs in replicas.values() for seen in runs):
             # every replica header a student got (page, websocket) must name the same replica
             sticky = sum(len({r for seen in runs for r in seen}) == 1 for runs in replicas.values())

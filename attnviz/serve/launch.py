@@ -76,7 +76,7 @@ class Served:
     """`replicas` Streamlit processes (warmed), and nginx in front of them when `nginx` is set.
 
     A context manager: everything it started is stopped on exit. `url` is where visitors go,
-    `pids` the servers' process ids (for CPU and memory readings).
+    `procs` the processes started (replicas, then nginx).
     """
 
     def __init__(
@@ -102,10 +102,6 @@ class Served:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         self.procs.append(proc)
         return proc
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs[: self.replicas]]
 
     def __enter__(self) -> Served:
         try:
