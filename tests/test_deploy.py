@@ -1,0 +1,69 @@
+"""`make serve`: two Streamlit replicas behind Debian's nginx, on loopback ports, driven by
+sessions speaking Streamlit's protocol (attnviz/serve/client.py): every session is served, and
+its page, its websocket and its reconnect all reach one replica."""
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from attnviz.serve.client import Session
+from attnviz.serve.launch import ROOT, Served, render_nginx_conf
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+needs_nginx = pytest.mark.skipif(
+    not Path(NGINX).exists(), reason="Debian's nginx is not installed (make test installs it)"
+)
+SESSIONS = 12  # all on one replica by chance: 2 · 2⁻¹² ≈ 0.05 %
+
+
+async def one_session(url: str) -> tuple[list[str], str, str, list[str]]:
+    """(replicas seen, session id, session id after a reconnect, errors)."""
+    async with Session(url) as session:
+        run = await session.run("playground")
+        first_id = session.session_id
+        await session.close()
+        await session.connect()  # as the browser after a dropped connection
+        rerun = await session.run("playground", {"temperature": 2.0})
+        errors = run.errors + rerun.errors + ([] if run.plots and rerun.plots else ["no figure"])
+        return session.replicas, first_id, session.session_id, errors
+
+
+@needs_nginx
+def test_two_replicas_behind_nginx_keep_each_session_on_one():
+    with Served(replicas=2, nginx=True, warm_up=False) as served:
+
+        async def everyone():
+            return await asyncio.gather(*(one_session(served.url) for _ in range(SESSIONS)))
+
+        results = asyncio.run(everyone())
+    replicas = {f"127.0.0.1:{port}" for port in served.ports}
+    for seen, first_id, later_id, errors in results:
+        assert errors == []
+        assert len(seen) == 3, seen  # the page, the websocket, the reconnected websocket
+        assert len(set(seen)) == 1 and seen[0] in replicas, seen
+        assert first_id and later_id == first_id  # the replica that knew the session resumed it
+    assert {seen[0] for seen, *_ in results} == replicas  # both replicas took students
+
+
+def test_nginx_conf_names_every_replica_and_keeps_nginx_variables():
+    conf = render_nginx_conf("127.0.0.1:8501", [8601, 8602, 8603], Path("/tmp/p"))
+    assert conf.count("server 127.0.0.1:86") == 3
+    assert "listen 127.0.0.1:8501;" in conf and "pid /tmp/p/nginx.pid;" in conf
+    settings = [line for line in conf.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("${" in line for line in settings)  # every placeholder filled
+    assert "hash $sticky consistent;" in conf  # nginx's own variables untouched
+
+
+def test_kubernetes_manifests_keep_students_on_one_pod():
+    yaml = pytest.importorskip("yaml")
+    text = (ROOT / "deploy" / "k8s" / "attnviz.yaml").read_text("utf-8")
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
+    assert set(docs) == {"Deployment", "Service", "Ingress"}
+    assert docs["Service"]["spec"]["sessionAffinity"] == "ClientIP"
+    notes = docs["Ingress"]["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:3] == ["python", "-m", "attnviz.serve"]  # warmed, no file watcher
+    assert container["livenessProbe"]["httpGet"]["path"] == "/_stcore/health"
