@@ -1,4 +1,4 @@
-"""Article 000: an LSTM encoder, an 'attention' module and an LSTM decoder (code)."""
+"""Article 000: an LSTM encoder, an 'attention' module and an LSTM decoder (code section)."""
 
 from __future__ import annotations
 
@@ -8,75 +8,69 @@ from torch import nn
 
 from attnviz.attention import attend
 from attnviz.examples.base import (
+    Erratum,
     Table,
     Walk,
     WorkedExample,
     dims,
     labels,
+    listing,
+)
+from attnviz.examples.code import c000
+
+SYMBOLS = ("Attention Score", "Attention Score", "Attention Weight", "Output")
+T, B, E, H = c000.STEPS, c000.BATCH, c000.FEATURES, c000.HIDDEN
+
+ARTICLE_ERRATA = (
+    Erratum("examples.errata.e000_multihead", "math", "FAQ", (106, 108)),
+    Erratum("examples.errata.e000_arxiv_sat", "refs", "tools", (85, 85)),
+    Erratum("examples.errata.e000_arxiv_bahdanau", "refs", "tools", (86, 86)),
 )
 
-# ---------------------------------------------------------------------------------------------
-# 000: LSTM encoder + "attention" + LSTM decoder (code section)
-# ---------------------------------------------------------------------------------------------
 
-# The article's widths are 50 -> 256 -> 50; we keep the structure with widths 4 -> 6 -> 4 so
-# every number fits on screen. The bugs do not depend on the widths.
-_E000, _H000, _T000, _B000 = 4, 6, 5, 2
+def _normalised_over_axis1(states: torch.Tensor, gate: nn.Linear) -> torch.Tensor:
+    """What the article's module computes: a softmax over axis 1 of whatever layout it gets."""
+    return torch.softmax(gate(states), dim=1)
 
 
 def _ex000() -> WorkedExample:
+    model, inputs = c000.demo()  # inputs (B, T, E)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        encoder = nn.LSTM(_E000, _H000).double()  # article: LSTM(50, 256), batch_first=False
-        gate = nn.Linear(_H000, _H000).double()  # article: Linear(256, 256)
-        decoder = nn.LSTM(_H000, _E000).double()  # article: LSTM(256, 50)
-        score = nn.Linear(_H000, 1).double()  # ours: one score per position
-        # A stand-in for a trained scorer: wide enough that the weights visibly differ.
-        nn.init.normal_(score.weight, std=4.0)
-        inputs = torch.randn(_T000, _B000, _E000, dtype=torch.float64)  # (T, B, E)
-
+        torch.manual_seed(1)
+        gate = nn.Linear(H, H).double()  # the article's Linear(256, 256), narrowed to H
     with torch.no_grad():
-        # As written: LSTM output is (T, B, H) because batch_first defaults to False.
-        h, _ = encoder(inputs)  # (T, B, H)
-        gate_weights = torch.softmax(gate(h), dim=1)  # (T, B, H): normalised over B
-        gated = h * gate_weights  # (T, B, H): elementwise, no sum over positions
-        decoder(gated)  # runs without an error: the bug is silent
-        # With a batch of one, softmax over a length-1 axis is exactly 1: the module is a no-op.
-        h1, _ = encoder(inputs[:, :1])  # (T, 1, H)
-        ones = torch.softmax(gate(h1), dim=1)  # (T, 1, H)
-        # Unbatched input (T, E): the output is (T, H) and dim=1 is now the feature axis.
-        h_unbatched, _ = encoder(inputs[:, 0])  # (T, H)
-        per_feature = torch.softmax(gate(h_unbatched), dim=1)  # (T, H): rows sum to 1
+        alpha, context, decoded = model(inputs)
+        states, _ = model.encoder(inputs)  # (B, T, H)
+        # As written the LSTM gets (T, B, E) (batch_first=False) and returns (T, B, H):
+        by_time = states.transpose(0, 1)  # (T, B, H), the same numbers in the default layout
+        gate_weights = _normalised_over_axis1(by_time, gate)  # (T, B, H): over the batch
+        gated = by_time * gate_weights  # (T, B, H): elementwise, nothing summed over time
+        # A batch of one: a softmax over an axis of length 1 is exactly 1.
+        ones = _normalised_over_axis1(by_time[:, :1], gate)  # (T, 1, H)
+        # Unbatched (T, E) input: the output is (T, H) and axis 1 is the features.
+        per_feature = _normalised_over_axis1(by_time[:, 0], gate)  # (T, H)
 
-        # Corrected: one score per position, softmax over time, weighted sum of the positions.
-        hb = h.transpose(0, 1)  # (B, T, H)
-        w = score.weight[0]  # (H,); the bias adds the same number to every score: no effect
-        walks = []
-        contexts = []
-        for b in range(_B000):
-            step = attend(
-                np.zeros((1, _H000)),  # the linear score ignores the query; it only sets Tq = 1
-                hb[b].numpy(),  # (T, H)
-                hb[b].numpy(),  # (T, H)
+    w, bias = model.score.weight[0].detach().numpy(), model.score.bias[0].detach().numpy()
+    walks = tuple(
+        Walk(
+            f"examples.step.sequence{b + 1}",
+            attend(
+                np.zeros((1, H)),  # the linear score ignores the query; it only sets Tq = 1
+                states[b].numpy(),  # (T, H): keys and values are the encoder states
+                states[b].numpy(),
                 score="linear",
-                params={"w": w.numpy()},
-            )
-            walks.append(
-                Walk(
-                    f"examples.step.sequence{b + 1}",
-                    step,
-                    ("c",),
-                    labels("h_", _T000),
-                    dims(_H000),
-                )
-            )
-            contexts.append(step.context[0])
-        context = torch.as_tensor(np.stack(contexts))  # (B, H)
-        # The same decoder reads the context at every step, in its own (T, B, H) layout.
-        decoded, _ = decoder(context[None].expand(_T000, _B000, _H000))  # (T, B, E)
-
-    features = dims(_H000)
-    batch = labels("b=", _B000)
+                params={"w": w, "b": bias},
+            ),
+            ("w, b",),
+            labels("h_", T),
+            dims(H),
+            SYMBOLS,
+        )
+        for b in range(B)
+    )
+    features = dims(H)
+    batch = labels("b=", B)
+    steps = labels("t=", T)
     return WorkedExample(
         name="000-code",
         article="000",
@@ -88,8 +82,9 @@ def _ex000() -> WorkedExample:
             (r"\text{Output}", "context"),
         ),
         inputs=(
-            Table("examples.table.input_t1", inputs[0].numpy(), batch, dims(_E000)),
-            Table("examples.table.encoder_t1", h[0].numpy(), batch, features),
+            Table("examples.table.input_t1", inputs[:, 0].numpy(), batch, dims(E)),
+            Table("examples.table.encoder_t1", states[:, 0].numpy(), batch, features),
+            Table("examples.table.scorer", np.append(w, bias)[None], ("w, b",), (*features, "b")),
         ),
         article_formulas=(
             r"\text{Attention Score} = \text{Attention Network}(\text{Input Data})",
@@ -101,31 +96,36 @@ def _ex000() -> WorkedExample:
             r"\alpha_t = \frac{\exp(s_t)}{\sum_{t'=1}^{T} \exp(s_{t'})}",
             r"c = \sum_{t=1}^{T} \alpha_t h_t",
         ),
-        steps=tuple(walks),
+        steps=walks,
         as_written=(
             Table("examples.table.gate_t1", gate_weights[0].numpy(), batch, features),
             Table(
-                "examples.table.gate_sum_batch",
-                gate_weights.sum(dim=1).numpy(),  # (T, H): all ones
-                labels("t=", _T000),
-                features,
+                "examples.table.gate_sum_batch", gate_weights.sum(dim=1).numpy(), steps, features
             ),
             Table("examples.table.gated_t1", gated[0].numpy(), batch, features),
-            Table("examples.table.gate_batch1", ones[:, 0].numpy(), labels("t=", _T000), features),
-            Table(
-                "examples.table.gate_unbatched",
-                per_feature.numpy(),
-                labels("t=", _T000),
-                features,
-            ),
+            Table("examples.table.gate_batch1", ones[:, 0].numpy(), steps, features),
+            Table("examples.table.gate_unbatched", per_feature.numpy(), steps, features),
         ),
         results=(
+            Table("examples.table.alpha", alpha.numpy(), batch, steps),
             Table("examples.table.context", context.numpy(), batch, features),
-            Table("examples.table.decoder_t1", decoded[0].numpy(), batch, dims(_E000)),
+            Table("examples.table.decoder_t1", decoded[:, 0].numpy(), batch, dims(E)),
         ),
         claims=(),
         failures=(),
-        errata=("examples.errata.e000_batch_axis", "examples.errata.e000_gate"),
+        errata=(
+            Erratum(
+                "examples.errata.e000_gate", "math", "code", (58, 60), "examples.table.gated_t1"
+            ),
+            Erratum(
+                "examples.errata.e000_batch_axis",
+                "code",
+                "code",
+                (59, 65),
+                "examples.table.gate_t1",
+            ),
+        ),
+        listings=(listing("examples.listing.c000", "code", (49, 74), c000),),
     )
 
 

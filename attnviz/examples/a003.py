@@ -1,4 +1,4 @@
-"""Article 003: softmax(W^T X), elementwise product, sum (TensorFlow code on strings)."""
+"""Article 003 §4–5: softmax(WᵀX), elementwise product, sum (TensorFlow code on strings)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,29 @@ import numpy as np
 
 from attnviz.attention import attend
 from attnviz.examples.base import (
+    Erratum,
     Failure,
     Table,
     Walk,
     WorkedExample,
-    catch,
     dims,
+    fails,
+    listing,
 )
+from attnviz.examples.code import c003
 
-# ---------------------------------------------------------------------------------------------
-# 003 §4-5: softmax(W^T X), elementwise product, sum (TensorFlow code on strings)
-# ---------------------------------------------------------------------------------------------
+SYMBOLS = ("WᵀXᵢ", "WᵀXᵢ", "αᵢ", "Y")
 
-# Two words need numbers before any product: small embeddings of our choosing, and a weight
-# vector w (the article draws W at random, shape [1, 2]).
-_WORDS003 = ("hello", "world")
-_X003 = ((1.0, 2.0), (3.0, -1.0))
-_W003 = (0.5, -0.5)
+ARTICLE_ERRATA = (Erratum("examples.errata.e003_ref_tutorial", "refs", "7", (106, 106)),)
 
 
 def _ex003() -> WorkedExample:
-    x = np.array(_X003)  # (2 positions, 2 features)
-    w = np.array(_W003)  # (2,)
+    x = np.array([c003.EMBEDDING[word] for word in c003.WORDS])  # (2 positions, 2 features)
+    w = c003.W  # (2,)
+    # The linear score ignores the query; the one row stands for W, which scores every word.
     step = attend(np.zeros((1, 2)), x, x, score="linear", params={"w": w})
     weights = step.weights[0]  # (2,): alpha, one per word
     transformed = weights[:, None] * x  # (2, 2): X' = alpha (.) X, row i scaled by alpha_i
-    strings = np.array(_WORDS003)
-    rng = np.random.default_rng(0)
     return WorkedExample(
         name="003-5",
         article="003",
@@ -44,7 +40,7 @@ def _ex003() -> WorkedExample:
             (r"Y", "context"),
         ),
         inputs=(
-            Table("examples.table.embeddings", x, _WORDS003, dims(2)),
+            Table("examples.table.embeddings", x, c003.WORDS, dims(2)),
             Table("examples.table.w", (w,), ("W",), dims(2)),
         ),
         article_formulas=(
@@ -57,33 +53,60 @@ def _ex003() -> WorkedExample:
             r"X'_i = \alpha_i X_i",
             r"Y = \sum_i X'_i = \sum_i \alpha_i X_i",
         ),
-        steps=(Walk("examples.step.correct", step, ("Y",), _WORDS003, dims(2)),),
+        steps=(Walk("examples.step.correct", step, ("W",), c003.WORDS, dims(2), SYMBOLS),),
         as_written=(
             # The text's last step adds the transformed input to the input: X + X'.
-            Table("examples.table.text_add", x + transformed, _WORDS003, dims(2)),
+            Table("examples.table.text_add", x + transformed, c003.WORDS, dims(2)),
         ),
-        results=(Table("examples.table.transformed", transformed, _WORDS003, dims(2)),),
+        results=(Table("examples.table.transformed", transformed, c003.WORDS, dims(2)),),
         claims=(),
         failures=(
-            catch(
-                "W @ X1  # X1 = ['hello', 'world'] (numpy)",
-                lambda: rng.normal(size=(1, 2)) @ strings,
+            fails(
+                "examples.failure.string_matmul",
+                "import numpy as np\nnp.ones((1, 2)) @ np.array(['hello', 'world'])",
+                "5",
+                (69, 76),
             ),
-            catch("reduce_sum(..., axis=1)  # rank-1 input (numpy)", lambda: np.sum(x[0], axis=1)),
+            fails(
+                "examples.failure.rank1_axis1",
+                "import numpy as np\nnp.ones(2).sum(axis=1)",
+                "5",
+                (82, 82),
+            ),
             Failure(
-                "tf.Session()",
+                "examples.failure.tf_session",
+                "import tensorflow as tf  # 2.x\ntf.Session()",
                 "AttributeError",
                 "module 'tensorflow' has no attribute 'Session'",
                 observed=False,
+                section="5",
+                lines=(85, 87),
             ),
         ),
         errata=(
-            "examples.errata.e003_strings",
-            "examples.errata.e003_tf_versions",
-            "examples.errata.e003_shapes",
-            "examples.errata.e003_add",
-            "examples.errata.e003_alpha_axis",
+            Erratum(
+                "examples.errata.e003_alpha_axis", "math", "4.1", (31, 39), "examples.step.correct"
+            ),
+            Erratum("examples.errata.e003_add", "math", "3.3", (25, 27), "examples.table.text_add"),
+            Erratum(
+                "examples.errata.e003_strings",
+                "code",
+                "5",
+                (63, 79),
+                "examples.failure.string_matmul",
+            ),
+            Erratum(
+                "examples.errata.e003_shapes", "code", "5", (70, 82), "examples.failure.rank1_axis1"
+            ),
+            Erratum(
+                "examples.errata.e003_tf_versions",
+                "code",
+                "5",
+                (85, 87),
+                "examples.failure.tf_session",
+            ),
         ),
+        listings=(listing("examples.listing.c003", "5", (65, 88), c003),),
     )
 
 

@@ -1,79 +1,74 @@
-"""Article 004: scaled dot-product attention over a CNN feature map."""
+"""Article 004 §3.2 and §4: a decoder state attends over a CNN feature map (cross-attention)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
-from torch import nn
 
 from attnviz.attention import attend
 from attnviz.examples.base import (
+    Erratum,
     Table,
     Walk,
     WorkedExample,
-    catch,
     dims,
+    fails,
     labels,
+    listing,
 )
+from attnviz.examples.code import c004
 
-# ---------------------------------------------------------------------------------------------
-# 004 §3.2 and §4: scaled dot-product attention over a CNN feature map
-# ---------------------------------------------------------------------------------------------
-
-_SIDE004, _CH004, _DK004 = 4, 8, 4  # 4 x 4 map, 8 channels, keys 4 wide
-
-
-class _Undefined004(nn.Module):
-    """The article's module as structured: it reads projection weights it never creates."""
-
-    def __init__(self, hidden_size: int) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-
-    def forward(self, hidden: torch.Tensor, encoding: torch.Tensor) -> torch.Tensor:
-        q = hidden @ self.weight1  # AttributeError: never defined
-        return q
+SYMBOLS = ("QKᵀ", "QKᵀ/√dₖ", "softmax(QKᵀ/√dₖ)", "Attention(Q, K, V)")
+NAN = math.nan
+SIDE = c004.SIDE
 
 
-def _image004() -> torch.Tensor:
-    """A 1-channel 4 x 4 picture: a bright 2 x 2 square in the top-left corner."""
-    image = torch.zeros(1, 1, _SIDE004, _SIDE004, dtype=torch.float64)  # (B, C, H, W)
-    image[0, 0, :2, :2] = 1.0
-    return image
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _ex004() -> WorkedExample:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        conv = nn.Conv2d(1, _CH004, kernel_size=3, padding=1).double()
-        wq = nn.Linear(_CH004, _DK004, bias=False).double()
-        wk = nn.Linear(_CH004, _DK004, bias=False).double()
-        wv = nn.Linear(_CH004, _DK004, bias=False).double()
-        # Stand-ins for trained weights: with PyTorch's default (small) initialisation every
-        # weight would be close to 1/16 and the picture would show nothing.
-        nn.init.normal_(conv.weight, std=0.3)
-        nn.init.normal_(wq.weight, std=1.0)
-        nn.init.normal_(wk.weight, std=1.0)
-    image = _image004()
+    images, features, state, attention = c004.demo()
     with torch.no_grad():
-        fmap = torch.relu(conv(image))  # (1, C, 4, 4)
-        x = fmap[0].flatten(1).T  # (P, C): P = 16 positions, row-major
-        q, k, v = wq(x), wk(x), wv(x)  # (P, dk) each
-    # Correct: divide by sqrt(d_k) = 2. As written: by sqrt(hidden_size) = sqrt(8).
-    step = attend(q.numpy(), k.numpy(), v.numpy(), score="scaled_dot")
-    step_written = attend(
-        q.numpy(), k.numpy(), v.numpy(), score="dot", temperature=math.sqrt(_CH004)
+        q = attention.to_q(state).numpy()  # (B, dk): the article's Q, without unsqueeze
+        k = attention.to_k(features).numpy()  # (B, P, dk)
+        v = attention.to_v(features).numpy()  # (B, P, dk)
+    batch, positions = k.shape[0], k.shape[1]
+    cells = tuple(f"({r},{c})" for r in range(SIDE) for c in range(SIDE))
+    walks = tuple(
+        Walk(
+            f"examples.step.picture{b + 1}",
+            attend(q[b : b + 1], k[b], v[b], score="scaled_dot"),
+            (f"Q{b + 1}",),
+            cells,
+            dims(k.shape[-1]),
+            SYMBOLS,
+        )
+        for b in range(batch)
     )
-    positions = tuple(f"({r},{c})" for r in range(_SIDE004) for c in range(_SIDE004))
+    # As written: (B, dk) @ (B, dk, P) broadcasts to (B, B, P), divided by sqrt(hidden_size).
+    broadcast = np.matmul(q, k.transpose(0, 2, 1))  # (B, B, P): [b, i] = query i, keys of b
+    written = _softmax(broadcast / math.sqrt(c004.STATE))  # (B, B, P)
+    fixed_weights = np.stack([w.step.weights[0] for w in walks])  # (B, P)
+    pairs = tuple(f"K{b + 1}·Q{i + 1}" for b in range(batch) for i in range(batch))
+    shapes = (
+        (batch, q.shape[-1], NAN),  # Q = hidden W1: (B, dk)
+        k.shape,  # (B, P, dk)
+        broadcast.shape,  # (B, B, P)
+        (batch, 1, positions),  # with hidden.unsqueeze(1): (B, 1, P)
+    )
+    queries = labels("Q", batch)
     return WorkedExample(
         name="004-4",
         article="004",
         section="4",
         notation=(
-            (r"Q", "q"),
-            (r"K", "k"),
-            (r"V", "v"),
+            (r"Q = \text{hidden}\,W_1", "q"),
+            (r"K = \text{encoding}\,W_2", "k"),
+            (r"V = \text{encoding}\,W_3", "v"),
             (r"QK^\top", "scores"),
             (r"\frac{QK^\top}{\sqrt{d_k}}", "scaled"),
             (r"\mathrm{softmax}(\cdot)", "weights"),
@@ -81,56 +76,127 @@ def _ex004() -> WorkedExample:
         ),
         inputs=(
             Table(
-                "examples.table.image", image[0, 0].numpy(), labels("r", 4, 0), labels("c", 4, 0)
+                "examples.table.picture1",
+                images[0, 0].numpy(),
+                labels("r", 4, 0),
+                labels("c", 4, 0),
             ),
-            Table("examples.table.feature_map", x.numpy(), positions, labels("ch", _CH004)),
+            Table(
+                "examples.table.picture2",
+                images[1, 0].numpy(),
+                labels("r", 4, 0),
+                labels("c", 4, 0),
+            ),
+            Table(
+                "examples.table.state", state.numpy(), labels("b=", batch), labels("h", c004.STATE)
+            ),
+            Table(
+                "examples.table.feature_map",
+                features[0].numpy(),
+                cells,
+                labels("ch", c004.CHANNELS),
+            ),
         ),
         article_formulas=(
             r"\text{Attention}(Q, K, V) = \mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right)V",
             r"\text{code: } \frac{QK^\top}{\sqrt{\text{hidden\_size}}}",
         ),
         correct_formulas=(
-            r"Q = XW_Q,\; K = XW_K,\; V = XW_V \quad (X: P \times C)",
+            r"Q = s\,W_Q \;(1 \times d_k),\quad K = F W_K,\; V = F W_V \;(P \times d_k)",
             r"\text{Attention}(Q, K, V) = \mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right)V",
         ),
-        steps=(Walk("examples.step.correct", step, positions, positions, dims(_DK004)),),
+        steps=walks,
         as_written=(
             Table(
+                "examples.table.broadcast_shapes",
+                shapes,
+                (
+                    "examples.reading.shape_q",
+                    "examples.reading.shape_k",
+                    "examples.reading.shape_bbt",
+                    "examples.reading.shape_fixed",
+                ),
+                ("dim 0", "dim 1", "dim 2"),
+                keyed_rows=True,
+            ),
+            Table(
+                "examples.table.broadcast_weights",
+                written.reshape(batch * batch, positions),
+                pairs,
+                cells,
+                heatmap=True,
+            ),
+            Table(
                 "examples.table.weights_hidden_size",
-                step_written.weights,
-                positions,
-                positions,
+                np.stack([written[b, b] for b in range(batch)]),
+                queries,
+                cells,
                 heatmap=True,
             ),
         ),
         results=(
             Table(
                 "examples.table.weights_difference",
-                step.weights - step_written.weights,
-                positions,
-                positions,
+                fixed_weights - np.stack([written[b, b] for b in range(batch)]),
+                queries,
+                cells,
                 heatmap=True,
+            ),
+            *(
+                Table(
+                    f"examples.table.weights_map{b + 1}",
+                    fixed_weights[b].reshape(SIDE, SIDE),
+                    labels("r", 4, 0),
+                    labels("c", 4, 0),
+                    heatmap=True,
+                )
+                for b in range(batch)
             ),
         ),
         claims=(),
         failures=(
-            catch(
-                "Q = matmul(hidden, self.weight1)",
-                lambda: _Undefined004(_CH004)(x, x),
+            fails(
+                "examples.failure.missing_weight",
+                "from torch import nn\nnn.Module().weight1",
+                "4",
+                (66, 66),
             ),
-            # The module never imports numpy; evaluate its scaling line where np is unbound.
-            catch(
-                "np.sqrt(self.hidden_size)",
-                lambda: eval("np.sqrt(8)", {"__builtins__": {}}),  # noqa: S307 - fixed text
-            ),
+            fails("examples.failure.no_numpy", "import math\nnp.sqrt(8)", "4", (75, 75)),
         ),
         errata=(
-            "examples.errata.e004_undefined",
-            "examples.errata.e004_scale",
-            "examples.errata.e004_soft_threshold",
-            "examples.errata.e004_pooling",
-            "examples.errata.e004_scores_weights",
+            Erratum("examples.errata.e004_pooling", "math", "3.3", (43, 43)),
+            Erratum("examples.errata.e004_soft_threshold", "math", "3.3", (47, 47)),
+            Erratum(
+                "examples.errata.e004_scores_weights",
+                "math",
+                "3.3",
+                (49, 49),
+                "examples.step.picture1",
+            ),
+            Erratum("examples.errata.e004_cross", "code", "4", (64, 72), "examples.step.picture1"),
+            Erratum(
+                "examples.errata.e004_undefined",
+                "code",
+                "4",
+                (60, 75),
+                "examples.failure.missing_weight",
+            ),
+            Erratum(
+                "examples.errata.e004_broadcast",
+                "code",
+                "4",
+                (66, 75),
+                "examples.table.broadcast_shapes",
+            ),
+            Erratum(
+                "examples.errata.e004_scale",
+                "code",
+                "4",
+                (75, 75),
+                "examples.table.weights_hidden_size",
+            ),
         ),
+        listings=(listing("examples.listing.c004", "4", (55, 84), c004),),
     )
 
 

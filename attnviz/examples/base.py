@@ -1,8 +1,10 @@
-"""The worked examples' data model: tables, walks, claims, failures, errata."""
+"""The worked examples' data model: tables, walks, claims, failures, errata, listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import inspect
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,20 @@ class Walk:
     queries: tuple[str, ...]  # (Tq,)
     keys: tuple[str, ...]  # (Tk,)
     features: tuple[str, ...]  # (Dv,) columns of v and context
+    # The article's symbols for scores, scaled, weights and context (plain text, e.g. "wᵢ").
+    symbols: tuple[str, str, str, str] = ("scores", "scaled", "weights", "context")
+
+    @property
+    def stages(self) -> tuple[tuple[str, str], ...]:
+        """(our name, the article's symbol) of each stage worth a tab: "scaled" only when
+        something was scaled (a scale or temperature other than 1)."""
+        names = ("scores", "scaled", "weights", "context")
+        scaled = self.step.scale != 1.0 or self.step.temperature != 1.0
+        return tuple(
+            (name, symbol)
+            for name, symbol in zip(names, self.symbols, strict=True)
+            if scaled or name != "scaled"
+        )
 
     def __post_init__(self) -> None:
         tq, tk = self.step.weights.shape
@@ -72,18 +88,88 @@ class Claim:
         )
 
 
+KINDS = ("math", "code", "refs")  # the order errata are listed in: math, then code, then references
+
+
+@dataclass(frozen=True)
+class Erratum:
+    """One thing the article gets wrong, where it says it, and where the page shows it."""
+
+    key: str  # catalog key, examples.errata.*
+    kind: str  # one of KINDS
+    section: str  # the article's section, "5.2.3"
+    lines: tuple[int, int]  # first and last line of the article's text that it concerns
+    at: str = ""  # caption key of the step, table, failure or listing it belongs to; "" = all
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS or self.lines[0] > self.lines[1]:
+            raise ValueError(f"{self.key}: kind {self.kind!r}, lines {self.lines}")
+
+
+def ranked(errata) -> tuple[Erratum, ...]:
+    """Math first, then code, then references; the article's order within each kind."""
+    return tuple(sorted(errata, key=lambda e: (KINDS.index(e.kind), e.lines)))
+
+
 @dataclass(frozen=True)
 class Failure:
-    """A line of the article's code that cannot run as written.
+    """A line of the article's code that cannot run, shown by our own smallest code that fails
+    the same way.
 
-    `observed` is True when we ran a faithful snippet and caught this exception; False when the
-    failure is stated from the library's documented behaviour (TensorFlow is not installed here).
+    `observed` is True when we ran `code` and caught this exception; False when the failure is
+    stated from the library's documented behaviour (TensorFlow is not installed here).
     """
 
-    code: str  # the failing expression, shortened
+    caption: str  # catalog key: what goes wrong, in words
+    code: str  # our own smallest code with the same error (never the article's code)
     error: str  # exception type
     message: str
     observed: bool
+    section: str  # where the article's failing line is
+    lines: tuple[int, int]
+
+
+def fails(caption: str, code: str, section: str, lines: tuple[int, int]) -> Failure:
+    """Run our own smallest snippet (fixed text in this package) and keep the error it raises."""
+    try:
+        exec(code, {"__name__": "snippet"})  # noqa: S102 - our own constant code, never input
+    except Exception as exc:  # noqa: BLE001 - the exception itself is the data we keep
+        return Failure(caption, code, type(exc).__name__, str(exc), True, section, lines)
+    raise AssertionError(f"{code!r} was expected to fail but ran")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Corrected code for one code example of the article, in our own words, and its output.
+
+    The code is a module of attnviz.examples.code: runnable on its own
+    (`python -m attnviz.examples.code.c002`), and the example's numbers come from it.
+    A line that corrects an erratum ends with the comment `# fix: <erratum name>`.
+    """
+
+    caption: str  # catalog key
+    section: str  # the article's section the code corrects
+    lines: tuple[int, int]  # first and last line of the article's code
+    module: str  # dotted name of our module
+    source: str  # its text
+    output: str  # what its main() printed
+
+    def line_of(self, key: str) -> int:
+        """1-based line of `source` that fixes erratum `key`, 0 if none does."""
+        tag = f"# fix: {key.rsplit('.', 1)[-1]}"
+        for number, line in enumerate(self.source.splitlines(), start=1):
+            if line.rstrip().endswith(tag):
+                return number
+        return 0
+
+
+def listing(caption: str, section: str, lines: tuple[int, int], module) -> Listing:
+    """Read one of our code modules and run its main(), keeping what it prints."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        module.main()
+    source = inspect.getsource(module)
+    return Listing(caption, section, lines, module.__name__, source, buffer.getvalue())
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +186,8 @@ class WorkedExample:
     results: tuple[Table, ...]  # further correct numbers (model outputs, X' ...)
     claims: tuple[Claim, ...]
     failures: tuple[Failure, ...]
-    errata: tuple[str, ...]  # catalog keys
+    errata: tuple[Erratum, ...]
+    listings: tuple[Listing, ...] = ()  # the corrected code, for code examples
 
     @property
     def title(self) -> str:
@@ -108,9 +195,19 @@ class WorkedExample:
         return f"examples.title.{self.name}"
 
     @property
+    def summary(self) -> str:
+        """Catalog key of the example's one-line summary."""
+        return f"examples.summary.{self.name}"
+
+    @property
     def intro(self) -> str:
         """Catalog key of the example's explanation."""
         return f"examples.intro.{self.name}"
+
+    def errata_at(self, caption: str) -> tuple[Erratum, ...]:
+        """The errata attached to one step, table, failure or listing ("" = the whole example),
+        ranked."""
+        return ranked(e for e in self.errata if e.at == caption)
 
 
 def labels(prefix: str, n: int, start: int = 1) -> tuple[str, ...]:
@@ -120,15 +217,6 @@ def labels(prefix: str, n: int, start: int = 1) -> tuple[str, ...]:
 def dims(n: int) -> tuple[str, ...]:
     """Column labels of vector components, 1-based like the articles."""
     return tuple(f"[{i}]" for i in range(1, n + 1))
-
-
-def catch(code: str, fn: Callable[[], object]) -> Failure:
-    """Run a faithful-but-broken snippet and keep the exception it raises."""
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception itself is the data we keep
-        return Failure(code=code, error=type(exc).__name__, message=str(exc), observed=True)
-    raise AssertionError(f"{code!r} was expected to fail but ran")
 
 
 def softmax_rows(x: np.ndarray) -> np.ndarray:
