@@ -705,11 +705,27 @@ def test_page_walks_the_whole_path():
             assert at.text[-1].value == t("breakdown.context", lang, vector=vector), name
 
 
-def test_page_opens_the_example_and_step_named_in_the_url():
-    at = open_examples("zh", example="002-4", step="1")
-    assert at.header[0].value == catalog("zh")["examples.title.002-4"]
-    assert at.radio(key="002-4_walk").value == 1
+def display_values(dataframe) -> list[list[str]]:
+    """The cells as the page writes them (the Styler's text), not the numbers behind them."""
+    import pyarrow as pa
+
+    data = dataframe.proto.arrow_data.styler.display_values
+    return pa.ipc.open_stream(data).read_all().to_pandas().values.tolist() if data else []
+
+
+def test_page_opens_the_example_and_step_named_in_the_url_and_shows_nan_as_a_dash():
+    at = open_examples("zh", example="004-4", step="1")
+    assert at.header[0].value == catalog("zh")["examples.title.004-4"]
+    assert at.radio(key="004-4_walk").value == 1
+    assert at.info[0].value == catalog("zh")["examples.summary.004-4"]
     assert not at.info[1:]  # no notice
+    tables = [cells for cells in map(display_values, at.dataframe) if cells]
+    # the shapes table: Q is (2, 4), no third axis; as written Q Kᵀ is (2, 2, 16)
+    assert next(cells[:2] for cells in tables if cells[0][-1] == "—") == [
+        ["2.0000", "4.0000", "—"],
+        ["2.0000", "16.0000", "4.0000"],
+    ]
+    assert not any("nan" in str(cells).lower() or "None" in str(cells) for cells in tables)
 
 
 def test_page_bad_url_values_get_a_notice_and_the_default():

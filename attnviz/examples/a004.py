@@ -17,17 +17,13 @@ from attnviz.examples.base import (
     fails,
     labels,
     listing,
+    softmax_rows,
 )
 from attnviz.examples.code import c004
 
 SYMBOLS = ("QKᵀ", "QKᵀ/√dₖ", "softmax(QKᵀ/√dₖ)", "Attention(Q, K, V)")
 NAN = math.nan
 SIDE = c004.SIDE
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _ex004() -> WorkedExample:
@@ -51,7 +47,7 @@ def _ex004() -> WorkedExample:
     )
     # As written: (B, dk) @ (B, dk, P) broadcasts to (B, B, P), divided by sqrt(hidden_size).
     broadcast = np.matmul(q, k.transpose(0, 2, 1))  # (B, B, P): [b, i] = query i, keys of b
-    written = _softmax(broadcast / math.sqrt(c004.STATE))  # (B, B, P)
+    written = softmax_rows(broadcast / math.sqrt(c004.STATE))  # (B, B, P), over the keys
     fixed_weights = np.stack([w.step.weights[0] for w in walks])  # (B, P)
     pairs = tuple(f"K{b + 1}·Q{i + 1}" for b in range(batch) for i in range(batch))
     shapes = (
