@@ -99,7 +99,7 @@ def show_failures(ex: examples.WorkedExample) -> None:
         show_errata(ex, ex.errata_at(failure.caption))
 
 
-def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str) -> None:
+def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str, first: bool) -> None:
     step = walk.step
     st.markdown(f"**{t(walk.caption)}**")
     st.plotly_chart(
@@ -113,12 +113,9 @@ def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str) -> None
         key=f"{key}_heatmap",
     )
     stages = walk.stages
-    st.caption(
-        t(
-            "examples.page.stage_names",
-            pairs=", ".join(f"{symbol} = {ours}" for ours, symbol in stages),
-        )
-    )
+    if first:  # our names beside the article's symbols, once per example
+        pairs = ", ".join(f"{symbol} = {ours}" for ours, symbol in stages)
+        st.caption(t("examples.page.stage_names", pairs=pairs))
     for tab, (ours, _) in zip(st.tabs([symbol for _, symbol in stages]), stages, strict=True):
         with tab:
             columns = walk.features if ours == "context" else walk.keys
@@ -198,7 +195,11 @@ with correct:
 
 st.subheader(t("examples.page.correct_side"))
 for i, walk in enumerate(ex.steps):
-    show_walk(ex, walk, key=f"{name}_walk{i}")
+    show_walk(ex, walk, key=f"{name}_walk{i}", first=i == 0)
+if ex.listings:  # the code beside the math: the same computation, written out and run
+    st.subheader(t("examples.page.listings"))
+    for code in ex.listings:
+        show_listing(ex, code)
 if ex.results:
     st.markdown(f"**{t('examples.page.results')}**")
     for table in ex.results:
@@ -212,10 +213,6 @@ if ex.claims or ex.as_written:
         show_table(ex, table)
 if ex.failures:
     show_failures(ex)
-if ex.listings:
-    st.subheader(t("examples.page.listings"))
-    for code in ex.listings:
-        show_listing(ex, code)
 
 if examples.ARTICLE_ERRATA[ex.article]:
     st.subheader(t("examples.page.article_errata", article=ex.article))
