@@ -446,6 +446,10 @@ def test_each_erratum_is_attached_to_a_place_of_its_example_with_lines(name):
     for erratum in ex.errata:
         assert erratum.at in places, (name, erratum.key, erratum.at)
         assert erratum.kind in ("math", "code", "refs") and 0 < erratum.lines[0] <= erratum.lines[1]
+        # a numbered section, or one of article 000's named parts, which the page names in words
+        assert erratum.section[0].isdigit() or f"examples.page.part_{erratum.section}" in catalog(
+            "zh"
+        )
         if erratum.kind == "code" and ex.listings:  # the corrected code says where it fixes it
             assert any(code.line_of(erratum.key) for code in ex.listings), erratum.key
     # ranked: math, then code, then references, on every place

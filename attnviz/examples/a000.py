@@ -22,7 +22,7 @@ SYMBOLS = ("Attention Score", "Attention Score", "Attention Weight", "Output")
 T, B, E, H = c000.STEPS, c000.BATCH, c000.FEATURES, c000.HIDDEN
 
 ARTICLE_ERRATA = (
-    Erratum("examples.errata.e000_multihead", "math", "FAQ", (106, 108)),
+    Erratum("examples.errata.e000_multihead", "math", "faq", (106, 108)),
     Erratum("examples.errata.e000_arxiv_sat", "refs", "tools", (85, 85)),
     Erratum("examples.errata.e000_arxiv_bahdanau", "refs", "tools", (86, 86)),
 )
@@ -115,7 +115,7 @@ def _ex000() -> WorkedExample:
         failures=(),
         errata=(
             Erratum(
-                "examples.errata.e000_gate", "math", "code", (58, 60), "examples.table.gated_t1"
+                "examples.errata.e000_gate", "code", "code", (58, 60), "examples.table.gated_t1"
             ),
             Erratum(
                 "examples.errata.e000_batch_axis",

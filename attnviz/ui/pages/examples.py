@@ -24,13 +24,13 @@ def styled(values: np.ndarray, rows, cols):
 
 
 def cite(section: str, lines: tuple[int, int]) -> str:
+    """ "§5.2.3, lines 369–375"; article 000 has no numbered sections, only named parts."""
     first, last = lines
     where = t("examples.page.line", line=first) if first == last else None
-    return t(
-        "examples.page.cite",
-        section=section,
-        where=where or t("examples.page.lines", first=first, last=last),
-    )
+    where = where or t("examples.page.lines", first=first, last=last)
+    if not section[0].isdigit():
+        return t("examples.page.cite_part", part=t(f"examples.page.part_{section}"), where=where)
+    return t("examples.page.cite", section=section, where=where)
 
 
 def show_errata(ex: examples.WorkedExample, errata) -> None:
