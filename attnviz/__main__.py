@@ -1,7 +1,7 @@
 """Command line: `python -m attnviz example|trace|models ...`.
 
     python -m attnviz example --list
-    python -m attnviz example 001-4.4 --json
+    python -m attnviz example 001-4.4 --json [--lang zh]
     python -m attnviz trace --model minilm --text "..." [--pair "..."] --out FILE.npz
     python -m attnviz trace --model dinov2 --image photo.jpg --out FILE.npz
     python -m attnviz models
@@ -26,7 +26,7 @@ import numpy as np
 
 from attnviz import loading
 from attnviz.errors import InputError, incident
-from attnviz.i18n import pick_lang, t
+from attnviz.i18n import LANGS, pick_lang, t
 
 # Where the CLI logs the traceback of an unexpected error (created only when there is one).
 LOG = Path(tempfile.gettempdir()) / "attnviz-cli.log"
@@ -41,7 +41,7 @@ def cmd_example(args: argparse.Namespace) -> None:
         return
     if args.name not in examples.names():
         raise InputError("error.unknown_example", name=args.name)
-    payload = examples.to_json(args.name)
+    payload = examples.to_json(args.name, args.lang)
     print(json.dumps(payload, ensure_ascii=False, indent=2 if args.json else None))
 
 
@@ -133,6 +133,9 @@ def parser() -> argparse.ArgumentParser:
     example.add_argument("name", nargs="?", help="an example id (see --list)")
     example.add_argument("--list", action="store_true", help="list the example ids")
     example.add_argument("--json", action="store_true", help="print inputs and every step as JSON")
+    example.add_argument(
+        "--lang", choices=LANGS, default="en", help="language of captions, notes and errata"
+    )
     example.set_defaults(run=cmd_example)
 
     trace = commands.add_parser("trace", help="run a model and save its attention as .npz")

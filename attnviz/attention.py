@@ -37,7 +37,8 @@ from attnviz.trace import AttentionStep, LayerTrace
 #   general        q^T W k                    params: W (Dq, Dk)       (Luong "general")
 #   additive       w^T tanh(W1 q + W2 k)      params: W1 (Da, Dq), W2 (Da, Dk), w (Da,) (Bahdanau)
 #   neg_euclidean  -|q - k|                   closer keys score higher
-#   linear         w . k, the same for every query: softmax(W^T X) of article 003; params: w (Dk,)
+#   linear         w . k + b, the same for every query: softmax(W^T X) of article 003;
+#                  params: w (Dk,), optional b () (a bias; it shifts every score alike)
 SCORES = ("dot", "scaled_dot", "cosine", "general", "additive", "neg_euclidean", "linear")
 PARAMS = {"general": ("W",), "additive": ("W1", "W2", "w"), "linear": ("w",)}
 
@@ -107,7 +108,7 @@ def score_fn(score: str, q: torch.Tensor, k: torch.Tensor, params: dict) -> torc
         diff = q.unsqueeze(-2) - k.unsqueeze(-3)  # (..., Tq, Tk, D)
         return -diff.norm(dim=-1)
     if score == "linear":
-        gate = k @ params["w"]  # (..., Tk)
+        gate = k @ params["w"] + params.get("b", 0.0)  # (..., Tk)
         return gate.unsqueeze(-2).expand(*k.shape[:-2], q.shape[-2], k.shape[-2])
     raise InputError("error.unknown_score", score=score)
 
@@ -175,9 +176,11 @@ def _check(q, k, v, score: str, temperature: float, params: dict) -> None:
     shapes = {
         "general": {"W": (dq, dk)},
         "additive": {"W1": (da, dq), "W2": (da, dk), "w": (da,)},
-        "linear": {"w": (dk,)},
+        "linear": {"w": (dk,), "b": ()},
     }.get(score, {})
     for name, shape in shapes.items():
+        if name not in params:  # an optional one (b)
+            continue
         if tuple(params[name].shape) != shape:
             raise InputError(
                 "error.param_shape", name=name, got=tuple(params[name].shape), want=shape

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from attnviz import examples
+from attnviz.examples.code import c001_52, c004
 from attnviz.figures.breakdown import vector_text
 from attnviz.i18n import LANGS, catalog, t
 
@@ -21,6 +22,16 @@ def softmax(*scores: float) -> list[float]:
     """Written out so each test reads as the arithmetic it checks."""
     exps = [math.exp(s) for s in scores]
     return [x / sum(exps) for x in exps]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """The corrected classifier recipe, run once (it trains for 30 short epochs)."""
+    return c001_52.fit()
+
+
+def keys_of(ex) -> set[str]:
+    return {e.key for e in ex.errata}
 
 
 def close(actual, expected, tol: float = 1e-12) -> None:
@@ -75,13 +86,12 @@ def test_001_4_4_the_article_numbers_and_the_errata():
     # y_1 = y_2 = y_3 is right for the article's single query; that there is only one query
     # (not three outputs) is an erratum, shown with the three-query walk, not a wrong number.
     assert "y_1, y_2, y_3" not in claims
-    assert "examples.errata.e001_one_query" in ex.errata
+    assert "examples.errata.e001_one_query" in keys_of(ex)
     readings = ex.as_written[0].values
     close(readings[0], [1.0, 1.0, 1.0])  # softmax of a single number
     close(readings[1], [1 / ROOT3] * 3)
     close(readings[2], [0.577] * 3)
-    assert "examples.errata.e001_0577" in ex.errata
-    assert "examples.errata.e001_keys_two_ways" in ex.errata
+    assert {"examples.errata.e001_0577", "examples.errata.e001_keys_two_ways"} <= keys_of(ex)
 
 
 def test_001_4_4_with_the_listed_values_and_with_three_queries():
@@ -129,6 +139,7 @@ def test_001_3_2_row_sum_division_breaks_and_softmax_does_not():
     close(rowsum[1:], [[-0.5, 1.0, 0.5], [0.0, 0.5, 0.5]])
     (failure,) = ex.failures
     assert failure.observed and failure.error == "ZeroDivisionError"
+    assert (failure.section, failure.lines) == ("3.3", (162, 162))
     step = ex.steps[0].step
     rows = [softmax(1, -1, 0), softmax(-1, 2, 1), softmax(0, 1, 1)]
     close(step.weights, rows)
@@ -143,38 +154,81 @@ def test_001_3_2_row_sum_division_breaks_and_softmax_does_not():
 # --- 001 §5.2 --------------------------------------------------------------------------------
 
 
-def test_001_5_2_failures_as_written():
+def test_001_5_2_failures_shown_by_our_own_smallest_code():
     ex = examples.run("001-5.2")
-    seen = {f.code: (f.error, f.message) for f in ex.failures}
+    seen = {f.caption.rsplit(".", 1)[-1]: f for f in ex.failures}
     assert all(f.observed for f in ex.failures)
-    assert seen["model(inputs)  # inputs: (T,)"][0] == "IndexError"
-    assert seen["model(batch)  # hidden_dim=100"] == ("RuntimeError", "batch1 must be a 3D tensor")
-    error, message = seen["model(batch)  # hidden_dim=1"]
-    assert error == "RuntimeError" and "2x50 and 1x1" in message
-    assert seen["targets.size(0)"][0] == "IndexError"
-    assert seen["targets.unsqueeze(1)"][0] == "IndexError"
-    assert "Float" in seen["BCEWithLogitsLoss()(outputs, int targets)"][1]
+    assert all(len(f.code.splitlines()) <= 3 for f in ex.failures)  # the smallest, not a copy
+    assert seen["unbatched"].error == "IndexError" and "got 2" in seen["unbatched"].message
+    assert (seen["bmm_4d"].error, seen["bmm_4d"].message) == (
+        "RuntimeError",
+        "batch1 must be a 3D tensor",
+    )
+    assert "2x50 and 1x1" in seen["fc_width"].message
+    assert seen["scalar_unsqueeze"].error == seen["scalar_size"].error == "IndexError"
+    assert "Float" in seen["int_target"].message and "Long" in seen["int_target"].message
+    assert {f.section for f in ex.failures} == {"5.2.2", "5.2.3", "5.2.4"}
 
 
-def test_001_5_2_corrected_model_masks_padding_and_pools_by_hand():
+def test_001_5_2_walks_are_the_trained_model_with_its_bias_and_padding_masked(fitted):
     ex = examples.run("001-5.2")
-    ids = ex.inputs[0].values
-    close(ids, [[1, 2, 3], [3, 1, 0]])  # "abc", "ca" + <PAD>
+    model, ids, *_ = fitted
+    ids_shown = ex.inputs[0].values  # "abc", "ca" + <PAD>: a=1, c=2, b=3 by first use
+    close(ids_shown, [[1, 3, 2], [2, 1, 0]])
     table = ex.inputs[1].values  # (vocab, E)
-    first, second = ex.steps[0].step, ex.steps[1].step
-    assert first.score == "linear" and second.score == "linear"
-    # sequence 2: the <PAD> position is hidden, so its weight is exactly 0
+    w = model.scorer.weight[0].detach().double().numpy()
+    b = model.scorer.bias[0].item()
+    assert abs(b) > 1e-3  # the bias is really there, and really added
+    for walk, row in zip(ex.steps, ids_shown, strict=True):
+        step = walk.step
+        by_hand = [float(table[int(i)] @ w) + b for i in row]  # s_t = w . e_t + b
+        close(step.scores[0], by_hand, tol=1e-6)
+        assert walk.queries == ("w, b",)
+    second = ex.steps[1].step
     assert second.masked[0, 2] == -math.inf and second.weights[0, 2] == 0.0
-    close(second.weights[0, :2], softmax(*second.scores[0, :2]))
-    close(first.weights[0], softmax(*first.scores[0]))
-    # the unmasked softmax gives <PAD> a share
-    assert ex.as_written[0].values[1, 2] > 0
-    # pooled = sum_t weight_t * embedding[token_t]
-    for step, row, pooled in zip((first, second), ids, ex.results[0].values, strict=True):
-        expected = sum(w * table[int(t)] for w, t in zip(step.weights[0], row, strict=True))
-        close(pooled, expected)
-    logits = ex.results[1].values
-    close(logits[:, 1], 1 / (1 + np.exp(-logits[:, 0])))
+    close(second.weights[0, :2], softmax(*second.scores[0, :2]), tol=1e-12)
+    assert ex.as_written[0].values[1, 2] > 0  # unmasked, <PAD> takes a share
+    # the walks agree with the corrected code's own forward pass
+    import torch
+
+    with torch.no_grad():
+        logits, alpha = model(torch.tensor(ids_shown, dtype=torch.long))
+    close([s.step.weights[0] for s in ex.steps], alpha.numpy(), tol=1e-6)
+    close(ex.results[1].values[:, 0], logits.numpy(), tol=1e-6)
+    close(ex.results[1].values[:, 1], 1 / (1 + np.exp(-logits.numpy())), tol=1e-6)
+
+
+def test_001_5_2_split_loss_and_shapes_as_written(fitted):
+    ex = examples.run("001-5.2")
+    tables = {t.caption.rsplit(".", 1)[-1]: t.values for t in ex.as_written}
+    # our data: six texts with label 0, then four with label 1; 80 % of 10 = 8 rows train
+    close(tables["split"][0], [6, 2])  # first 8 rows: six 0s and two 1s
+    close(tables["split"][1], [0, 2])  # last 2 rows: only label 1
+    close(tables["split"][2:].sum(axis=0), [6, 4])  # the shuffled split keeps every row
+    labels = [label for _, label in c001_52.DATA]
+    *_, val_rows, _ = fitted
+    ones = sum(labels[i] for i in val_rows)
+    close(tables["split"][3], [len(val_rows) - ones, ones])
+    per_sample = next(t for t in ex.results if t.caption.endswith("per_sample_loss")).values[:, 0]
+    assert len(per_sample) == 8
+    close(tables["epoch_loss"][:, 0], [per_sample[-1], sum(per_sample) / 8], tol=1e-7)  # float32
+    assert abs(per_sample[-1] - per_sample.mean()) > 1e-4  # the printed number misleads
+    shapes = tables["shapes_52"]
+    close(shapes[0, :2], [10, 3])  # (N, T) token ids
+    close(shapes[1, :1], [3])  # (T,): one sample
+    close(shapes[2], [10, 3, 4])  # (N, T, E)
+    assert np.isnan(shapes[0, 2]) and np.isnan(shapes[1, 1:]).all()
+    assert {"examples.errata.e001_split", "examples.errata.e001_epoch_loss"} <= keys_of(ex)
+    assert {"examples.errata.e001_rebind", "examples.errata.e001_ids_embeddings"} <= keys_of(ex)
+
+
+def test_001_5_2_listing_trains_and_reports_the_mean_loss(fitted):
+    ex = examples.run("001-5.2")
+    (code,) = ex.listings
+    *_, history = fitted
+    assert f"epoch 30: mean loss {history[-1]:.4f}" in code.output
+    assert history[-1] < history[0] / 10  # it learns the toy task
+    assert "validation 1.00" in code.output
 
 
 # --- 002 §4 ----------------------------------------------------------------------------------
@@ -253,31 +307,67 @@ def test_003_alpha_transformed_and_sum_by_hand():
 # --- 004 -------------------------------------------------------------------------------------
 
 
-def test_004_feature_map_attention_scaled_by_sqrt_dk():
+def test_004_is_cross_attention_scaled_by_sqrt_dk_by_hand():
+    import torch
+
     ex = examples.run("004-4")
-    step = ex.steps[0].step
-    assert step.q.shape == (16, 4) and step.weights.shape == (16, 16)
-    assert step.scale == 0.5  # 1 / sqrt(d_k) with d_k = 4
-    q, k, v = step.q, step.k, step.v
-    scores = q @ k.T
-    exps = np.exp(scores / 2 - (scores / 2).max(axis=1, keepdims=True))
-    weights = exps / exps.sum(axis=1, keepdims=True)
-    close(step.weights, weights)
-    close(step.context, weights @ v)
-    # as written: divided by sqrt(hidden_size) = sqrt(8), a flatter row everywhere
-    written = ex.as_written[0].values
-    exps8 = np.exp(scores / math.sqrt(8) - (scores / math.sqrt(8)).max(axis=1, keepdims=True))
-    close(written, exps8 / exps8.sum(axis=1, keepdims=True))
-    close(ex.results[0].values, weights - written)
+    images, features, state, attention = c004.demo()
+    wq = attention.to_q.weight.detach().numpy()  # (dk, H)
+    wk = attention.to_k.weight.detach().numpy()  # (dk, C)
+    wv = attention.to_v.weight.detach().numpy()
+    f = features.numpy()  # (B, 16, 8)
+    s = state.numpy()  # (B, 8)
+    assert len(ex.steps) == 2 and "examples.errata.e004_cross" in keys_of(ex)
+    for b, walk in enumerate(ex.steps):
+        step = walk.step
+        q, k, v = s[b] @ wq.T, f[b] @ wk.T, f[b] @ wv.T  # query from the state, k v from features
+        assert step.q.shape == (1, 4) and step.weights.shape == (1, 16)
+        close(step.q[0], q)
+        assert step.scale == 0.5  # 1 / sqrt(d_k), d_k = 4
+        scores = k @ q
+        close(step.scores[0], scores)
+        close(step.weights[0], softmax(*(scores / 2)))
+        close(step.context[0], np.array(softmax(*(scores / 2))) @ v)
+        assert [name for name, _ in walk.stages] == ["scores", "scaled", "weights", "context"]
+    with torch.no_grad():
+        weights, context = attention(state, features)  # the corrected code itself
+    assert tuple(weights.shape) == (2, 1, 16) and tuple(context.shape) == (2, 1, 4)
+    close(weights[:, 0].numpy(), [w.step.weights[0] for w in ex.steps])
+    close(ex.inputs[0].values, [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    close(ex.inputs[1].values, [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]])
+
+
+def test_004_batch_of_two_broadcasts_to_b_b_t_and_unsqueeze_fixes_it():
+    import torch
+
+    ex = examples.run("004-4")
+    tables = {t.caption.rsplit(".", 1)[-1]: t.values for t in ex.as_written}
+    shapes = tables["broadcast_shapes"]
+    close(shapes[0, :2], [2, 4])  # Q: (B, dk)
+    close(shapes[1], [2, 16, 4])  # K: (B, T, dk)
+    assert np.isnan(shapes[0, 2])
+    close(shapes[2], [2, 2, 16])  # as written: (B, B, T)
+    close(shapes[3], [2, 1, 16])  # hidden.unsqueeze(1): (B, 1, T)
+    # the same with torch itself, B = 2
+    q, k = torch.ones(2, 4), torch.ones(2, 16, 4)
+    assert tuple((q @ k.transpose(-2, -1)).shape) == (2, 2, 16)
+    assert tuple((q.unsqueeze(1) @ k.transpose(-2, -1)).shape) == (2, 1, 16)
+    # row (keys of b, query i) = softmax(q_i . k_b / sqrt(8)): query 2 scored on picture 1's keys
+    mixed = tables["broadcast_weights"]
+    steps = [w.step for w in ex.steps]
+    for b in range(2):
+        for i in range(2):
+            scores = steps[b].k @ steps[i].q[0]
+            close(mixed[2 * b + i], softmax(*(scores / math.sqrt(8))))
+    own = tables["weights_hidden_size"]
+    close(own, [mixed[0], mixed[3]])
+    difference = next(t for t in ex.results if t.caption.endswith("weights_difference")).values
+    close(difference, np.stack([s.weights[0] for s in steps]) - own)
 
     def entropy(p):
-        return -(p * np.log(p)).sum(axis=1)
+        return -(p * np.log(p)).sum(axis=-1)
 
-    assert (entropy(written) >= entropy(weights) - 1e-12).all()
-    assert weights.max() > 0.2  # a visible pattern, not 1/16 everywhere
-    image = ex.inputs[0].values
-    close(image, [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
-    assert ex.inputs[1].values.shape == (16, 8) and (ex.inputs[1].values >= 0).all()  # ReLU
+    assert (entropy(own) >= entropy(np.stack([s.weights[0] for s in steps])) - 1e-12).all()
 
 
 def test_004_failures_name_the_missing_weight_and_numpy():
@@ -285,6 +375,7 @@ def test_004_failures_name_the_missing_weight_and_numpy():
     (undefined, no_numpy) = ex.failures
     assert undefined.error == "AttributeError" and "weight1" in undefined.message
     assert no_numpy.error == "NameError" and "'np'" in no_numpy.message
+    assert (undefined.section, undefined.lines) == ("4", (66, 66))
 
 
 # --- 000 -------------------------------------------------------------------------------------
@@ -294,24 +385,178 @@ def test_000_softmax_dim1_normalises_over_the_batch():
     ex = examples.run("000-code")
     gate_t1, gate_sum, gated_t1, batch_of_one, unbatched = (t.values for t in ex.as_written)
     close(gate_t1.sum(axis=0), np.ones(gate_t1.shape[1]))  # columns sum to 1 over the batch
-    close(gate_sum, np.ones_like(gate_sum))  # every time step, every feature
+    close(gate_sum, np.ones_like(gate_sum))  # = 1 at every time step, every feature
     assert (batch_of_one == 1.0).all()  # softmax over an axis of length 1
     close(unbatched.sum(axis=1), np.ones(unbatched.shape[0]))  # unbatched: over the features
     encoder_t1 = ex.inputs[1].values
     close(gated_t1, encoder_t1 * gate_t1)  # an elementwise gate, not a weighted sum
+    assert catalog("en")["examples.table.gate_sum_batch"].count("= 1") == 1
 
 
-def test_000_corrected_weights_are_over_time():
+def test_000_corrected_scores_include_the_bias_and_weights_are_over_time():
     ex = examples.run("000-code")
-    encoder_t1 = ex.inputs[1].values
-    for b, walk in enumerate(ex.steps):
+    w, b = ex.inputs[2].values[0, :-1], ex.inputs[2].values[0, -1]
+    assert abs(b) > 1e-3
+    alpha = ex.results[0].values
+    for i, walk in enumerate(ex.steps):
         step = walk.step
-        assert step.weights.shape == (1, 5)
+        assert step.weights.shape == (1, 5) and walk.queries == ("w, b",)
+        close(step.scores[0], step.k @ w + b)  # s_t = w . h_t + b
+        assert np.abs(step.scores[0] - step.k @ w).min() > 1e-3  # not w . h_t alone
         close(step.weights[0], softmax(*step.scores[0]))
         close(step.context, step.weights @ step.v)
-        close(step.k[0], encoder_t1[b])  # the keys are that sequence's encoder states
-        close(ex.results[0].values[b], step.context[0])
+        close(step.k[0], ex.inputs[1].values[i])  # the keys are that sequence's encoder states
+        close(alpha[i], step.weights[0])  # the corrected code's own alpha
+        close(ex.results[1].values[i], step.context[0])
+        assert [name for name, _ in walk.stages] == ["scores", "weights", "context"]
         assert step.weights.std() > 0.01  # the seeded scorer does not give uniform weights
+
+
+# --- errata, listings, own words -------------------------------------------------------------
+
+# Fragments of the articles' code (short, for this check only): none may appear in our code.
+ARTICLE_FRAGMENTS = (
+    "torch.mul(x, attention_weights)",
+    "R[i][j] / sum(R[i])",
+    "torch.bmm(weights.unsqueeze(1), embed)",
+    "self.attention(embed).squeeze(2)",
+    "attention_weights = np.zeros",
+    "np.dot(input_sequence, attention_weights)",
+    "tf.nn.softmax(W @ X1)",
+    "torch.matmul(hidden, self.weight1)",
+    "np.sqrt(self.hidden_size)",
+)
+
+
+def all_places(ex) -> set[str]:
+    return {
+        *(w.caption for w in ex.steps),
+        *(t.caption for t in (*ex.inputs, *ex.as_written, *ex.results)),
+        *(f.caption for f in ex.failures),
+        *(c.caption for c in ex.listings),
+        "",
+    }
+
+
+@pytest.mark.parametrize("name", examples.names())
+def test_each_erratum_is_attached_to_a_place_of_its_example_with_lines(name):
+    ex = examples.run(name)
+    places = all_places(ex)
+    assert ex.errata
+    for erratum in ex.errata:
+        assert erratum.at in places, (name, erratum.key, erratum.at)
+        assert erratum.kind in ("math", "code", "refs") and 0 < erratum.lines[0] <= erratum.lines[1]
+        # a numbered section, or one of article 000's named parts, which the page names in words
+        assert erratum.section[0].isdigit() or f"examples.page.part_{erratum.section}" in catalog(
+            "zh"
+        )
+        if erratum.kind == "code" and ex.listings:  # the corrected code says where it fixes it
+            assert any(code.line_of(erratum.key) for code in ex.listings), erratum.key
+    # ranked: math, then code, then references, on every place
+    for place in places:
+        kinds = [e.kind for e in ex.errata_at(place)]
+        assert kinds == sorted(kinds, key=("math", "code", "refs").index)
+
+
+def test_the_index_slip_is_attached_to_4_2_as_well_as_3_2():
+    at_42 = {e.key: e for e in examples.run("001-4.2").errata}
+    assert at_42["examples.errata.e001_index_4"].at == "examples.step.correct"
+    assert at_42["examples.errata.e001_index_4"].lines == (213, 242)
+    assert "examples.errata.e001_index" in keys_of(examples.run("001-3.2"))
+
+
+def test_unverifiable_citations_are_worded_as_unverifiable():
+    refs = {e.key: e for e in (*examples.ARTICLE_ERRATA["001"], *examples.ARTICLE_ERRATA["003"])}
+    for key in ("examples.errata.e001_unverifiable", "examples.errata.e003_ref_tutorial"):
+        assert refs[key].kind == "refs"
+        en = catalog("en")[key]
+        assert "cannot be" in en and "invented" not in en and "fake" not in en
+    assert [e.kind for e in examples.ARTICLE_ERRATA["001"]] == sorted(
+        (e.kind for e in examples.ARTICLE_ERRATA["001"]), key=("math", "code", "refs").index
+    )
+
+
+def test_reworded_errata_say_what_the_issue_asked():
+    en = catalog("en")
+    assert "mean 0" in en["examples.errata.e001_sqrt_reason"]
+    assert "variance 1" in en["examples.errata.e001_sqrt_reason"]
+    assert "build a graph first" not in en["examples.errata.e003_tf_versions"]
+    assert "cannot produce" not in en["examples.errata.e004_pooling"]
+    assert "learned projections" in en["examples.errata.e004_pooling"]
+    assert (
+        "2/3" in en["examples.errata.e001_values"]
+        and "[1/3, 1/3, 1/3]" in en["examples.errata.e001_values"]
+    )
+    assert all("on the left" not in text for text in catalog("en").values())
+    assert all("左侧" not in text for text in catalog("zh").values())
+
+
+@pytest.mark.parametrize("name", [n for n in examples.names() if examples.run(n).listings])
+def test_listings_are_our_code_run_for_their_output(name):
+    ex = examples.run(name)
+    for code in ex.listings:
+        assert code.output.strip() and code.module.startswith("attnviz.examples.code.")
+        assert code.lines[0] < code.lines[1]
+        assert not [f for f in ARTICLE_FRAGMENTS if f in code.source]
+    for failure in ex.failures:
+        assert not [f for f in ARTICLE_FRAGMENTS if f in failure.code]
+
+
+def test_no_article_code_anywhere_in_the_examples_package():
+    from pathlib import Path
+
+    package = Path(examples.__file__).parent
+    for path in package.rglob("*.py"):
+        text = path.read_text("utf-8")
+        assert not [f for f in ARTICLE_FRAGMENTS if f in text], path
+
+
+def test_numpy_listings_run_on_their_own_and_print_what_the_page_shows():
+    import subprocess
+    import sys
+
+    for name, module in (("002-4", "c002"), ("003-5", "c003"), ("001-3.2", "c001_33")):
+        (code,) = examples.run(name).listings
+        done = subprocess.run(
+            [sys.executable, "-m", f"attnviz.examples.code.{module}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout == code.output
+
+
+def test_listing_numbers_by_hand():
+    out002 = examples.run("002-4").listings[0].output
+    assert "row sums = [1. 1. 1.]" in out002
+    a1, a2 = 1 / (1 + math.exp(2.5)), math.exp(2.5) / (1 + math.exp(2.5))
+    out003 = examples.run("003-5").listings[0].output
+    assert f"Y = [ {a1 + 3 * a2:.4f} {2 * a1 - a2:.4f}]" in out003
+    assert f"alpha = [{a1:.4f} {a2:.4f}]" in out003
+
+
+# --- notation and order ----------------------------------------------------------------------
+
+
+def test_path_opens_on_4_4_and_covers_every_example_once():
+    assert examples.START == examples.PATH[0] == "001-4.4"
+    assert sorted(examples.PATH) == sorted(examples.names())
+
+
+def test_step_labels_use_the_article_notation_and_scaled_only_when_scaled():
+    walk = examples.run("001-4.4").steps[0]
+    assert walk.stages == (
+        ("scores", "Q·Kᵢ"),
+        ("scaled", "aᵢ = Q·Kᵢ/√dₖ"),
+        ("weights", "wᵢ"),
+        ("context", "y"),
+    )
+    assert dict(examples.run("002-4").steps[0].stages)["weights"] == "αᵢⱼ"
+    for name in examples.names():
+        for walk in examples.run(name).steps:
+            scaled = walk.step.scale != 1 or walk.step.temperature != 1
+            assert ("scaled" in dict(walk.stages)) == scaled, (name, walk.caption)
+            assert "c" not in walk.queries  # c is the output, never the query row
 
 
 # --- JSON and catalogs -----------------------------------------------------------------------
@@ -338,11 +583,40 @@ def test_to_json_writes_non_finite_numbers_as_strings():
     assert masked[0][2] == "-inf"
 
 
+def texts(payload) -> list[str]:
+    """Every caption, note and title of a JSON payload."""
+    out = [payload["title"], payload["summary"], payload["intro"]]
+    for group in ("inputs", "as_written", "results", "steps", "failures", "listings"):
+        out += [item["caption"] for item in payload[group]]
+    out += [e["text"] for e in payload["errata"] + payload["article_errata"]]
+    out += [e["at"] for e in payload["errata"] if e["at"]]
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_cli_prints_caption_and_note_text_in_the_chosen_language(lang, capsys):
+    from attnviz.__main__ import main
+
+    assert main(["example", "004-4", "--json", "--lang", lang]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    words = catalog(lang)
+    assert payload["title"] == words["examples.title.004-4"]
+    assert not [text for text in texts(payload) if text.startswith("examples.")]
+    assert words["examples.errata.e004_broadcast"] in [e["text"] for e in payload["errata"]]
+    broadcast = next(
+        e for e in payload["errata"] if e["text"] == words["examples.errata.e004_broadcast"]
+    )
+    assert broadcast["fixed_at"] == {"attnviz.examples.code.c004": 26}
+    assert payload["steps"][0]["stages"]["weights"] == "softmax(QKᵀ/√dₖ)"
+
+
 def test_every_catalog_key_exists_in_both_languages():
     for name in examples.names():
         ex = examples.run(name)
-        keys = [ex.title, ex.intro, *ex.errata, *examples.ARTICLE_ERRATA[ex.article]]
-        keys += [w.caption for w in ex.steps]
+        keys = [ex.title, ex.summary, ex.intro, *(e.key for e in ex.errata)]
+        keys += [e.key for e in examples.ARTICLE_ERRATA[ex.article]]
+        keys += [w.caption for w in ex.steps] + [f.caption for f in ex.failures]
+        keys += [c.caption for c in ex.listings]
         for table in (*ex.inputs, *ex.as_written, *ex.results):
             keys.append(table.caption)
             if table.keyed_rows:
@@ -353,11 +627,12 @@ def test_every_catalog_key_exists_in_both_languages():
     for article in examples.ARTICLES:
         for lang in LANGS:
             assert f"examples.article.{article}" in catalog(lang)
+            assert f"examples.article_summary.{article}" in catalog(lang)
 
 
 def test_errata_keys_are_used_exactly_once_and_none_is_orphaned():
-    used = [k for name in examples.names() for k in examples.run(name).errata]
-    used += [k for keys in examples.ARTICLE_ERRATA.values() for k in keys]
+    used = [e.key for name in examples.names() for e in examples.run(name).errata]
+    used += [e.key for errata in examples.ARTICLE_ERRATA.values() for e in errata]
     repeated = {k for k, n in Counter(used).items() if n > 1}
     assert repeated == {"examples.errata.e001_values"}  # §4.2's formula and §4.4's example
     defined = {k for k in catalog("en") if k.startswith("examples.errata.")}
@@ -375,48 +650,93 @@ def test_results_are_frozen():
 # --- the page --------------------------------------------------------------------------------
 
 
-def open_examples(lang: str, example: str | None = None):
+def open_examples(lang: str, **params: str):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file("../app.py", default_timeout=120)
+    at = AppTest.from_file("../app.py", default_timeout=180)
     at.query_params["lang"] = lang
-    if example:
-        at.query_params["example"] = example
+    for key, value in params.items():
+        at.query_params[key] = value
     at.switch_page("attnviz/ui/pages/examples.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
 
+def shown_errata(at) -> str:
+    return "\n".join(w.value for w in at.warning)
+
+
 @pytest.mark.parametrize("lang", LANGS)
-def test_page_walks_every_example_in_both_languages(lang):
+def test_page_opens_on_4_4_in_both_languages(lang):
+    at = open_examples(lang)
+    words = catalog(lang)
+    assert at.header[0].value == words["examples.title.001-4.4"]
+    assert at.info[0].value == words["examples.summary.001-4.4"]
+    assert words["examples.errata.e001_0577"] in shown_errata(at)
+
+
+def test_page_walks_the_whole_path():
+    lang = "zh"  # the other language is opened above; one full walk keeps the suite quick
     at = open_examples(lang)
     words = catalog(lang)
     assert at.title[0].value == words["examples.page.heading"]
-    for article in examples.ARTICLES:
-        at.selectbox(key="examples_article").set_value(article).run()
-        assert not at.exception, [e.message for e in at.exception]
-        for name in examples.names_of(article):
-            at.selectbox(key=f"examples_name_{article}").set_value(name).run()
-            assert not at.exception, (name, [e.message for e in at.exception])
-            ex = examples.run(name)
-            assert at.header[0].value == words[ex.title]
-            errata = at.warning[0].value
-            assert all(words[key] in errata for key in ex.errata), name
-            for walk in ex.steps:
-                if len(ex.steps) > 1:
-                    at.radio(key=f"{name}_walk").set_value(walk.caption).run()
-                if len(walk.queries) > 1:
-                    index = ex.steps.index(walk)
-                    at.selectbox(key=f"{name}_{index}_query").set_value(len(walk.queries) - 1)
-                    at.run()
-                assert not at.exception, (name, walk.caption, [e.message for e in at.exception])
-                # the breakdown ends with the context of the chosen query, in the page's language
-                query = len(walk.queries) - 1 if len(walk.queries) > 1 else 0
-                vector = vector_text(walk.step.context[query], limit=8)
-                assert at.text[-1].value == t("breakdown.context", lang, vector=vector), name
+    assert at.header[0].value == words["examples.title.001-4.4"]  # the gentlest example first
+    assert at.query_params["example"] == "001-4.4"
+    for name in examples.PATH:
+        at.selectbox(key="examples_path").set_value(name).run()
+        assert not at.exception, (name, [e.message for e in at.exception])
+        ex = examples.run(name)
+        assert at.header[0].value == words[ex.title]
+        assert any(words[f"examples.article.{ex.article}"] in m.value for m in at.markdown)
+        assert words[f"examples.article_summary.{ex.article}"] in [c.value for c in at.caption]
+        assert at.info[0].value == words[ex.summary]
+        errata = shown_errata(at)
+        assert all(words[e.key] in errata for e in ex.errata), name
+        shown_code = [c.value.strip() for c in at.code]
+        for code in ex.listings:
+            assert code.source.strip() in shown_code and code.output.strip() in shown_code
+        for walk in ex.steps:
+            index = ex.steps.index(walk)
+            if len(ex.steps) > 1:
+                at.radio(key=f"{name}_walk").set_value(index).run()
+                assert at.query_params["step"] == str(index)
+            if len(walk.queries) > 1:
+                at.selectbox(key=f"{name}_{index}_query").set_value(len(walk.queries) - 1)
+                at.run()
+            assert not at.exception, (name, walk.caption, [e.message for e in at.exception])
+            query = len(walk.queries) - 1 if len(walk.queries) > 1 else 0
+            vector = vector_text(walk.step.context[query], limit=8)
+            assert at.text[-1].value == t("breakdown.context", lang, vector=vector), name
 
 
-def test_page_opens_the_example_named_in_the_url():
-    at = open_examples("zh", "002-4")
-    assert at.header[0].value == catalog("zh")["examples.title.002-4"]
-    assert at.selectbox(key="examples_article").value == "002"
+def display_values(dataframe) -> list[list[str]]:
+    """The cells as the page writes them (the Styler's text), not the numbers behind them."""
+    import pyarrow as pa
+
+    data = dataframe.proto.arrow_data.styler.display_values
+    return pa.ipc.open_stream(data).read_all().to_pandas().values.tolist() if data else []
+
+
+def test_page_opens_the_example_and_step_named_in_the_url_and_shows_nan_as_a_dash():
+    at = open_examples("zh", example="004-4", step="1")
+    assert at.header[0].value == catalog("zh")["examples.title.004-4"]
+    assert at.radio(key="004-4_walk").value == 1
+    assert at.info[0].value == catalog("zh")["examples.summary.004-4"]
+    assert not at.info[1:]  # no notice
+    tables = [cells for cells in map(display_values, at.dataframe) if cells]
+    # the shapes table: Q is (2, 4), no third axis; as written Q Kᵀ is (2, 2, 16)
+    assert next(cells[:2] for cells in tables if cells[0][-1] == "—") == [
+        ["2.0000", "4.0000", "—"],
+        ["2.0000", "16.0000", "4.0000"],
+    ]
+    assert not any("nan" in str(cells).lower() or "None" in str(cells) for cells in tables)
+
+
+def test_page_bad_url_values_get_a_notice_and_the_default():
+    at = open_examples("en", example="nope", step="7")
+    words = catalog("en")
+    assert at.header[0].value == words["examples.title.001-4.4"]
+    assert words["examples.page.bad_example"] in [i.value for i in at.info]
+    at = open_examples("en", example="001-4.4", step="7")
+    assert words["examples.page.bad_step"] in [i.value for i in at.info]
+    assert at.radio(key="001-4.4_walk").value == 0 and at.query_params["step"] == "0"

@@ -23,7 +23,7 @@ SCORE_LATEX = {
     "general": r"\mathrm{scores}_j = q^\top W k_j",
     "additive": r"\mathrm{scores}_j = w^\top \tanh(W_1 q + W_2 k_j)",
     "neg_euclidean": r"\mathrm{scores}_j = -\lVert q - k_j \rVert",
-    "linear": r"\mathrm{scores}_j = w \cdot k_j",
+    "linear": r"\mathrm{scores}_j = w \cdot k_j + b",
 }
 SOFTMAX_LATEX = (
     r"\mathrm{weights}_j = \frac{\exp(\mathrm{masked}_j - m)}{\sum_i \exp(\mathrm{masked}_i - m)},"

@@ -1,8 +1,9 @@
 """Worked examples: each article's example step by step, the article's version beside the
-correct one, and an errata box.
+correct one, the corrected code run beside the math, and each erratum where it belongs.
 
 Only wiring: the numbers come from attnviz.examples (computed through attention.attend), the
-figures from attnviz.figures, every word from the `examples.*` catalog keys.
+figures from attnviz.figures, every word from the `examples.*` catalog keys. The URL keeps the
+state: `?example=ID&step=N` (N = which computation the step-by-step section opens on).
 """
 
 import numpy as np
@@ -11,16 +12,42 @@ import streamlit as st
 
 from attnviz import examples
 from attnviz.figures.heatmap import heatmap
-from attnviz.ui.common import labeler, render_breakdown, t
+from attnviz.ui.common import render_breakdown, t
 
 DIGITS = 4  # the articles print three decimals; one more shows where they rounded
 
 
-def frame(values: np.ndarray, rows, cols) -> pd.DataFrame:
-    return pd.DataFrame(np.round(np.asarray(values, dtype=float), DIGITS), index=rows, columns=cols)
+def styled(values: np.ndarray, rows, cols):
+    """A table of numbers; a cell with no number (nan) reads "—"."""
+    table = pd.DataFrame(np.asarray(values, dtype=float), index=rows, columns=cols)
+    return table.style.format(precision=DIGITS, na_rep="—")
 
 
-def show_table(table: examples.Table) -> None:
+def cite(section: str, lines: tuple[int, int]) -> str:
+    """ "§5.2.3, lines 369–375"; article 000 has no numbered sections, only named parts."""
+    first, last = lines
+    where = t("examples.page.line", line=first) if first == last else None
+    where = where or t("examples.page.lines", first=first, last=last)
+    if not section[0].isdigit():
+        return t("examples.page.cite_part", part=t(f"examples.page.part_{section}"), where=where)
+    return t("examples.page.cite", section=section, where=where)
+
+
+def show_errata(ex: examples.WorkedExample, errata) -> None:
+    """The errata of one place, math first, then code, then references."""
+    if not errata:
+        return
+    items = []
+    for erratum in errata:
+        fixed = [code.line_of(erratum.key) for code in ex.listings]
+        fix = [t("examples.page.fixed_at", line=line) for line in fixed if line]
+        where = " · ".join([cite(erratum.section, erratum.lines), *fix])
+        kind = t(f"examples.page.kind_{erratum.kind}")
+        items.append(f"- **{kind}** · {where}  \n{t(erratum.key)}")
+    st.warning("\n".join(items), icon="⚠️")
+
+
+def show_table(ex: examples.WorkedExample, table: examples.Table) -> None:
     rows = [t(r) for r in table.rows] if table.keyed_rows else list(table.rows)
     if table.heatmap:
         signed = bool((table.values < 0).any())
@@ -35,40 +62,44 @@ def show_table(table: examples.Table) -> None:
             ),
             key=f"table_{table.caption}",
         )
-        return
-    st.caption(t(table.caption))
-    st.dataframe(frame(table.values, rows, table.cols), width="stretch")
-    if not np.isfinite(table.values).all():
-        st.caption(t("examples.page.nonfinite"))
+    else:
+        st.caption(t(table.caption))
+        st.dataframe(styled(table.values, rows, table.cols), width="stretch")
+        if np.isinf(table.values).any():
+            st.caption(t("examples.page.nonfinite"))
+        if np.isnan(table.values).any():
+            st.caption(t("examples.page.no_number"))
+    show_errata(ex, ex.errata_at(table.caption))
 
 
 def show_claims(claims: tuple[examples.Claim, ...]) -> None:
     st.markdown(f"**{t('examples.page.claims')}**")
     for claim in claims:
         st.latex(claim.symbol)
-        numbers = pd.DataFrame(
-            [np.round(claim.claimed, DIGITS), np.round(claim.correct, DIGITS)],
-            index=[t("examples.page.claim_claimed"), t("examples.page.claim_correct")],
-            columns=[str(i + 1) for i in range(len(claim.claimed))],
+        st.dataframe(
+            styled(
+                [claim.claimed, claim.correct],
+                [t("examples.page.claim_claimed"), t("examples.page.claim_correct")],
+                [str(i + 1) for i in range(len(claim.claimed))],
+            ),
+            width="stretch",
         )
-        st.dataframe(numbers, width="stretch")
         st.caption(f"{t('examples.page.claim_holds')}: {'✅' if claim.holds else '❌'}")
 
 
-def show_failures(failures: tuple[examples.Failure, ...]) -> None:
-    st.markdown(f"**{t('examples.page.failures')}**")
-    for failure in failures:
+def show_failures(ex: examples.WorkedExample) -> None:
+    st.subheader(t("examples.page.failures"))
+    st.caption(t("examples.page.failures_lead"))
+    for failure in ex.failures:
+        st.markdown(f"**{t(failure.caption)}** · {cite(failure.section, failure.lines)}")
         st.code(failure.code, language="python", wrap_lines=True)
         observed = "failure_observed" if failure.observed else "failure_stated"
         st.caption(t(f"examples.page.{observed}"))
-        st.code(
-            t("examples.page.failure_line", error=failure.error, message=failure.message),
-            language=None,
-            wrap_lines=True,
-        )
+        st.code(f"{failure.error}: {failure.message}", language=None, wrap_lines=True)
+        show_errata(ex, ex.errata_at(failure.caption))
 
 
-def show_walk(walk: examples.Walk, key: str) -> None:
+def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str, first: bool) -> None:
     step = walk.step
     st.markdown(f"**{t(walk.caption)}**")
     st.plotly_chart(
@@ -81,101 +112,126 @@ def show_walk(walk: examples.Walk, key: str) -> None:
         ),
         key=f"{key}_heatmap",
     )
-    tabs = st.tabs(
-        [t(f"examples.page.step_{name}") for name in ("scores", "scaled", "weights", "context")]
-    )
-    for tab, name in zip(tabs, ("scores", "scaled", "weights"), strict=False):
+    stages = walk.stages
+    if first:  # our names beside the article's symbols, once per example
+        pairs = ", ".join(f"{symbol} = {ours}" for ours, symbol in stages)
+        st.caption(t("examples.page.stage_names", pairs=pairs))
+    for tab, (ours, _) in zip(st.tabs([symbol for _, symbol in stages]), stages, strict=True):
         with tab:
-            st.dataframe(frame(getattr(step, name), walk.queries, walk.keys), width="stretch")
-    with tabs[3]:
-        st.dataframe(frame(step.context, walk.queries, walk.features), width="stretch")
+            columns = walk.features if ours == "context" else walk.keys
+            st.dataframe(styled(getattr(step, ours), walk.queries, columns), width="stretch")
+    show_errata(ex, ex.errata_at(walk.caption))
+
+
+def show_listing(ex: examples.WorkedExample, code: examples.Listing) -> None:
+    st.markdown(f"**{t(code.caption)}**")
+    st.caption(
+        t("examples.page.listing_cite", where=cite(code.section, code.lines), module=code.module)
+    )
+    st.code(code.source, language="python", line_numbers=True)
+    st.markdown(f"**{t('examples.page.listing_output')}**")
+    st.code(code.output, language=None)
+    show_errata(ex, ex.errata_at(code.caption))
+
+
+def from_url(name: str, options: list, default):
+    """The URL's value of `name` if it is one of `options`; else a notice and the default."""
+    value = st.query_params.get(name)
+    if value is None or value in options:
+        return default if value is None else value
+    st.info(t(f"examples.page.bad_{name}"), icon="🔗")
+    return default
 
 
 st.title(t("examples.page.heading"))
 st.markdown(t("examples.page.lead"))
 
-names = examples.names()
-wanted = st.query_params.get("example")
-start = names.index(wanted) if wanted in names else 0
-left, right = st.columns(2)
-article = left.selectbox(
-    t("examples.page.article"),
-    examples.ARTICLES,
-    index=examples.ARTICLES.index(names[start][:3]),
-    format_func=labeler("examples.article."),
-    key="examples_article",
+path = list(examples.PATH)
+# labels made now, in today's language (format_func may be called outside the script run)
+titles = {
+    option: t("examples.page.path_item", n=n, title=t(f"examples.title.{option}"))
+    for n, option in enumerate(path, start=1)
+}
+name = st.selectbox(
+    t("examples.page.path"),
+    path,
+    index=path.index(from_url("example", path, examples.START)),
+    format_func=titles.get,
+    key="examples_path",
 )
-choices = examples.names_of(article)
-name = right.selectbox(
-    t("examples.page.example"),
-    choices,
-    index=choices.index(names[start]) if names[start] in choices else 0,
-    format_func=labeler("examples.title."),
-    key=f"examples_name_{article}",
-)
+if st.query_params.get("example") != name:  # another example: its first computation
+    st.query_params.pop("step", None)
+st.query_params["example"] = name
 ex = examples.run(name)  # computed once per process (functools.cache)
 
+st.markdown(f"#### {t(f'examples.article.{ex.article}')}")
+st.caption(t(f"examples.article_summary.{ex.article}"))
 st.header(t(ex.title))
 if ex.section == "code":
     st.caption(t("examples.page.section_code", article=ex.article))
 else:
     st.caption(t("examples.page.section", article=ex.article, section=ex.section))
+st.info(t(ex.summary), icon="📌")
+show_errata(ex, ex.errata_at(""))
 st.markdown(t(ex.intro))
 
 st.markdown(f"**{t('examples.page.notation')}**")
 st.latex(r",\quad ".join(rf"{symbol} \mapsto \mathtt{{{ours}}}" for symbol, ours in ex.notation))
 
 st.subheader(t("examples.page.inputs"))
-for column, table in zip(st.columns(len(ex.inputs)), ex.inputs, strict=True):
-    with column:
-        show_table(table)
+for table in ex.inputs:
+    show_table(ex, table)
 
+st.subheader(t("examples.page.formulas"))
 said, correct = st.columns(2)
 with said:
-    st.subheader(t("examples.page.article_side"))
     st.markdown(f"**{t('examples.page.article_formulas')}**")
     for formula in ex.article_formulas:
         st.latex(formula)
-    if ex.claims:
-        show_claims(ex.claims)
-    if ex.as_written:
-        st.markdown(f"**{t('examples.page.as_written')}**")
-        for table in ex.as_written:
-            show_table(table)
-    if ex.failures:
-        show_failures(ex.failures)
 with correct:
-    st.subheader(t("examples.page.correct_side"))
     st.markdown(f"**{t('examples.page.correct_formulas')}**")
     for formula in ex.correct_formulas:
         st.latex(formula)
-    for i, walk in enumerate(ex.steps):
-        show_walk(walk, key=f"{name}_walk{i}")
-    if ex.results:
-        st.markdown(f"**{t('examples.page.results')}**")
-        for table in ex.results:
-            show_table(table)
 
-st.subheader(t("examples.page.errata"))
-if ex.errata:
-    st.warning("\n".join(f"- {t(key)}" for key in ex.errata), icon="⚠️")
-else:
-    st.info(t("examples.page.no_errata"))
+st.subheader(t("examples.page.correct_side"))
+for i, walk in enumerate(ex.steps):
+    show_walk(ex, walk, key=f"{name}_walk{i}", first=i == 0)
+if ex.listings:  # the code beside the math: the same computation, written out and run
+    st.subheader(t("examples.page.listings"))
+    for code in ex.listings:
+        show_listing(ex, code)
+if ex.results:
+    st.markdown(f"**{t('examples.page.results')}**")
+    for table in ex.results:
+        show_table(ex, table)
+
+if ex.claims or ex.as_written:
+    st.subheader(t("examples.page.article_side"))
+    if ex.claims:
+        show_claims(ex.claims)
+    for table in ex.as_written:
+        show_table(ex, table)
+if ex.failures:
+    show_failures(ex)
+
 if examples.ARTICLE_ERRATA[ex.article]:
-    st.markdown(f"**{t('examples.page.article_errata', article=ex.article)}**")
-    st.warning("\n".join(f"- {t(key)}" for key in examples.ARTICLE_ERRATA[ex.article]), icon="📚")
+    st.subheader(t("examples.page.article_errata", article=ex.article))
+    show_errata(ex, examples.ARTICLE_ERRATA[ex.article])
 
 st.subheader(t("examples.page.breakdown"))
-walk_index = 0
+walk_ids = [str(i) for i in range(len(ex.steps))]
+walk_index = int(from_url("step", walk_ids, "0"))
 if len(ex.steps) > 1:
-    caption = st.radio(
-        t("examples.page.correct_side"),
-        [walk.caption for walk in ex.steps],
-        format_func=labeler(""),
+    captions = [t(walk.caption) for walk in ex.steps]
+    walk_index = st.radio(
+        t("examples.page.computation"),
+        range(len(ex.steps)),
+        index=walk_index,
+        format_func=captions.__getitem__,
         horizontal=True,
         key=f"{name}_walk",
     )
-    walk_index = [walk.caption for walk in ex.steps].index(caption)
+st.query_params["step"] = str(walk_index)
 walk = ex.steps[walk_index]
 query = 0
 if len(walk.queries) > 1:
