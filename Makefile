@@ -34,7 +34,7 @@ serve: $(BIN)/.runtime nginx
 	$(BIN)/python -m attnviz.serve --port $(PORT) --address $(ADDRESS) --replicas $(or $(REPLICAS),2)
 
 # N simulated students (N="1 10 20 40" for several rounds); REPLICAS=2 puts nginx in front.
-load: $(BIN)/.runtime
+load: $(BIN)/.runtime $(if $(filter-out 0,$(REPLICAS)),nginx)
 	$(BIN)/python -m benchmarks.load --students "$(N)" --replicas $(or $(REPLICAS),0)
 
 # Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),

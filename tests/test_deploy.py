@@ -4,12 +4,13 @@ its page, its websocket and its reconnect all reach one replica."""
 
 import asyncio
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from attnviz.serve.client import Session
-from attnviz.serve.launch import ROOT, Served, render_nginx_conf
+from attnviz.serve.launch import ROOT, Served, render_nginx_conf, streamlit_command
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 needs_nginx = pytest.mark.skipif(
@@ -30,6 +31,32 @@ async def one_session(url: str) -> tuple[list[str], str, str, list[str]]:
         return session.replicas, first_id, session.session_id, errors
 
 
+def listening_on(port: int) -> set[str]:
+    """The local addresses (hex, as in /proc/net/tcp*) listening on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+LOOPBACK = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+
+
+def test_make_run_binds_loopback_unless_told():
+    def recipe(*extra):
+        done = subprocess.run(["make", "-n", "run", *extra], cwd=ROOT, capture_output=True)
+        return done.stdout.decode()
+
+    assert "-m attnviz.serve" in recipe() and "--address 127.0.0.1" in recipe()
+    assert "--address 0.0.0.0" in recipe("ADDRESS=0.0.0.0")
+    command = " ".join(streamlit_command(8501, "127.0.0.1"))
+    assert "--server.fileWatcherType none" in command  # no watcher walking .venv when served
+
+
 @needs_nginx
 def test_two_replicas_behind_nginx_keep_each_session_on_one():
     with Served(replicas=2, nginx=True, warm_up=False) as served:
@@ -38,6 +65,8 @@ def test_two_replicas_behind_nginx_keep_each_session_on_one():
             return await asyncio.gather(*(one_session(served.url) for _ in range(SESSIONS)))
 
         results = asyncio.run(everyone())
+        for port in [served.port, *served.ports]:  # nginx and both replicas: loopback only
+            assert listening_on(port) == {LOOPBACK}
     replicas = {f"127.0.0.1:{port}" for port in served.ports}
     for seen, first_id, later_id, errors in results:
         assert errors == []

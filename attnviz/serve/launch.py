@@ -131,9 +131,10 @@ class Served:
             import asyncio  # imported once the servers are starting: it takes a while
 
             for base in bases:
-                errors = asyncio.run(warm(base))
-                if errors:
-                    raise RuntimeError(f"warming {base} failed: {errors}")
+                # A page that fails (a model package not installed) says so to its visitors;
+                # the rest of the app is still served.
+                for error in asyncio.run(warm(base)):
+                    print(f"attnviz: warming {base}: {error}", file=sys.stderr, flush=True)
         if self.nginx:
             self._start_nginx()
 
