@@ -268,7 +268,7 @@ def heads(
     k: torch.Tensor,
     v: torch.Tensor,
     *,
-    allowed: np.ndarray | torch.Tensor | None = None,
+    allowed: np.ndarray | None = None,
     causal: bool = False,
 ) -> Heads:
     """Scaled dot-product attention of a model's heads, at reference speed.
@@ -290,19 +290,20 @@ def heads(
     tq, tk = q.shape[-2], k.shape[-2]
     scale = score_scale("scaled_dot", k.shape[-1])
     scaled = (q * scale) @ k.transpose(-2, -1)  # (..., Tq, Tk)
-    keep = None
-    if allowed is not None:
-        keep = torch.as_tensor(np.asarray(allowed, dtype=bool), device=q.device)
+    # The mask is settled in numpy, on (Tq, Tk) booleans: a model's unpadded input allows every
+    # key, and then no torch pass over the mask runs at all.
+    keep = None if allowed is None else np.broadcast_to(np.asarray(allowed, bool), (tq, tk))
     if causal:
-        tril = torch.as_tensor(causal_mask(tq, tk), device=q.device)
-        keep = tril if keep is None else keep & tril
-    if keep is not None and not bool(keep.all()):
-        keep = torch.broadcast_to(keep, (tq, tk))
+        keep = causal_mask(tq, tk) if keep is None else keep & causal_mask(tq, tk)
+    if keep is not None and not keep.all():
         bias = torch.zeros((tq, tk), dtype=scaled.dtype, device=q.device)
-        scaled += bias.masked_fill_(~keep, float("-inf"))  # masked, in place
+        bias.masked_fill_(torch.as_tensor(~keep, device=q.device), float("-inf"))
+        scaled += bias  # masked, in place
     weights = torch.softmax(scaled, dim=-1)  # (..., Tq, Tk)
-    if keep is not None and not bool(keep.any(dim=-1).all()):
-        weights = weights.masked_fill_(~keep.any(dim=-1, keepdim=True), 0.0)  # rows all hidden
+    if keep is not None and not keep.any(axis=-1).all():  # rows with every key hidden
+        weights.masked_fill_(
+            torch.as_tensor(~keep.any(axis=-1, keepdims=True), device=q.device), 0.0
+        )
     context = weights @ v  # (..., Tq, Dv)
     if not bool(torch.isfinite(context).all()):
         raise InputError("error.overflow")

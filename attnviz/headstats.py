@@ -84,7 +84,7 @@ def _row_mean(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def head_stats(
-    attentions: np.ndarray,
+    attentions,
     special: np.ndarray | None = None,
     punct: np.ndarray | None = None,
     allowed: np.ndarray | None = None,
@@ -92,15 +92,17 @@ def head_stats(
     """Statistics of every head.
 
     Args:
-        attentions: (L, H, T, T) weights; rows sum to 1 (or 0 where every key is masked).
+        attentions: (L, H, T, T) weights, or one (H, T, T) array per layer (a trace's own
+            arrays, never stacked into a copy); rows sum to 1 (or 0 where every key is masked).
         special: (T,) bool, special tokens; they are not counted as queries (unless all are).
         punct: (T,) bool, punctuation tokens.
         allowed: (T, T) bool, which keys each query may see (all when None); sets `spread`.
     """
-    attentions = np.asarray(attentions)
-    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-        raise ValueError(f"expected (L, H, T, T), got {attentions.shape}")
-    t = attentions.shape[-1]
+    attentions = [np.asarray(layer) for layer in attentions]  # L x (H, T, T)
+    shapes = {layer.shape for layer in attentions}
+    if len(shapes) != 1 or len(shape := shapes.pop()) != 3 or shape[-1] != shape[-2]:
+        raise ValueError(f"expected (L, H, T, T), got layers of shapes {shapes or 'none'}")
+    t = shape[-1]
     special = np.zeros(t, bool) if special is None else np.asarray(special, dtype=bool)
     punct = np.zeros(t, bool) if punct is None else np.asarray(punct, dtype=bool)
     allowed = np.ones((t, t), bool) if allowed is None else np.asarray(allowed, dtype=bool)
@@ -108,7 +110,9 @@ def head_stats(
         raise ValueError("special, punct must be (T,) and allowed (T, T)")
 
     queries = ~special if (~special).any() else np.ones(t, bool)  # (T,)
-    live = (attentions.sum(axis=-1) > 0).any(axis=(0, 1))  # (T,) rows with a visible key
+    live = np.logical_or.reduce(
+        [(layer.sum(axis=-1) > 0).any(axis=0) for layer in attentions]
+    )  # (T,) rows with a visible key
     rows = queries & live
     prev_rows = rows[1:]  # queries 1..T-1 have a previous token
     next_rows = rows[:-1]  # queries 0..T-2 have a next token
@@ -142,7 +146,7 @@ def head_stats(
 def trace_stats(trace) -> HeadStats:
     """`head_stats` of a `ModelTrace` (special tokens and punctuation read from the trace)."""
     return head_stats(
-        trace.attentions,
+        [layer.weights for layer in trace.layers],
         special=trace.special,
         punct=punct_mask(trace.tokens),
         allowed=trace.layers[0].allowed if trace.layers else None,

@@ -11,21 +11,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def rollout(attentions: np.ndarray, *, head_fusion: str = "mean") -> np.ndarray:
+def rollout(attentions, *, head_fusion: str = "mean") -> np.ndarray:
     """Cumulative rollout after every layer.
 
     Args:
-        attentions: (L, H, T, T) attention weights of one input.
+        attentions: (L, H, T, T) attention weights of one input, or one (H, T, T) array per
+            layer (a trace's own arrays: fused one layer at a time, never stacked into a copy).
         head_fusion: "mean" or "max" over heads.
 
     Returns:
         (L, T, T): entry [l, i, j] is how much token j reaches position i after layer l.
     """
-    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-        raise ValueError(f"expected (L, H, T, T), got {attentions.shape}")
+    layers = [np.asarray(layer) for layer in attentions]  # L x (H, T, T)
+    if not layers or any(x.ndim != 3 or x.shape[-1] != x.shape[-2] for x in layers):
+        raise ValueError(f"expected (L, H, T, T), got layers of shapes {[x.shape for x in layers]}")
     if head_fusion not in ("mean", "max"):
         raise ValueError(f"head_fusion must be 'mean' or 'max', not {head_fusion!r}")
-    fused = attentions.max(axis=1) if head_fusion == "max" else attentions.mean(axis=1)  # (L, T, T)
+    fused = np.stack(
+        [x.max(axis=0) if head_fusion == "max" else x.mean(axis=0) for x in layers]
+    )  # (L, T, T)
     t = fused.shape[-1]
     eye = np.eye(t, dtype=np.float64)
     result = eye

@@ -9,6 +9,7 @@ import platform
 import torch
 
 import benchmarks
+from attnviz.loading import pick_device
 
 if __name__ == "__main__":
     print(f"# attnviz benchmarks — {datetime.date.today().isoformat()}")
@@ -17,6 +18,7 @@ if __name__ == "__main__":
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {device},"
         f" torch {torch.__version__}"
     )
+    print(f"device the models ran on: {pick_device()}")
     for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
         if info.name.startswith("bench_"):
             print(f"\n## {info.name}\n")

@@ -74,8 +74,10 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
 
     fig, s = timed(lambda: heatmap(weights, labels, labels, title="layer 1, head 1"))
     rows.append((name, t, "one head: figures.heatmap", figs.figure_bytes(fig), s))
-    fig, s = timed(lambda: figs.overview(attentions))
-    side = figs.overview_cell(*attentions.shape)
+    layers = [layer.weights for layer in trace.layers]  # L x (H, T, T), as the page reads them
+    (fig, side), s = timed(
+        lambda: figs.overview_of(layers, labels, trace.special, trace.extras["segment"])
+    )
     rows.append(
         (name, t, f"all heads overview ({side}×{side} per head)", figs.figure_bytes(fig), s)
     )
@@ -94,7 +96,7 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     rows.append((name, t, "head statistics (numpy)", "-", s))
     fig, s = timed(lambda: figs.stats_map(stats.entropy))
     rows.append((name, t, "statistics map", figs.figure_bytes(fig), s))
-    result, s = timed(lambda: rollout(attentions))
+    result, s = timed(lambda: rollout(layers))
     rows.append((name, t, "rollout (numpy)", "-", s))
     fig, s = timed(lambda: heatmap(result[-1], labels, labels))
     rows.append((name, t, "rollout heatmap", figs.figure_bytes(fig), s))

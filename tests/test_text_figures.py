@@ -340,3 +340,21 @@ def test_select_of_everything_is_the_array_itself():
     w = stochastic(np.random.default_rng(6), 2, 5, 5)
     view = figs.select(w, list("abcde"), np.zeros(5, bool), np.zeros(5))
     assert view.matrix is w  # no fancy-index copy of a (H, T, T) array
+
+
+def test_stats_and_rollout_take_a_trace_layer_by_layer():
+    """A list of (H, T, T) layers gives what the stacked (L, H, T, T) array gives."""
+    from attnviz.rollout import rollout
+
+    w = stochastic(np.random.default_rng(8), 3, 2, 7, 7)
+    stacked, layers = headstats.head_stats(w), headstats.head_stats(list(w))
+    for name in headstats.METRICS:
+        np.testing.assert_array_equal(stacked.metric(name), layers.metric(name))
+    for fusion in ("mean", "max"):
+        result = rollout(list(w), head_fusion=fusion)  # (L, T, T)
+        np.testing.assert_array_equal(result, rollout(w, head_fusion=fusion))
+    np.testing.assert_allclose(result.sum(-1), 1.0, atol=1e-12)
+    a = (w[0].mean(0) + np.eye(7)) / 2  # layer 1 by hand: residual half, rows renormalised
+    np.testing.assert_allclose(rollout(list(w))[0], a / a.sum(-1, keepdims=True), atol=1e-12)
+    with pytest.raises(ValueError):
+        rollout([w[0], w[1, 0]])

@@ -28,19 +28,24 @@ import streamlit as st
 LIMIT = int(float(os.environ.get("ATTNVIZ_CACHE_MB", "1024")) * 2**20)
 
 
-def nbytes(value: Any) -> int:
+def nbytes(value: Any, seen: set | None = None) -> int:
     """Bytes held by the numpy arrays in `value` (dataclasses, tuples, lists, dicts walked).
 
-    Arrays that are views of one another count once per view: traces hold no such aliases.
+    Views of one buffer count once (a trace's layers share one `allowed` mask).
     """
+    seen = set() if seen is None else seen
     if isinstance(value, np.ndarray):
+        where = (value.__array_interface__["data"][0], value.nbytes)
+        if where in seen:
+            return 0
+        seen.add(where)
         return value.nbytes
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+        return sum(nbytes(getattr(value, f.name), seen) for f in dataclasses.fields(value))
     if isinstance(value, dict):
-        return sum(nbytes(v) for v in value.values())
+        return sum(nbytes(v, seen) for v in value.values())
     if isinstance(value, list | tuple):
-        return sum(nbytes(v) for v in value)
+        return sum(nbytes(v, seen) for v in value)
     return 0
 
 

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from attnviz import attention, i18n
+from attnviz import i18n
 from attnviz.errors import InputError
-from attnviz.figures.breakdown import SCORE_LATEX, SOFTMAX_LATEX, breakdown_frame, vector_text
-from attnviz.loading import ModelMissing
 from attnviz.trace import AttentionStep
+
+# torch (through attention and loading) and pandas (through figures.breakdown) are imported by
+# the functions that need them: the start page and the playground's first draw should not wait
+# ~1.2 s for them (issue 13, `python -X importtime`).
 
 # Rows of the breakdown table shown before "show every key" (257 image patches would be a wall).
 TOP_KEYS = 16
@@ -38,6 +40,8 @@ def labeler(prefix: str):
 
 def show_error(exc: Exception) -> None:
     """A clear message in the user's language instead of a traceback."""
+    from attnviz.loading import ModelMissing
+
     if isinstance(exc, InputError):
         st.error(t(exc.key, **exc.params), icon="⚠️")
     elif isinstance(exc, ModelMissing):
@@ -55,6 +59,9 @@ def render_breakdown(
     widget_key: str = "breakdown",
 ) -> None:
     """Every step of one query: formula, q, per-key table, softmax sums and the context."""
+    from attnviz import attention
+    from attnviz.figures.breakdown import SCORE_LATEX, SOFTMAX_LATEX, breakdown_frame, vector_text
+
     explained = attention.explain(step, query)
     st.latex(SCORE_LATEX[step.score])
     st.latex(SOFTMAX_LATEX)

@@ -53,7 +53,8 @@ def get_trace(digest: str, data: bytes):
 
 def get_rollout(digest: str, trace):
     """(L, T, T) cumulative rollout of one photo's trace, cached beside it."""
-    return cache.shared().get(("image_rollout", digest), lambda: rollout(trace.attentions))
+    layers = [layer.weights for layer in trace.layers]  # L x (H, T, T), not stacked
+    return cache.shared().get(("image_rollout", digest), lambda: rollout(layers))
 
 
 def analyse(data: bytes):

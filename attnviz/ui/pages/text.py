@@ -94,7 +94,8 @@ def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
 
 def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
     def make() -> np.ndarray:
-        result = rollout(get_trace(name, text, pair).attentions).astype(np.float32)  # (L, T, T)
+        layers = [layer.weights for layer in get_trace(name, text, pair).layers]  # L x (H, T, T)
+        result = rollout(layers).astype(np.float32)  # (L, T, T)
         if words:  # rows still sum to 1
             result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
         return result
