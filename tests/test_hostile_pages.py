@@ -155,3 +155,25 @@ def test_uploads_are_judged_by_content_with_our_message(lang):
     at.file_uploader(key="image_upload").set_value(("photo.data", png(), "application/x-foo"))
     at.run()
     assert not at.exception and not at.error
+
+
+@needs["dinov2"]
+def test_a_truncated_animated_gif_gives_a_message_on_the_image_page():
+    """Cut inside a later frame: Pillow failed in `is_animated`, outside the guarded decode."""
+    from test_hostile import animated_gif  # tests/ is on sys.path (pytest's prepend mode)
+
+    from attnviz import images
+
+    data = animated_gif()
+    cuts = []
+    for end in range(len(data) // 3, len(data)):
+        try:
+            images.decode(data[:end])
+        except InputError as err:
+            cuts.append((end, err.key))
+    at = open_page("image", "zh")
+    at.radio(key="image_source").set_value("upload").run()
+    for end, key in cuts[:3]:
+        at.file_uploader(key="image_upload").set_value(("cut.gif", data[:end], "image/gif")).run()
+        assert not at.exception, end
+        assert [e.value for e in at.error] == [t(key, "zh")]
