@@ -1,9 +1,9 @@
-"""attnviz: page config, language, navigation — nothing else."""
+"""attnviz: page config, language, navigation (behind the last-resort handler) — nothing else."""
 
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
-from attnviz.ui.common import t
+from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
 
@@ -32,4 +32,7 @@ navigation = st.navigation(
     ]
 )
 st.sidebar.caption(t("app_title"))
-navigation.run()
+try:
+    navigation.run()
+except Exception as exc:  # noqa: BLE001 - the last resort, for every page (see show_unexpected)
+    show_unexpected(exc)

@@ -12,6 +12,8 @@ from attnviz.errors import InputError
 # A playground matrix bigger than this is not something to read cell by cell.
 MAX_ROWS = 64
 MAX_COLS = 64
+# Characters a matrix's text box takes: 64 x 64 numbers of up to ~11 characters each.
+MAX_CHARS = 50_000
 _SEPARATORS = re.compile(r"[,\s;，；]+")
 
 
@@ -29,6 +31,8 @@ def _checked(matrix: np.ndarray, name: str) -> np.ndarray:
 
 def parse_matrix(text: str, name: str) -> np.ndarray:
     """Rows on lines, numbers separated by spaces, commas or semicolons -> (rows, cols) float64."""
+    if len(text) > MAX_CHARS:
+        raise InputError("error.text_too_long", got=len(text), limit=MAX_CHARS)
     rows = []
     for line in text.strip().splitlines():
         cells = [c for c in _SEPARATORS.split(line.strip()) if c]
@@ -43,6 +47,14 @@ def parse_matrix(text: str, name: str) -> np.ndarray:
     if len({len(r) for r in rows}) != 1:
         raise InputError("error.ragged", name=name)
     return _checked(np.array(rows, dtype=np.float64), name)
+
+
+def parse_vector(text: str, name: str) -> np.ndarray:
+    """One row of numbers -> (cols,) float64; more rows are refused, not flattened."""
+    matrix = parse_matrix(text, name)
+    if matrix.shape[0] != 1:
+        raise InputError("error.not_vector", name=name, rows=matrix.shape[0], cols=matrix.shape[1])
+    return matrix[0]
 
 
 def frame_to_matrix(frame: pd.DataFrame, name: str) -> np.ndarray:

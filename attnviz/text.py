@@ -38,6 +38,12 @@ META = "\u2581"  # SentencePiece's metaspace "▁"
 _CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPACES = re.compile(" {2,}")
 
+# Characters that change how the text AROUND them is drawn, while showing nothing themselves:
+# bidi embeddings, overrides and isolates (U+202E turns the rest of a line right-to-left), bidi
+# marks, zero-width spaces and the word joiner. Shown as their code points. The zero-width
+# (non-)joiners U+200C/U+200D stay: emoji sequences and Persian or Indic words need them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
 # Scripts written without spaces: each of their pieces reads as a word of its own.
 _CJK = re.compile(
     "[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
@@ -57,8 +63,14 @@ class Encoded:
     word_index: np.ndarray  # (T,) int32: index into `words` of the word each piece belongs to
     words: tuple[str, ...]  # (W,) readable words: the pieces of a word joined
     truncated: bool  # True when tokens past MAX_TOKENS were left out
-    dropped: int  # how many content tokens were left out
+    dropped_a: int  # how many content tokens were left out of the end of sentence A
+    dropped_b: int  # ... and of the end of sentence B (0 without a pair)
     removed: int  # how many control characters were removed from the input
+
+    @property
+    def dropped(self) -> int:
+        """How many content tokens were left out, in all."""
+        return self.dropped_a + self.dropped_b
 
 
 def clean(text: str | None, *, key: str = "error.text_empty") -> tuple[str, int]:
@@ -78,20 +90,29 @@ def clean(text: str | None, *, key: str = "error.text_empty") -> tuple[str, int]
     return cleaned, removed
 
 
-def truncate(a: list, b: list | None, budget: int) -> tuple[list, list | None, int]:
-    """Longest-first truncation to `budget` content tokens; returns (a, b, dropped)."""
+def visible(label: str) -> str:
+    """A token or word as the page shows it: invisible format characters as ⟨U+202E⟩.
+
+    The tokens are shown side by side on one line, so a bidi override inside one would reverse
+    the order of all that follow it.
+    """
+    return _INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", label)
+
+
+def truncate(a: list, b: list | None, budget: int) -> tuple[list, list | None, int, int]:
+    """Longest-first truncation to `budget` content tokens: (a, b, dropped_a, dropped_b)."""
     total = len(a) + (len(b) if b is not None else 0)
     if total <= budget:
-        return a, b, 0
+        return a, b, 0, 0
     if b is None:
-        return a[:budget], None, total - budget
+        return a[:budget], None, total - budget, 0
     na, nb = len(a), len(b)
     while na + nb > budget:  # at most MAX_CHARS steps: inputs are bounded by clean()
         if na >= nb:
             na -= 1
         else:
             nb -= 1
-    return a[:na], b[:nb], total - na - nb
+    return a[:na], b[:nb], len(a) - na, len(b) - nb
 
 
 def _is_punct(ch: str) -> bool:
@@ -134,7 +155,7 @@ def _assemble(
     sep: tuple[int, str],
     double_sep: bool,
     pair_types: bool,
-    dropped: int,
+    dropped: tuple[int, int],
     removed: int,
 ) -> Encoded:
     """[CLS] A [SEP] (B [SEP]) for BERT, or <s> A </s> (</s> B </s>) for XLM-R style."""
@@ -170,8 +191,9 @@ def _assemble(
         display=tuple(display),
         word_index=word_index,
         words=words,
-        truncated=dropped > 0,
-        dropped=dropped,
+        truncated=sum(dropped) > 0,
+        dropped_a=dropped[0],
+        dropped_b=dropped[1],
         removed=removed,
     )
 
@@ -206,7 +228,7 @@ class _Tokenizer:
         if not a or (b is not None and not b):
             raise InputError("error.text_no_tokens")
         specials = 2 if b is None else (4 if self.double_sep else 3)
-        a, b, dropped = truncate(a, b, MAX_TOKENS - specials)
+        a, b, *dropped = truncate(a, b, MAX_TOKENS - specials)
         return _assemble(
             a,
             b,
@@ -214,7 +236,7 @@ class _Tokenizer:
             sep=self.sep,
             double_sep=self.double_sep,
             pair_types=self.pair_types,
-            dropped=dropped,
+            dropped=tuple(dropped),
             removed=removed,
         )
 

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from attnviz import i18n
-from attnviz.errors import InputError
+from attnviz.errors import InputError, incident
 from attnviz.trace import AttentionStep
 
 # torch (through attention and loading) and pandas (through figures.breakdown) are imported by
@@ -49,6 +49,12 @@ def show_error(exc: Exception) -> None:
         st.code(exc.install, language="bash")
     else:
         raise exc
+
+
+def show_unexpected(exc: Exception) -> None:
+    """The last resort: one line in the user's language with an incident id; the traceback goes
+    to the server's log under the same id (errors.incident), never to the browser."""
+    st.error(t("error.unexpected", id=incident(exc)), icon="🛑")
 
 
 def render_breakdown(

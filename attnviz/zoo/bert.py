@@ -134,7 +134,8 @@ class Bert(nn.Module):
         trace.extras (numpy, read-only): ids (T,), token_type_ids (T,), segment (T,) 0 = A,
         1 = B, display (T,) pieces without "##"/"▁", word_index (T,) into words (W,),
         embedding (D,) mean-pooled and L2-normalised, truncated () bool, dropped () tokens
-        cut at 512, removed () control characters removed from the input.
+        cut at 512 (dropped_a (), dropped_b (): of them, from the end of sentence A / B),
+        removed () control characters removed from the input.
         """
         t = len(enc.ids)
         if not 0 < t <= self.config.positions:
@@ -175,6 +176,8 @@ class Bert(nn.Module):
                 "embedding": embedding.cpu().numpy(),
                 "truncated": np.array(enc.truncated),
                 "dropped": np.array(enc.dropped),
+                "dropped_a": np.array(enc.dropped_a),
+                "dropped_b": np.array(enc.dropped_b),
                 "removed": np.array(enc.removed),
             },
         )

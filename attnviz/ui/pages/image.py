@@ -92,9 +92,12 @@ def pick_photo() -> bytes | None:
             t("image.sample"), list(samples), format_func=names.__getitem__, key="image_sample"
         )
         return samples[name]
-    upload = st.file_uploader(t("image.upload"), type=list(UPLOAD_TYPES), key="image_upload")
+    # No `type=`: Streamlit would refuse other names with its own English message; the decoder
+    # judges the bytes, not the name, and says what it accepts in the user's language.
+    upload = st.file_uploader(t("image.upload"), key="image_upload")
     if upload is None:
-        st.info(t("image.upload_hint", types=", ".join(UPLOAD_TYPES)))
+        hint = t("image.upload_hint", types=", ".join(UPLOAD_TYPES), limit=images.UPLOAD_LIMIT_MB)
+        st.info(hint)
         return None
     return upload.getvalue()
 

@@ -7,7 +7,7 @@ import streamlit as st
 from attnviz import attention
 from attnviz.errors import InputError
 from attnviz.figures.heatmap import heatmap
-from attnviz.matrices import frame_to_matrix, matrix_text, parse_matrix
+from attnviz.matrices import MAX_CHARS, frame_to_matrix, matrix_text, parse_matrix, parse_vector
 from attnviz.ui.common import labeler, render_breakdown, show_error, t
 
 # Three tokens with four features: q1 is close to k1, q3 to k3, so the weights show a pattern.
@@ -23,9 +23,10 @@ def matrix_input(name: str, mode: str) -> np.ndarray:
     """One matrix, from the table editor or from typed text; InputError on bad cells."""
     label = t(f"step.{name}")
     if mode == "text":
-        return parse_matrix(
-            st.text_area(label, matrix_text(DEFAULT[name]), key=f"{name}_text"), name
+        text = st.text_area(
+            label, matrix_text(DEFAULT[name]), key=f"{name}_text", max_chars=MAX_CHARS
         )
+        return parse_matrix(text, name)
     frame = pd.DataFrame(
         DEFAULT[name], columns=[f"{name}{i + 1}" for i in range(DEFAULT[name].shape[1])]
     )
@@ -42,10 +43,14 @@ def params_input(score: str, dq: int, dk: int) -> dict[str, np.ndarray]:
     params = {}
     with st.expander(t("playground.params", score=t(f"score.{score}")), expanded=False):
         for name, value in defaults.items():
-            text = st.text_area(name, matrix_text(value), key=f"param_{score}_{name}_{dq}_{dk}")
-            params[name] = parse_matrix(text, name)
-            if value.ndim == 1:  # typed as one row, used as a vector
-                params[name] = params[name].reshape(-1)
+            text = st.text_area(
+                name,
+                matrix_text(value),
+                key=f"param_{score}_{name}_{dq}_{dk}",
+                max_chars=MAX_CHARS,
+            )
+            # A vector is typed as one row; a matrix typed in its place is refused, not flattened.
+            params[name] = (parse_vector if value.ndim == 1 else parse_matrix)(text, name)
     return params
 
 

@@ -18,6 +18,7 @@ from attnviz.errors import InputError
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
+from attnviz.text import MAX_CHARS, visible
 from attnviz.ui import cache
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 
@@ -65,14 +66,24 @@ def _units(trace, words: bool) -> dict:
     special = np.asarray(trace.special)
     segment = extras["segment"]  # (T,) 0 for sentence A, 1 for sentence B
     layers = [layer.weights for layer in trace.layers]  # L x (H, T, T)
-    labels = list(trace.tokens)
+    labels = [visible(token) for token in trace.tokens]
     if words:
-        groups, labels = np.asarray(extras["word_index"]), [str(w) for w in extras["words"]]
+        groups, labels = np.asarray(extras["word_index"]), [visible(w) for w in extras["words"]]
         first = np.unique(groups, return_index=True)[1]  # the first piece of every word
         layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
         special, segment = special[first], np.asarray(segment)[first]
         return dict(layers=layers, labels=labels, special=special, segment=segment, groups=groups)
     return dict(layers=layers, labels=labels, special=special, segment=np.asarray(segment))
+
+
+def truncation_message(extras: dict, paired: bool) -> str:
+    """Which sentence lost its end, and how many tokens (truncation is longest first)."""
+    a, b = int(extras["dropped_a"]), int(extras["dropped_b"])
+    if not paired:
+        return t("text.truncated", dropped=a)
+    if a and b:
+        return t("text.truncated_both", a=a, b=b)
+    return t("text.truncated_a", dropped=a) if a else t("text.truncated_b", dropped=b)
 
 
 # Figures are small (the overview is at most 360 000 one-byte cells), so a count bounds them.
@@ -179,8 +190,12 @@ st.selectbox(
     on_change=set_sample,
 )
 col_a, col_b = st.columns(2)
-text = col_a.text_area(t("text.input_a"), key="text_a", height=110, on_change=mark_own)
-pair = col_b.text_area(t("text.input_b"), key="text_b", height=110, on_change=mark_own)
+text = col_a.text_area(
+    t("text.input_a"), key="text_a", height=110, max_chars=MAX_CHARS, on_change=mark_own
+)
+pair = col_b.text_area(
+    t("text.input_b"), key="text_b", height=110, max_chars=MAX_CHARS, on_change=mark_own
+)
 pair = pair if pair != "" else None
 
 # The key follows the default, so E5 is preselected when Chinese text arrives, the user's own
@@ -209,9 +224,9 @@ except (InputError, loading.ModelMissing) as exc:
     st.stop()
 
 n_layers, n_heads = len(trace.layers), trace.layers[0].weights.shape[0]
-tokens = list(trace.tokens)
+tokens = [visible(token) for token in trace.tokens]  # a bidi override cannot turn the line
 if bool(trace.extras.get("truncated", False)):
-    st.warning(t("text.truncated", dropped=int(trace.extras.get("dropped", 0))), icon="✂️")
+    st.warning(truncation_message(trace.extras, pair is not None), icon="✂️")
 if int(trace.extras.get("removed", 0)):
     st.info(t("text.removed", count=int(trace.extras["removed"])))
 st.caption(t("text.tokens_caption", count=len(tokens), layers=n_layers, heads=n_heads))
