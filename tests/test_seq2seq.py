@@ -223,3 +223,40 @@ def test_recipe_runs_end_to_end_on_a_tiny_budget(tmp_path):
         [sys.executable, "-m", "attnviz.train", "nope"], cwd=ROOT, capture_output=True, text=True
     )
     assert unknown.returncode != 0 and "dates-additive" in unknown.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_under_apptest(lang):
+    from streamlit.testing.v1 import AppTest
+
+    from attnviz.i18n import t
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("attnviz/ui/pages/seq2seq.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == t("seq2seq.title", lang)
+    # the default sample, rewritten by both models, with no notice
+    assert [c.value for c in at.code] == ["2026-11-22", "2026-11-22"]
+    assert not at.warning
+    assert len(at.get("plotly_chart")) == 3  # two alignments and the animation
+
+    at.selectbox(key="s2s_sample").set_value("us_short").run()
+    assert at.text_input(key="s2s_text").value == "11/22/26"
+    assert [c.value for c in at.code] == ["2026-11-22", "2026-11-22"]
+    at.slider(key="s2s_step").set_value(6).run()
+    at.radio(key="s2s_breakdown_model").set_value("general").run()
+    assert not at.exception
+    assert at.subheader[-1].value == t(
+        "seq2seq.breakdown_title", lang, step=6, model=t("seq2seq.model.general", lang)
+    )
+    assert len(at.dataframe[0].value) == len("11/22/26")  # one row per encoder state
+
+    for text, key in (("", "error.date_empty"), ("🙂" * 10_000, "error.date_too_long")):
+        at.text_input(key="s2s_text").input(text).run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [t(key, lang, limit=48, got=len(text))]
+    at.text_input(key="s2s_text").input("31 Feb 2026").run()
+    assert not at.exception and not at.error
+    assert t("seq2seq.notice.not_a_date", lang) in [w.value for w in at.warning]

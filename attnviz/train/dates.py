@@ -111,9 +111,10 @@ Overall: **{held["overall"]:.2%}**.
 |---|---|---|
 {rows}
 
-Training took {training["cpu_seconds"]:.0f} s of CPU time, {training["wall_seconds"]:.0f} s wall
-time on {training["device"]} ({training["threads"]} torch threads; final loss
-{training["final_loss"]:.4f}).
+Training took {training["cpu_seconds"]:.0f} s of CPU time and {training["wall_seconds"]:.0f} s of
+wall time on {training["device"]} (torch threads: {training["threads"]}; final loss
+{training["final_loss"]:.4f}). Wall time counts the waits for a CPU: on a shared machine it reads
+higher than the CPU time.
 
 ## Retrain
 ```bash
@@ -127,7 +128,7 @@ answers (best effort); the page says so.
 def main(name: str, argv: list[str]) -> None:
     score = name.removeprefix("dates-")
     parser = argparse.ArgumentParser(prog=f"python -m attnviz.train {name}")
-    parser.add_argument("--steps", type=int, default=800, help="training batches")
+    parser.add_argument("--steps", type=int, default=500, help="training batches")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--per-form", type=int, default=1000, help="held-out days per form")
