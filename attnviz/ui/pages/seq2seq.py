@@ -1,0 +1,146 @@
+"""Cross-attention on the job: two GRU seq2seq models (additive and general attention) rewrite a
+date as ISO; their alignments side by side, an animation, and any decoder step broken down.
+
+Only wiring: models and traces come from cached calls into attnviz.zoo.seq2seq, figures from
+attnviz.figures, the breakdown from ui.common.render_breakdown.
+"""
+
+from datetime import date
+
+import streamlit as st
+
+from attnviz import dateforms, i18n
+from attnviz.figures import seq2seq as figs
+from attnviz.figures.breakdown import vector_text
+from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+
+SCORES = ("additive", "general")
+SAMPLE_DAY = date(2026, 11, 22)
+EXTRAS = {
+    "extra_impossible": "31 Feb 2026",
+    "extra_outside": "22-Nov-2026",
+    "extra_mixed": "2026年 Nov 22日",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def get_model(name: str):
+    from attnviz.loading import trained
+
+    return trained.load_seq2seq(name)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def get_trace(name: str, text: str):
+    return get_model(name).trace(text, name)
+
+
+def sample_text(sample: str) -> str:
+    if sample in EXTRAS:
+        return EXTRAS[sample]
+    return dateforms.render(sample, SAMPLE_DAY)
+
+
+def set_sample() -> None:
+    if st.session_state.s2s_sample != "own":
+        st.session_state.s2s_text = sample_text(st.session_state.s2s_sample)
+
+
+def mark_own() -> None:
+    st.session_state.s2s_sample = "own"  # edited text is no longer the sample it started as
+
+
+language = lang()  # option labels are formatted outside this run under AppTest
+
+
+def sample_label(sample: str) -> str:
+    if sample == "own":
+        return i18n.t("seq2seq.own", language)
+    if sample in EXTRAS:
+        return i18n.t(f"seq2seq.samples.{sample}", language)
+    return f"{sample_text(sample)}  ·  {i18n.t(f'seq2seq.forms.{sample}', language)}"
+
+
+st.title(t("seq2seq.title"))
+st.markdown(t("seq2seq.intro"))
+
+if "s2s_text" not in st.session_state:
+    st.session_state.s2s_sample = "zh_numerals" if language == "zh" else "month_dth_yyyy"
+    set_sample()
+st.selectbox(
+    t("seq2seq.sample_label"),
+    ["own", *dateforms.FORMS, *EXTRAS],
+    format_func=sample_label,
+    key="s2s_sample",
+    on_change=set_sample,
+)
+text = st.text_input(t("seq2seq.text_label"), key="s2s_text", on_change=mark_own)
+st.caption(t("seq2seq.text_help"))
+
+traces = {}
+try:
+    for score in SCORES:
+        traces[score] = get_trace(f"dates-{score}", text)
+except Exception as exc:  # InputError / ModelMissing become messages; anything else re-raises
+    show_error(exc)
+    st.stop()
+
+first = traces[SCORES[0]]
+if first.unknown:
+    st.warning(t("seq2seq.unknown_label"), icon="⚠️")
+    st.code(" ".join(first.unknown), language=None)
+
+steps = len(first.output_tokens)
+step = st.slider(t("seq2seq.step_label"), 1, steps, 1, key="s2s_step") - 1
+
+for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
+    trace = traces[score]
+    with column:
+        st.subheader(t(f"seq2seq.model.{score}"))
+        st.caption(t("seq2seq.output"))
+        st.code(trace.prediction, language=None)
+        if trace.form is not None:
+            st.caption(t("seq2seq.form", form=t(f"seq2seq.forms.{trace.form}")))
+        for key in trace.notices():
+            if key != "seq2seq.notice.unknown_chars":  # said once above the columns
+                st.warning(t(key), icon="⚠️")
+        fig = figs.alignment(
+            trace.attentions, trace.input_tokens, trace.output_tokens, step=step,
+            x_title=t("seq2seq.input_axis"), y_title=t("seq2seq.output_axis"),
+        )  # fmt: skip
+        st.plotly_chart(fig, key=f"s2s_alignment_{score}")
+
+chosen = st.radio(
+    t("seq2seq.breakdown_model"),
+    SCORES,
+    format_func=labeler("seq2seq.model."),
+    horizontal=True,
+    key="s2s_breakdown_model",
+)
+trace = traces[chosen]
+st.subheader(t("seq2seq.breakdown_title", step=step + 1, model=t(f"seq2seq.model.{chosen}")))
+st.caption(
+    t(
+        "seq2seq.step_caption",
+        step=step + 1,
+        char=trace.output_tokens[step],
+        probability=float(trace.confidence[step]),
+        previous=step,
+    )
+)
+st.text(t("seq2seq.state", previous=step, vector=vector_text(trace.step.q[step], limit=8)))
+render_breakdown(trace.step, trace.input_tokens, query=step, widget_key="s2s_breakdown")
+
+st.caption(t("seq2seq.animation"))
+st.plotly_chart(
+    figs.animation(
+        trace.attentions,
+        trace.input_tokens,
+        trace.output_tokens,
+        play=t("seq2seq.play"),
+        pause=t("seq2seq.pause"),
+        x_title=t("seq2seq.input_axis"),
+        y_title=t("seq2seq.output_axis"),
+    ),  # fmt: skip
+    key="s2s_animation",
+)
