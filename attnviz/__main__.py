@@ -4,6 +4,9 @@
     python -m attnviz example 001-4.4 --json
     python -m attnviz trace --model minilm --text "..." [--pair "..."] --out FILE.npz
     python -m attnviz trace --model dinov2 --image photo.jpg --out FILE.npz
+    python -m attnviz trace --model sentiment-zh --text "..." --out F.npz  (or lstm-zh, *-en)
+    python -m attnviz trace --model digits --image digit.png --out F.npz
+    python -m attnviz predict --model NAME --text "..." | --image FILE
     python -m attnviz models
 
 Bad input ends with a one-line message and a non-zero exit, never a traceback.
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attnviz import loading
+from attnviz import cli_classifiers, loading
 from attnviz.errors import InputError
 from attnviz.i18n import t
 
@@ -37,8 +40,9 @@ def cmd_example(args: argparse.Namespace) -> None:
 
 
 def cmd_trace(args: argparse.Namespace) -> None:
-    source = loading.MODELS[args.model]
-    if source.kind == "image":
+    if args.model in cli_classifiers.NAMES:
+        arrays = cli_classifiers.arrays(args)
+    elif loading.MODELS[args.model].kind == "image":
         from attnviz.zoo import dinov2
 
         if not args.image:
@@ -81,12 +85,20 @@ def parser() -> argparse.ArgumentParser:
     example.set_defaults(run=cmd_example)
 
     trace = commands.add_parser("trace", help="run a model and save its attention as .npz")
-    trace.add_argument("--model", required=True, choices=sorted(loading.MODELS))
+    trace.add_argument(
+        "--model", required=True, choices=sorted(loading.MODELS) + list(cli_classifiers.NAMES)
+    )
     trace.add_argument("--text", help="text for a text model")
     trace.add_argument("--pair", help="optional second sentence (sentence pair)")
     trace.add_argument("--image", help="image file for an image model")
     trace.add_argument("--out", required=True, help="output .npz file")
     trace.set_defaults(run=cmd_trace)
+
+    predict = commands.add_parser("predict", help="a trained classifier's prediction")
+    predict.add_argument("--model", required=True, choices=cli_classifiers.NAMES)
+    predict.add_argument("--text", help="text for a sentiment model")
+    predict.add_argument("--image", help="image file for the digits model")
+    predict.set_defaults(run=cli_classifiers.predict)
 
     models = commands.add_parser("models", help="list the models and whether they are installed")
     models.set_defaults(run=cmd_models)

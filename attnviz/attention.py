@@ -124,8 +124,10 @@ def softmax(masked: torch.Tensor) -> torch.Tensor:
     """softmax over keys; a fully masked row gets weights 0 rather than NaN."""
     _, exp, total = softmax_parts(masked)
     # A row with total 0 has exp 0 everywhere, so dividing by `tiny` leaves it 0: no extra
-    # (..., Tq, Tk) pass for a where(). `exp` is this call's own buffer, so it is divided in place.
-    return exp.div_(total.clamp_min(torch.finfo(exp.dtype).tiny))
+    # (..., Tq, Tk) pass for a where(). `exp` is this call's own buffer, so it is divided in place,
+    # except while training: autograd needs the exp it saved, so then a new tensor is made.
+    total = total.clamp_min(torch.finfo(exp.dtype).tiny)
+    return exp / total if exp.requires_grad else exp.div_(total)
 
 
 def example_params(score: str, dq: int, dk: int, seed: int = 0) -> dict[str, np.ndarray]:
