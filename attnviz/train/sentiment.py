@@ -36,6 +36,7 @@ BATCH = 64
 EPOCHS = {"sentiment-zh": 10, "sentiment-en": 6, "lstm-zh": 4, "lstm-en": 3}
 LR = {"pooling": 1e-2, "lstm": 3e-3}
 SEED = 0
+QUICK = 1000  # texts used by a quick check (--steps)
 TRAIN_CHECK = 2000  # training texts whose accuracy is reported beside the held-out one
 
 
@@ -142,6 +143,8 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
     device = seed_everything(SEED)
     clock = Clock()
     texts, labels = data.texts(source, "train")
+    if steps is not None:  # a quick check: a slice of the data is enough
+        texts, labels = texts[:QUICK], labels[:QUICK]
     tokenizer = train_tokenizer(texts, language)
     config = ClassifierConfig(
         name=name,
@@ -179,6 +182,8 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
                 bar.update()
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     held_texts, held_labels = data.texts(source, "held_out")
+    if steps is not None:
+        held_texts, held_labels = held_texts[:QUICK], held_labels[:QUICK]
     result = {
         "held_out": metrics(
             held_labels,

@@ -104,7 +104,11 @@ if st.session_state.get(QUERY, 0) >= side * side:
     st.session_state[QUERY] = 0
 top = float(trace.probabilities[trace.prediction])
 st.metric(
-    t("digits.prediction"), str(trace.prediction), t("digits.probability", p=top), delta_color="off"
+    t("digits.prediction"),
+    str(trace.prediction),
+    t("digits.probability", p=top),
+    delta_color="off",
+    delta_arrow="off",
 )
 if top < 0.5:
     st.warning(t("digits.unsure", p=top), icon="🤔")

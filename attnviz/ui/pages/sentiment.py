@@ -60,6 +60,7 @@ def show_model(kind: str, trace) -> None:
         label,
         t("sentiment.probability", p=trace.probabilities[trace.prediction]),
         delta_color="off",
+        delta_arrow="off",
     )
     st.plotly_chart(
         figs.shaded_tokens(trace.tokens, trace.step.weights[0]),
