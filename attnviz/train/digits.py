@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from attnviz.loading import data
-from attnviz.train.save import Clock, machine, seed_everything, write
+from attnviz.train.save import Clock, machine, seed_everything, step, write
 from attnviz.zoo.cnn_attention import DigitsCNN, DigitsConfig
 
 CHANNELS = (16, 32)
@@ -113,13 +113,9 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
                 chosen = order[i : i + BATCH]
                 logits, _ = model(shifted(pixels[chosen], generator).to(device))
                 loss = F.cross_entropy(logits, targets[chosen].to(device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                step(optimizer, loss, bar, epoch)
                 scheduler.step()
                 done += 1
-                bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     held_images, held_labels = data.digits("held_out")
     held_accuracy, predicted = accuracy(model, held_images, held_labels, device)
     result = {

@@ -66,3 +66,12 @@ def write(folder: Path, model: torch.nn.Module, config, card: str) -> None:
         json.dumps(asdict(config), ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     (folder / "CARD.md").write_text(card, "utf-8")
+
+
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, bar, epoch: int) -> None:
+    """One optimiser step on `loss`, shown on the progress bar."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    bar.update()
+    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from attnviz.loading import data
-from attnviz.train.save import Clock, machine, seed_everything, write
+from attnviz.train.save import Clock, machine, seed_everything, step, write
 from attnviz.zoo.classifier import PAD, UNK, Classifier, ClassifierConfig, batch, encode
 
 # name -> (kind, data set, language)
@@ -175,12 +175,8 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
                 ids, allowed = batch([rows[i] for i in chosen])
                 logits, _ = model(ids.to(device), allowed.to(device))
                 loss = F.cross_entropy(logits, targets[chosen].to(device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                step(optimizer, loss, bar, epoch)
                 done += 1
-                bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     held_texts, held_labels = data.texts(source, "held_out")
     if steps is not None:
         held_texts, held_labels = held_texts[:QUICK], held_labels[:QUICK]

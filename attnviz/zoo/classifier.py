@@ -27,7 +27,7 @@ from torch import nn
 from attnviz import attention, loading, text
 from attnviz.errors import InputError
 from attnviz.loading import trained
-from attnviz.trace import AttentionStep, ClassifierTrace
+from attnviz.trace import ClassifierTrace
 
 KINDS = ("pooling", "lstm")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -147,15 +147,7 @@ def trace(name: str, sentence: str) -> ClassifierTrace:
     with torch.no_grad():
         logits, steps = loaded.model(ids, torch.ones_like(ids, dtype=torch.bool))
     logits = logits[0].double()
-    step = AttentionStep(
-        **{
-            name: attention.to_numpy(getattr(steps, name)[0])
-            for name in ("q", "k", "v", "scores", "scaled", "masked", "weights", "context")
-        },
-        score="linear",
-        scale=steps.scale,
-        temperature=1.0,
-    )
+    step = attention.sample_step(steps, 0, "linear")
     return ClassifierTrace(
         model=name,
         tokens=tuple(encoding.tokens[:limit]),

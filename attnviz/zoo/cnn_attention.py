@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from attnviz import attention, loading
 from attnviz.loading import trained
-from attnviz.trace import AttentionStep, DigitTrace
+from attnviz.trace import DigitTrace
 
 SIDE = 28  # MNIST pictures are 28 × 28
 
@@ -102,15 +102,7 @@ def trace(pixel_values: np.ndarray, name: str = "digits") -> DigitTrace:
     with torch.no_grad():
         logits, steps = loaded.model(pixels[None, None])  # (1, 10)
     logits = logits[0].double()
-    step = AttentionStep(
-        **{
-            field: attention.to_numpy(getattr(steps, field)[0])
-            for field in ("q", "k", "v", "scores", "scaled", "masked", "weights", "context")
-        },
-        score="scaled_dot",
-        scale=steps.scale,
-        temperature=1.0,
-    )
+    step = attention.sample_step(steps, 0, "scaled_dot")
     return DigitTrace(
         pixel_values=np.asarray(pixel_values, dtype=np.float32),
         side=loaded.config.side,
