@@ -84,10 +84,10 @@ def digit_attention(
             z=grid,
             x=centres,
             y=centres,
-            colorscale="Reds",
+            # transparent where the weight is 0, opaque red at the largest weight
+            colorscale=[[0.0, "rgba(255,40,40,0)"], [1.0, "rgba(255,40,40,0.85)"]],
             zmin=0.0,
             zmax=float(grid.max()),
-            opacity=0.55,
             hoverinfo="skip",
             name="weights",
         )
