@@ -21,8 +21,8 @@ st.sidebar.segmented_control(
 st.query_params["lang"] = st.session_state.lang
 
 # The default page is served at "/", so the landing page takes that place and every other page
-# keeps a stable path (/examples, /playground, /text, /image, /seq2seq).
-PAGES = ("examples", "playground", "text", "image", "seq2seq")
+# keeps a stable path (/examples, /playground, /text, /image, ...).
+PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits")
 home = st.Page("attnviz/ui/pages/home.py", title=t("nav.home"), icon="🏠", default=True)
 navigation = st.navigation(
     [home]

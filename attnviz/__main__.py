@@ -5,6 +5,9 @@
     python -m attnviz trace --model minilm --text "..." [--pair "..."] --out FILE.npz
     python -m attnviz trace --model dinov2 --image photo.jpg --out FILE.npz
     python -m attnviz predict --model dates-additive --text "22 Nov 2026"
+    python -m attnviz trace --model sentiment-zh --text "..." --out F.npz  (or lstm-zh, *-en)
+    python -m attnviz trace --model digits --image digit.png --out F.npz
+    python -m attnviz predict --model NAME --text "..." | --image FILE
     python -m attnviz models
 
 Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
@@ -98,27 +101,46 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
             raise InputError("error.cli_unwritable", path=path, reason=exc.strerror) from None
 
 
-def cmd_trace(args: argparse.Namespace) -> None:
-    source = loading.MODELS[args.model]
-    if source.kind == "image":
-        if not args.image:
-            raise InputError("error.cli_needs_image")
-        data = read_image(args.image)
+def text_of(args: argparse.Namespace) -> str:
+    if args.text is None:
+        raise InputError("error.cli_needs_text")
+    return args.text
+
+
+def image_of(args: argparse.Namespace) -> bytes:
+    if not args.image:
+        raise InputError("error.cli_needs_image")
+    return read_image(args.image)
+
+
+def arrays_of(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The .npz arrays of one input, by the model's kind."""
+    kind = loading.MODELS[args.model].kind
+    if kind == "image":
         from attnviz.zoo import dinov2
 
-        arrays = dinov2.trace_arrays(data)
-    elif source.kind == "seq2seq":
+        return dinov2.trace_arrays(image_of(args))
+    if kind == "seq2seq":
         from attnviz.zoo import seq2seq
 
-        if args.text is None:
-            raise InputError("error.cli_needs_text")
-        arrays = seq2seq.trace_arrays(args.model, args.text)
-    else:
-        from attnviz.zoo import bert
+        return seq2seq.trace_arrays(args.model, text_of(args))
+    if kind == "sentiment":
+        from attnviz.zoo import classifier
 
-        if args.text is None:
-            raise InputError("error.cli_needs_text")
-        arrays = bert.trace_arrays(args.model, args.text, args.pair)
+        return classifier.trace_arrays(args.model, text_of(args))
+    if kind == "digits":
+        from attnviz import digit_images
+        from attnviz.zoo import cnn_attention
+
+        pixels, _ = digit_images.from_bytes(image_of(args))
+        return cnn_attention.trace_arrays(pixels)
+    from attnviz.zoo import bert
+
+    return bert.trace_arrays(args.model, text_of(args), args.pair)
+
+
+def cmd_trace(args: argparse.Namespace) -> None:
+    arrays = arrays_of(args)
     write_npz(args.out, arrays)
     shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in arrays.items())
     print(f"wrote {args.out}: {shapes}")
@@ -127,7 +149,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
 def predict_seq2seq(args: argparse.Namespace) -> str:
     from attnviz.loading import trained
 
-    trace = trained.load_seq2seq(args.model).trace(args.text, args.model)
+    trace = trained.load_seq2seq(args.model).trace(text_of(args), args.model)
     for key in trace.notices():
         print(f"note: {t(key, 'en')}", file=sys.stderr)
     if trace.unknown:
@@ -135,16 +157,24 @@ def predict_seq2seq(args: argparse.Namespace) -> str:
     return trace.prediction
 
 
+def predict_class(args: argparse.Namespace) -> str:
+    """The predicted class and the probability of each class, on one line."""
+    result = arrays_of(args)
+    labels = result["labels"] if "labels" in result else [str(d) for d in range(10)]
+    shares = "  ".join(
+        f"{label} {p:.4f}" for label, p in zip(labels, result["probabilities"], strict=True)
+    )
+    return f"{result['prediction']}  ({shares})"
+
+
 # `predict` by model kind: each kind's function returns the text to print.
-PREDICT = {"seq2seq": predict_seq2seq}
+PREDICT = {"seq2seq": predict_seq2seq, "sentiment": predict_class, "digits": predict_class}
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     kind = loading.MODELS[args.model].kind
     if kind not in PREDICT:
         raise InputError("error.cli_no_predict", model=args.model)
-    if args.text is None:
-        raise InputError("error.cli_needs_text")
     print(PREDICT[kind](args))
 
 
@@ -184,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="run a model and print its output")
     predict.add_argument("--model", required=True, choices=sorted(loading.MODELS))
     predict.add_argument("--text", help="input text")
+    predict.add_argument("--image", help="image file (digits)")
     predict.set_defaults(run=cmd_predict)
 
     models = commands.add_parser("models", help="list the models and whether they are installed")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from attnviz.errors import InputError
+from attnviz.trace import STEP_NAMES as STEP_FIELDS
 from attnviz.trace import AttentionStep, LayerTrace
 
 # Score functions. Each maps q (..., Tq, Dq) and k (..., Tk, Dk) to scores (..., Tq, Tk).
@@ -372,3 +373,13 @@ def explain(step: AttentionStep, query: int = 0) -> Explained:
     row_max, exp, total = softmax_parts(torch.from_numpy(np.array(step.masked[query])))
     contributions = step.weights[query][:, None] * step.v  # (Tk, Dv)
     return Explained(float(row_max), to_numpy(exp), float(total), contributions)
+
+
+def sample_step(steps: Steps, index: int, score: str) -> AttentionStep:
+    """One sample of a batched `compute` (model path, float32) as a numpy `AttentionStep`."""
+    return AttentionStep(
+        **{name: to_numpy(getattr(steps, name)[index]) for name in STEP_FIELDS},
+        score=score,
+        scale=steps.scale,
+        temperature=1.0,
+    )

@@ -135,3 +135,62 @@ class ModelTrace:
     def attentions(self) -> np.ndarray:
         """All attention weights, (L, H, T, T)."""
         return np.stack([layer.weights for layer in self.layers])
+
+
+@dataclass(frozen=True, eq=False)
+class ClassifierTrace:
+    """One text through an attention classifier (attention pooling or LSTM + attention).
+
+    `step` is the one attention call: a query-free linear gate over the tokens' vectors, so
+    q is (1, D) zeros, k = v are the tokens' vectors (embeddings, or LSTM states) and the
+    weights (1, T) sum to 1 over the tokens.
+    """
+
+    model: str
+    tokens: tuple[str, ...]  # (T,)
+    step: AttentionStep  # k, v (T, D); weights (1, T); context (1, D)
+    logits: np.ndarray  # (C,) fc(context)
+    bias: np.ndarray  # (C,) fc's bias: logits = W·context + bias
+    probabilities: np.ndarray  # (C,) softmax(logits)
+    labels: tuple[str, ...]  # (C,) class names (catalog keys under sentiment.label.)
+    dropped: int  # tokens left out past the model's longest input
+
+    def __post_init__(self) -> None:
+        for name in ("logits", "bias", "probabilities"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        if self.step.weights.shape != (1, len(self.tokens)):
+            raise ValueError(f"weights {self.step.weights.shape} do not match the tokens")
+        if not self.logits.shape == self.bias.shape == self.probabilities.shape:
+            raise ValueError("logits, bias and probabilities must have one entry per class")
+        if self.logits.shape != (len(self.labels),):
+            raise ValueError(f"logits {self.logits.shape} do not match {len(self.labels)} labels")
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+
+@dataclass(frozen=True, eq=False)
+class DigitTrace:
+    """One 28 × 28 digit through the CNN with spatial self-attention (article 004).
+
+    The attention runs over the P = side × side positions of a feature map; `step.weights[i]`
+    is where position i (row-major) looks.
+    """
+
+    pixel_values: np.ndarray  # (28, 28) in [0, 1], ink bright, as the model reads it
+    side: int  # the feature map is side × side positions
+    step: AttentionStep  # q, k (P, Dk); v (P, C); weights (P, P); context (P, C)
+    gate: float  # the learned residual gate: output = gate * context + feature map
+    logits: np.ndarray  # (10,)
+    probabilities: np.ndarray  # (10,)
+
+    def __post_init__(self) -> None:
+        for name in ("pixel_values", "logits", "probabilities"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        if self.step.weights.shape != (self.side**2, self.side**2):
+            raise ValueError(f"weights {self.step.weights.shape} do not match side {self.side}")
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.probabilities))

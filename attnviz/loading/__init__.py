@@ -23,7 +23,7 @@ class ModelSource:
     package: str | None  # importable package that carries the files; None: models/NAME/
     requirement: str  # the line of requirements-models.txt, or the recipe that retrains it
     files: tuple[str, ...]  # paths inside the package (or models/NAME/), checked by `installed`
-    kind: str  # text | image | seq2seq
+    kind: str  # text | image | seq2seq | sentiment | digits
 
 
 MODELS = {
@@ -66,6 +66,30 @@ MODELS = {
                 ("additive", "additive (Bahdanau)"),
                 ("general", "general (Luong)"),
             )
+        ),
+        *(
+            ModelSource(
+                name,
+                f"{title} (trained here)",
+                None,
+                f"python -m attnviz.train {name}",
+                ("model.safetensors", "config.json", "tokenizer.json"),
+                "sentiment",
+            )
+            for name, title in (
+                ("sentiment-zh", "attention pooling (001 §5.2), Chinese reviews"),
+                ("sentiment-en", "attention pooling (001 §5.2), English tweets"),
+                ("lstm-zh", "LSTM + attention (000), Chinese reviews"),
+                ("lstm-en", "LSTM + attention (000), English tweets"),
+            )
+        ),
+        ModelSource(
+            "digits",
+            "CNN + spatial self-attention (004), MNIST digits (trained here)",
+            None,
+            "python -m attnviz.train digits",
+            ("model.safetensors", "config.json"),
+            "digits",
         ),
     )
 }

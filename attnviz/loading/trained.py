@@ -1,7 +1,8 @@
 """Read the models trained here (models/NAME/: model.safetensors + config.json), strictly.
 
-The key set must be exactly the one the config implies and every shape must match, so a stale or
-damaged checkpoint fails here, loudly, and never half-loads. safetensors holds raw tensors only.
+The key set must be exactly the one the module (or config) implies, every shape must match and
+every weight must be a finite float32, so a stale or damaged checkpoint fails here, loudly, and
+never half-loads. safetensors holds raw tensors only: reading runs no code from the file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from torch import nn
 
 from attnviz import loading
 
@@ -38,10 +40,22 @@ def read_checked(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, to
     return tensors
 
 
+def load_strict(module: nn.Module, path: Path) -> nn.Module:
+    """Fill `module` from a safetensors file whose tensors are exactly the module's."""
+    shapes = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+    module.load_state_dict(read_checked(path, shapes), strict=True)
+    return module
+
+
 def model_dir(name: str) -> Path:
     """models/NAME/ of a model trained here (where its recipe writes)."""
-    assert loading.MODELS[name].package is None, f"{name} is not trained here"
+    if name not in loading.MODELS or loading.MODELS[name].package is not None:
+        raise KeyError(f"{name!r} is not a model trained here")
     return loading.TRAINED / name
+
+
+def read_config(folder: Path) -> dict:
+    return json.loads((folder / "config.json").read_text("utf-8"))
 
 
 def load_seq2seq(name: str, folder: Path | None = None):

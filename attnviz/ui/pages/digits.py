@@ -1,0 +1,143 @@
+"""Digits: article 004's CNN + spatial self-attention on a digit drawn, uploaded or held out.
+
+Only wiring: widgets -> cached trace (zoo/cnn_attention.py) -> figures/classifier.py. Drawings
+and uploads stay in memory; nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from attnviz import digit_images
+from attnviz.errors import InputError
+from attnviz.figures import classifier as figs
+from attnviz.figures.image import clicked_patch
+from attnviz.loading import data
+from attnviz.ui.common import labeler, render_breakdown, show_error, t
+from attnviz.zoo import cnn_attention
+
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")
+QUERY = "digits_query"  # session key: the feature-map position whose attention is drawn
+SAMPLES = 50  # held-out pictures offered on the page
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def get_trace(pixels: np.ndarray):
+    return cnn_attention.trace(pixels)
+
+
+@st.cache_data(show_spinner=False)
+def get_samples() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = data.digits("held_out")
+    return images[:: len(images) // SAMPLES][:SAMPLES], labels[:: len(images) // SAMPLES][:SAMPLES]
+
+
+def pick_pixels() -> np.ndarray | None:
+    """The (28, 28) picture to read, or None while there is none yet."""
+    source = st.radio(
+        t("digits.source"),
+        ("draw", "sample", "upload"),
+        horizontal=True,
+        format_func=labeler("digits.source_"),
+        key="digits_source",
+    )
+    if source == "sample":
+        images, labels = get_samples()
+        index = st.selectbox(
+            t("digits.sample"),
+            range(len(images)),
+            format_func=[
+                t("digits.sample_item", number=i + 1, label=int(labels[i]))
+                for i in range(len(images))
+            ].__getitem__,
+            key="digits_sample",
+        )
+        return images[index].astype(np.float32) / 255
+    if source == "draw":
+        st.caption(t("digits.draw_hint"))
+        canvas = st_canvas(
+            stroke_width=18,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=280,
+            width=280,
+            return_image_data=True,
+            key="digits_canvas",
+        )
+        data_bytes = canvas.image_bytes if canvas is not None and canvas.json_data else None
+        if not data_bytes:
+            st.info(t("digits.draw_empty"))
+            return None
+    else:
+        upload = st.file_uploader(t("digits.upload"), type=list(UPLOAD_TYPES), key="digits_upload")
+        if upload is None:
+            st.info(t("digits.upload_hint"))
+            return None
+        data_bytes = upload.getvalue()
+    pixels, notices = digit_images.from_bytes(data_bytes)
+    for notice in notices:
+        st.warning(t(notice.key, **notice.params), icon="ℹ️")
+    return pixels
+
+
+def on_click(chart_key: str, fig) -> None:
+    state = st.session_state.get(chart_key)
+    position = clicked_patch(state.selection if state else None, fig)
+    if position is not None:
+        st.session_state[QUERY] = position
+
+
+st.title(t("digits.title"))
+st.markdown(t("digits.intro"))
+try:
+    pixels = pick_pixels()
+except InputError as exc:
+    show_error(exc)
+    st.stop()
+if pixels is None:
+    st.stop()
+trace = get_trace(pixels)
+side = trace.side
+if st.session_state.get(QUERY, 0) >= side * side:
+    st.session_state[QUERY] = 0
+top = float(trace.probabilities[trace.prediction])
+st.metric(
+    t("digits.prediction"),
+    str(trace.prediction),
+    t("digits.probability", p=top),
+    delta_color="off",
+    delta_arrow="off",
+)
+if top < 0.5:
+    st.warning(t("digits.unsure", p=top), icon="🤔")
+positions = [t("digits.position", row=i // side, col=i % side) for i in range(side * side)]
+left, right = st.columns(2)
+with left:
+    query = st.selectbox(
+        t("digits.query"),
+        range(side * side),
+        format_func=positions.__getitem__,
+        key=QUERY,
+    )
+    fig = figs.digit_attention(trace.pixel_values, trace.step.weights[query], side, query)
+    chart_key = f"digits_map_{query}"
+    st.plotly_chart(
+        fig,
+        key=chart_key,
+        on_select=lambda: on_click(chart_key, fig),
+        selection_mode="points",
+        width="content",
+        config={"displayModeBar": False},
+    )
+    st.caption(t("digits.click_hint", side=side))
+with right:
+    st.plotly_chart(
+        figs.probabilities([str(d) for d in range(10)], trace.probabilities),
+        key="digits_probabilities",
+        config={"displayModeBar": False},
+    )
+    st.caption(t("digits.gate", gate=trace.gate))
+with st.expander(t("breakdown.title")):
+    render_breakdown(trace.step, positions, query=query, widget_key="digits_breakdown")

@@ -1,0 +1,146 @@
+"""Sentiment: two attention classifiers (001's pooling, 000's LSTM) read the same sentence.
+
+Only wiring: widgets -> cached traces (zoo/classifier.py) -> figures/classifier.py.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from attnviz.errors import InputError
+from attnviz.figures import classifier as figs
+from attnviz.loading import data
+from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.zoo import classifier
+
+KINDS = ("pooling", "lstm")
+MODELS = {
+    ("pooling", "zh"): "sentiment-zh",
+    ("lstm", "zh"): "lstm-zh",
+    ("pooling", "en"): "sentiment-en",
+    ("lstm", "en"): "lstm-en",
+}
+# A text whose letters are less than this share Chinese is "not Chinese" (and the converse).
+SCRIPT_SHARE = 0.3
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_trace(name: str, sentence: str):
+    return classifier.trace(name, sentence)
+
+
+def pick_sentence(language: str) -> str:
+    source = st.radio(
+        t("sentiment.source"),
+        ("sample", "own"),
+        horizontal=True,
+        format_func=labeler("sentiment.source_"),
+        key="sentiment_source",
+    )
+    if source == "sample":
+        samples = data.sample_sentences()[language]
+        return st.selectbox(t("sentiment.sample"), samples, key=f"sentiment_sample_{language}")
+    return st.text_area(
+        t("sentiment.own"), placeholder=t("sentiment.own_placeholder"), key="sentiment_own"
+    )
+
+
+def language_notice(language: str, sentence: str) -> None:
+    share = classifier.script_share(sentence)
+    if (language == "zh" and share < SCRIPT_SHARE) or (language == "en" and share > SCRIPT_SHARE):
+        st.warning(t(f"sentiment.other_language_{language}"), icon="🌐")
+
+
+def show_model(kind: str, trace) -> None:
+    label = t(f"sentiment.label.{trace.labels[trace.prediction]}")
+    st.subheader(t(f"sentiment.model_{kind}"))
+    st.metric(
+        t("sentiment.prediction"),
+        label,
+        t("sentiment.probability", p=trace.probabilities[trace.prediction]),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    st.plotly_chart(
+        figs.shaded_tokens(trace.tokens, trace.step.weights[0]),
+        key=f"shaded_{kind}",
+        config={"displayModeBar": False},
+    )
+    st.plotly_chart(
+        figs.probabilities([t(f"sentiment.label.{x}") for x in trace.labels], trace.probabilities),
+        key=f"probabilities_{kind}",
+        config={"displayModeBar": False},
+    )
+    if trace.dropped:
+        st.caption(t("sentiment.truncated", kept=len(trace.tokens), dropped=trace.dropped))
+
+
+def show_agreement(traces: dict) -> None:
+    pooling, lstm = traces["pooling"], traces["lstm"]
+    a, b = (t(f"sentiment.label.{x.labels[x.prediction]}") for x in (pooling, lstm))
+    if pooling.prediction == lstm.prediction:
+        st.success(t("sentiment.agree", label=a))
+    else:
+        st.info(t("sentiment.disagree", pooling=a, lstm=b))
+    weights = {t(f"sentiment.model_{k}"): traces[k].step.weights[0] for k in KINDS}
+    st.plotly_chart(
+        figs.compare_weights(pooling.tokens, weights),
+        key="compare",
+        config={"displayModeBar": False},
+    )
+    st.caption(t("sentiment.overlap", value=figs.overlap(*weights.values())))
+
+
+def show_breakdown(traces: dict) -> None:
+    st.subheader(t("breakdown.title"))
+    kind = st.radio(
+        t("sentiment.breakdown_model"),
+        KINDS,
+        horizontal=True,
+        format_func=labeler("sentiment.model_"),
+        key="sentiment_breakdown",
+    )
+    trace = traces[kind]
+    st.caption(t(f"sentiment.vectors_{kind}"))
+    render_breakdown(trace.step, trace.tokens, widget_key=f"sentiment_breakdown_{kind}")
+    st.markdown(f"**{t('sentiment.logits_title')}**")
+    st.latex(
+        r"\mathrm{logits} = W\,\mathrm{context} + b,\quad p = \mathrm{softmax}(\mathrm{logits})"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("sentiment.class"): [t(f"sentiment.label.{x}") for x in trace.labels],
+                "W·context": trace.logits - trace.bias,
+                "b": trace.bias,
+                t("sentiment.logit"): trace.logits,
+                t("sentiment.probability_column"): trace.probabilities,
+            }
+        ),
+        hide_index=True,
+    )
+
+
+st.title(t("sentiment.title"))
+st.markdown(t("sentiment.intro"))
+language = st.segmented_control(
+    t("sentiment.language"),
+    ("zh", "en"),
+    default=lang(),
+    format_func=labeler("sentiment.language_"),
+    key="sentiment_language",
+    required=True,
+)
+sentence = pick_sentence(language)
+try:
+    traces = {kind: get_trace(MODELS[kind, language], sentence) for kind in KINDS}
+except InputError as exc:
+    show_error(exc)
+    st.stop()
+language_notice(language, sentence)
+for column, kind in zip(st.columns(2), KINDS, strict=True):
+    with column:
+        show_model(kind, traces[kind])
+show_agreement(traces)
+show_breakdown(traces)
