@@ -72,14 +72,23 @@ def test_hostile_pair_corpus(model, name):
     check_text(model, unfold(a), unfold(b))
 
 
-# Every Unicode category, lone surrogates (Cs, left out by default) included, with bidi and
+# Every Unicode category, with lone surrogates (Hypothesis leaves Cs out of text by default, and
+# merges character strategies inside st.text, so they are drawn as integers) and bidi and
 # zero-width controls mixed in.
-ANY_CHARACTER = st.one_of(st.characters(exclude_categories=()), st.characters(categories=["Cs"]))
 CONTROLS = st.sampled_from(
     list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f")
     + list("\u2060\ufeff\u061c\x00\x1b\x85\r\n\t ")
 )
-PIECE = st.text(st.one_of(ANY_CHARACTER, CONTROLS), min_size=1, max_size=40)
+ANY_CHARACTER = st.one_of(
+    st.characters(exclude_categories=()), CONTROLS, st.integers(0xD800, 0xDFFF).map(chr)
+)
+
+
+def characters(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    return st.lists(ANY_CHARACTER, min_size=min_size, max_size=max_size).map("".join)
+
+
+PIECE = characters(1, 40)
 
 
 @st.composite
@@ -87,7 +96,7 @@ def hostile_text(draw) -> str:
     """0 to 100 000 characters: a random piece repeated to a random length (long texts cost
     nothing to build), or random characters outright."""
     if draw(st.booleans()):
-        return draw(st.text(st.one_of(ANY_CHARACTER, CONTROLS), max_size=300))
+        return draw(characters(0, 300))
     piece, size = draw(PIECE), draw(st.integers(0, 100_000))
     return (piece * (size // len(piece) + 1))[:size]
 
