@@ -21,11 +21,13 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 run: $(BIN)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-# Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser).
+# Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),
+# with the CJK and colour emoji fonts, so the test browser draws Chinese as users see it, and nginx.
+APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji nginx
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
 test: $(BIN)/.dev browser
 	$(BIN)/python -m pytest
