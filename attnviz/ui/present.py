@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from attnviz.ui import state
 from attnviz.ui.common import t
@@ -105,5 +104,5 @@ def steps(name: str, count: int) -> int:
     )  # fmt: skip
     stage = t(f"present.stage.{STEPS[shown - 1]}")
     middle.markdown(f"**{t('present.step', shown=shown, count=count, name=stage)}**")
-    components.html(_KEYS, height=0)
+    st.iframe(_KEYS, height=1)  # our own script, no user text
     return shown

@@ -159,7 +159,8 @@ st.title(t("image.title"))
 if not present.active():
     st.markdown(t("image.intro"))
 
-with present.fold(t("present.inputs")):
+inputs = present.fold(t("present.inputs"))  # in presentation: one closed expander
+with inputs:
     data = pick_photo()
 if data is None:
     st.stop()
@@ -209,58 +210,62 @@ query = state.bind(
 opacity = st.session_state.setdefault("image_opacity", 0.6)
 head_part = "mean" if head_choice == MEAN else head_choice + 1
 file_stem = f"L{layer + 1}-H{head_part}-{'cls' if query == CLS else f'p{query}'}"  # file names
-c1, c2, c3, c4 = st.columns(4)
-if open_tab in ACTS["layer"]:
+with inputs:
+    c1, c2, c3, c4 = st.columns(4)
+    if open_tab in ACTS["layer"]:
+        with c1:
+            layer = st.slider(t("image.layer"), 1, layers, key="image_layer") - 1
+    if open_tab in ACTS["head"]:
+        with c2:
+            head_choice = st.selectbox(
+                t("image.head"), head_options, format_func=head_names.__getitem__, key="image_head"
+            )
+    if open_tab in ACTS["query"]:
+        with c3:
+            query = st.selectbox(
+                t("image.query"),
+                list(token_labels),
+                format_func=token_labels.__getitem__,
+                key=QUERY,
+            )
+            st.caption(t("image.query_hint"))
+    if open_tab in ACTS["opacity"]:
+        with c4:
+            opacity = st.slider(t("image.opacity"), 0.0, 1.0, step=0.05, key="image_opacity")
+
+    artifacts = artifact_list(trace, layer)
+    c1, c2 = st.columns([3, 1])
     with c1:
-        layer = st.slider(t("image.layer"), 1, layers, key="image_layer") - 1
-if open_tab in ACTS["head"]:
+        mode = st.radio(
+            t("image.artifacts_mode", n=len(artifacts)),
+            figs.ARTIFACT_MODES,
+            horizontal=True,
+            format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+            key="image_artifact_mode",
+            help=t("image.artifacts_help"),
+            disabled=not artifacts,
+        )
     with c2:
-        head_choice = st.selectbox(
-            t("image.head"), head_options, format_func=head_names.__getitem__, key="image_head"
-        )
-if open_tab in ACTS["query"]:
-    with c3:
-        query = st.selectbox(
-            t("image.query"), list(token_labels), format_func=token_labels.__getitem__, key=QUERY
-        )
-        st.caption(t("image.query_hint"))
-if open_tab in ACTS["opacity"]:
-    with c4:
-        opacity = st.slider(t("image.opacity"), 0.0, 1.0, step=0.05, key="image_opacity")
+        log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
 
-artifacts = artifact_list(trace, layer)
-c1, c2 = st.columns([3, 1])
-with c1:
-    mode = st.radio(
-        t("image.artifacts_mode", n=len(artifacts)),
-        figs.ARTIFACT_MODES,
-        horizontal=True,
-        format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
-        key="image_artifact_mode",
-        help=t("image.artifacts_help"),
-        disabled=not artifacts,
-    )
-with c2:
-    log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
+    token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
+    query_patch = None if query == CLS else query
+    head_name = head_names[head_choice]
+    head = None if head_choice == MEAN else head_choice  # figures take None for the mean
+    weights = trace.layers[layer].weights  # (H, T, T)
+    row = figs.attention_row(weights, token, head)  # (T,)
+    grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
+    where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
+    st.caption(t("image.cls_share", share=float(row[0])))
+    padding = figs.padding_share(row, trace.extras["content"])
+    if (trace.extras["content"] < 0.5).any():
+        st.caption(t("image.padding_share", share=padding))
 
-token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
-query_patch = None if query == CLS else query
-head_name = head_names[head_choice]
-head = None if head_choice == MEAN else head_choice  # figures take None for the mean
-weights = trace.layers[layer].weights  # (H, T, T)
-row = figs.attention_row(weights, token, head)  # (T,)
-grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
-where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
-st.caption(t("image.cls_share", share=float(row[0])))
-padding = figs.padding_share(row, trace.extras["content"])
-if (trace.extras["content"] < 0.5).any():
-    st.caption(t("image.padding_share", share=padding))
-
-# Only the open tab runs (on_change="rerun"): the others would build figures nobody sees.
+# A change of tab reruns the page (on_change="rerun"), so the pickers above follow the open tab.
 tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
     list(tab_labels.values()), key="image_tab", on_change="rerun"
 )
-size = 560 if present.active() else 480  # the photo figures; they stretch to their column
+size = 500 if present.active() else 480  # the photo figures; they stretch to their column
 
 with tab_map:
     left, right = st.columns(2)
