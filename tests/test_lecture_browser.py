@@ -217,7 +217,7 @@ def test_image_page_link_present_and_export(server, page, idle):
     page.goto(page.url.replace("present=0", "present=1"))
     idle(page)
     step_through(page, "zh", (("PageDown", 2), ("PageUp", 1)))
-    plot = page.locator('[data-testid="stPlotlyChart"]').first.bounding_box()
+    plot = page.locator('[data-testid="stPlotlyChart"] >> visible=true').first.bounding_box()
     assert plot["y"] < 768  # the photo starts above the fold
     shoot(page, "image-present", "zh")
 

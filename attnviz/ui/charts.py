@@ -55,6 +55,8 @@ def styled(fig: go.Figure) -> go.Figure:
     fig.update_traces(
         colorbar=dict(tickfont=dict(size=ticks, color=ink)), selector=dict(type="heatmap")
     )
+    if present.active():  # panel titles and rank labels of the photo figures too
+        fig.update_annotations(font_size=ticks)
     return fig
 
 

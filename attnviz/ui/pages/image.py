@@ -403,24 +403,27 @@ with tab_steps:
             f"top{k}-{file_stem}",
         )
         st.caption(t("image.topk_explain", cls=float(step.weights[0, 0])))
-    with right:
-        st.markdown(
-            t(
-                "image.steps_explain",
-                layer=layer + 1,
-                head=step_head + 1,
-                query=token_label(query),
-                keys=len(trace.tokens),
-                dh=trace.layers[layer].q.shape[-1],
+    if not present.active():
+        with right:
+            st.markdown(
+                t(
+                    "image.steps_explain",
+                    layer=layer + 1,
+                    head=step_head + 1,
+                    query=token_label(query),
+                    keys=len(trace.tokens),
+                    dh=trace.layers[layer].q.shape[-1],
+                )
             )
+    # In presentation the steps go beside the photo, in view; otherwise full width below, so
+    # that the last column (weights × v) is not cut off.
+    with right if present.active() else st.container():
+        render_breakdown(
+            step,
+            [token_label(CLS), *patch_labels],
+            widget_key="image_breakdown",
+            shown=present.steps("image", len(present.STEPS)),
         )
-    # full width: the last column (weights × v) must not be cut off
-    render_breakdown(
-        step,
-        [token_label(CLS), *patch_labels],
-        widget_key="image_breakdown",
-        shown=present.steps("image", len(present.STEPS)),
-    )
 
 with tab_artifacts:
     st.markdown(

@@ -386,29 +386,38 @@ def find_heads() -> None:
 
 if view_name == "heads":
     head_view = select(units["layers"][layer][head])
-    heat(
-        head_view, head_title(layer, head), "text_heatmap", file_name("L", layer + 1, "H", head + 1)
+    # In presentation the breakdown goes beside the heatmap, so both stay in view.
+    figure_side, steps_side = (
+        st.columns([3, 2]) if present.active() else (st.container(), st.container())
     )
-    st.subheader(t("text.breakdown_title"))
-    query_key = "text_query"
-    query_default = taught[2] if taught else min(1, len(tokens) - 1)
-    state.bind(query_key, "query", query_default, state.choice(range(len(tokens))))
-    query = st.selectbox(
-        t("text.query_pick"),
-        range(len(tokens)),
-        format_func=lambda i: f"{i}: {tokens[i]}",
-        key=query_key,
-    )
-    st.caption(t("text.breakdown_note", layer=layer + 1, head=head + 1))
-    step = attention.breakdown(trace.layers[layer], head, query)
-    extra = None
-    if words or hide or direction != "all":
-        st.caption(t("teach.breakdown_raw", column=t("teach.col_shown")))
-        extra = {t("teach.col_shown"): shown_weights(head_view, query)}
-    render_breakdown(
-        step, tokens, query=0, widget_key="text_breakdown",
-        shown=present.steps("text", len(present.STEPS)), extra=extra,
-    )  # fmt: skip
+    with figure_side:
+        heat(
+            head_view,
+            head_title(layer, head),
+            "text_heatmap",
+            file_name("L", layer + 1, "H", head + 1),
+        )
+    with steps_side:
+        st.subheader(t("text.breakdown_title"))
+        query_key = "text_query"
+        query_default = taught[2] if taught else min(1, len(tokens) - 1)
+        state.bind(query_key, "query", query_default, state.choice(range(len(tokens))))
+        query = st.selectbox(
+            t("text.query_pick"),
+            range(len(tokens)),
+            format_func=lambda i: f"{i}: {tokens[i]}",
+            key=query_key,
+        )
+        st.caption(t("text.breakdown_note", layer=layer + 1, head=head + 1))
+        step = attention.breakdown(trace.layers[layer], head, query)
+        extra = None
+        if words or hide or direction != "all":
+            st.caption(t("teach.breakdown_raw", column=t("teach.col_shown")))
+            extra = {t("teach.col_shown"): shown_weights(head_view, query)}
+        render_breakdown(
+            step, tokens, query=0, widget_key="text_breakdown",
+            shown=present.steps("text", len(present.STEPS)), extra=extra,
+        )  # fmt: skip
 
 elif view_name == "overview":
     fig, side = get_overview(name, text, pair, words, hide, direction, lang())
