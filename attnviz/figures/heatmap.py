@@ -119,10 +119,14 @@ def heatmap(
         )
     fig.update_xaxes(title=x_title, side="top", **_axis(xs, x_labels))
     fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys, y_labels))
+    # Room on top for the title, the key axis title and the key labels (rotated when long), so
+    # that the title never runs into them; plotly's automargin only ever adds to this.
+    longest = max((min(len(s), _TICK_CHARS) for s in x_labels), default=1)
+    label_px = 26 if longest * 9 * len(x_labels) < 640 else 10 * longest + 22
+    top = (40 if title else 0) + (34 if x_title else 0) + label_px
     fig.update_layout(
-        # In the container, pushing the margin: long rotated key labels never run into it.
-        title=dict(text=title, automargin=True, yref="container", y=1, yanchor="top", pad_t=6),
-        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
-        height=height or max(260, min(900, 28 * len(y_labels) + 120)),
+        title=dict(text=title, yref="container", y=1, yanchor="top", pad_t=8),
+        margin=dict(l=10, r=10, t=top, b=10),
+        height=height or max(260, min(900, 28 * len(y_labels) + top + 30)),
     )
     return fig

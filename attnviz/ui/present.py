@@ -93,7 +93,7 @@ def steps(name: str, count: int) -> int:
     def move(delta: int) -> None:
         st.session_state[key] = min(max(shown + delta, 1), count)
 
-    back, middle, forward = st.columns([1, 4, 1])
+    back, middle, forward = st.columns([2, 3, 2], vertical_alignment="center")
     back.button(
         t("present.back"), key=f"step_back_{name}", on_click=move, args=(-1,),
         disabled=shown <= 1, width="stretch",
