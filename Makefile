@@ -38,12 +38,13 @@ load: $(BIN)/.runtime $(if $(filter-out 0,$(REPLICAS)),nginx)
 	$(BIN)/python -m benchmarks.load --students "$(N)" --replicas $(or $(REPLICAS),0)
 
 # Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),
-# and Debian's nginx for `make serve` and its test (RUNLEVEL=1: the package starts no service).
+# with the CJK and colour emoji fonts (the test browser draws Chinese as users see it), and
+# Debian's nginx for `make serve` and its test (RUNLEVEL=1: the package starts no service).
 APT_INSTALL = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	$$SUDO apt-get update -qq && $$SUDO env RUNLEVEL=1 apt-get install -y -qq
+APT_PACKAGES := chromium fonts-noto-cjk fonts-noto-color-emoji nginx
 browser:
-	@{ command -v chromium && [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 || { \
-		$(APT_INSTALL) chromium nginx >/dev/null; }
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { $(APT_INSTALL) $(APT_PACKAGES) >/dev/null; }
 nginx:
 	@[ -x /usr/sbin/nginx ] || { $(APT_INSTALL) nginx >/dev/null; }
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
+from attnviz.ui import charts, present, state
 from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
@@ -18,7 +19,11 @@ st.sidebar.segmented_control(
     key="lang",
     required=True,
 )
+if st.query_params.get("lang", LANGS[0]) not in LANGS:
+    state.refuse("lang")
 st.query_params["lang"] = st.session_state.lang
+present.controls()
+charts.export_format()
 
 # The default page is served at "/", so the landing page takes that place and every other page
 # keeps a stable path (/examples, /playground, /text, /image, ...).

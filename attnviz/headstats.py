@@ -197,3 +197,45 @@ def interesting(stats: HeadStats, *, top: int = 10) -> list[tuple]:
     order = np.argsort(-flat, kind="stable")[: max(top, 0)]
     h = score.shape[1]
     return [(int(i // h), int(i % h), str(labels.ravel()[i]), float(flat[i])) for i in order]
+
+
+def find_span(tokens, text: str) -> tuple[int, int] | None:
+    """(start, stop) of the first run of tokens that spells `text` (sub-word markers dropped,
+    case ignored), or None. "小红" is found in ["▁小", "明", "把", ..., "小", "红"] at (6, 8)."""
+    pieces = [_bare(token) for token in tokens]
+    want = _bare(text)
+    for start in range(len(pieces)):
+        spelled = ""
+        for stop in range(start, len(pieces)):
+            spelled += pieces[stop]
+            if spelled == want and pieces[start]:
+                return start, stop + 1
+            if not want.startswith(spelled):
+                break
+    return None
+
+
+def _bare(token: str) -> str:
+    for marker in _MARKERS:
+        token = token.removeprefix(marker)
+    return token.strip().lower()
+
+
+def span_weights(
+    attentions: np.ndarray, query: tuple[int, int], key: tuple[int, int]
+) -> np.ndarray:
+    """(L, H): how much the query span attends to the key span in every head.
+
+    The weight the span's query tokens give, summed over the key span's tokens and averaged over
+    the query span's tokens: the same pooling as the page's word view. attentions (L, H, T, T).
+    """
+    block = np.asarray(attentions)[:, :, query[0] : query[1], key[0] : key[1]]  # (L, H, q, k)
+    return block.sum(axis=-1).mean(axis=-1)
+
+
+def rank_heads(values: np.ndarray) -> list[tuple[int, int, float]]:
+    """Every head of an (L, H) array, largest first: [(layer, head, value)] (ties by position)."""
+    flat = np.asarray(values).ravel()
+    order = np.argsort(-flat, kind="stable")
+    h = values.shape[1]
+    return [(int(i // h), int(i % h), float(flat[i])) for i in order]

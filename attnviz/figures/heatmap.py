@@ -7,6 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+# Weights: a perceptually uniform, colour-blind-safe scale; scores: diverging, centred on 0.
+COLORSCALE = "Viridis"
+DIVERGING = "RdBu_r"
+MASKED_COLOUR = "#9e9e9e"  # grey: neither end of either scale
 # Tick labels longer than this are cut on the axis (the hover text keeps the whole label).
 _TICK_CHARS = 12
 
@@ -57,8 +61,10 @@ def heatmap(
     y_title: str = "",
     zmin: float | None = 0.0,
     zmax: float | None = None,
+    zmid: float | None = None,
     show_values: bool | None = None,
-    colorscale: str = "Blues",
+    colorscale: str = COLORSCALE,
+    scale_title: str = "",
     height: int | None = None,
 ) -> go.Figure:
     """A (Tq, Tk) matrix as a heatmap with its labels, light enough for 512 x 512.
@@ -67,16 +73,21 @@ def heatmap(
     column, not one per cell: 512 x 512 per-cell strings were ~9 MB of JSON per rerun).
 
     Args:
-        weights: (Tq, Tk) numbers (attention weights, scores ...). -inf (masked) shows as blank.
+        weights: (Tq, Tk) numbers (attention weights, scores ...). -inf (masked) cells are drawn
+            grey and labelled −∞.
+        zmid: centre of a diverging colour scale (0 for scores: 0 is then the neutral colour).
         show_values: write each value in its cell; default: only when the matrix is small.
+        scale_title: the colour bar's title, e.g. which range it spans.
     """
     z = np.asarray(weights)
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"weights {z.shape} do not match {len(y_labels)} x {len(x_labels)} labels")
+    masked = np.isneginf(z)  # (Tq, Tk)
     z = np.where(np.isfinite(z), z, np.nan).astype(np.float32)  # (Tq, Tk)
     if show_values is None:
         show_values = z.size <= 144
     xs, ys = unique_labels(x_labels), unique_labels(y_labels)
+    gaps = dict(xgap=1 if z.shape[1] <= 64 else 0, ygap=1 if z.shape[0] <= 64 else 0)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -86,16 +97,36 @@ def heatmap(
             colorscale=colorscale,
             zmin=zmin,
             zmax=zmax,
+            zmid=zmid,
+            colorbar=dict(title=dict(text=scale_title, side="right")) if scale_title else None,
             texttemplate="%{z:.2f}" if show_values else None,
-            xgap=1 if z.shape[1] <= 64 else 0,
-            ygap=1 if z.shape[0] <= 64 else 0,
+            **gaps,
         )
     )
+    if masked.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(masked, 1.0, np.nan).astype(np.float32),
+                x=xs,
+                y=ys,
+                colorscale=[[0, MASKED_COLOUR], [1, MASKED_COLOUR]],
+                showscale=False,
+                text=np.where(masked, "−∞", "") if show_values else None,
+                texttemplate="%{text}" if show_values else None,
+                hovertemplate="%{y} → %{x}<br>−∞<extra></extra>",
+                **gaps,
+            )
+        )
     fig.update_xaxes(title=x_title, side="top", **_axis(xs, x_labels))
     fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys, y_labels))
+    # Room on top for the title, the key axis title and the key labels (rotated when long), so
+    # that the title never runs into them; plotly's automargin only ever adds to this.
+    longest = max((min(len(s), _TICK_CHARS) for s in x_labels), default=1)
+    label_px = 26 if longest * 9 * len(x_labels) < 640 else 10 * longest + 22
+    top = (40 if title else 0) + (34 if x_title else 0) + label_px
     fig.update_layout(
-        title=title,
-        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
-        height=height or max(260, min(900, 28 * len(y_labels) + 120)),
+        title=dict(text=title, yref="container", y=1, yanchor="top", pad_t=8),
+        margin=dict(l=10, r=10, t=top, b=10),
+        height=height or max(260, min(900, 28 * len(y_labels) + top + 30)),
     )
     return fig

@@ -57,36 +57,67 @@ def show_unexpected(exc: Exception) -> None:
     st.error(t("error.unexpected", id=incident(exc)), icon="🛑")
 
 
+# Columns of the breakdown table visible after each step (key, k, scores | scaled | masked |
+# exp, weights | weights × v): score -> scale -> mask -> softmax -> weighted sum.
+_STEP_COLUMNS = (3, 4, 5, 7, 8)
+
+
+def _cell(x: float) -> str:
+    """How a number of the table reads: −∞ for a masked score (NaN reads —, see below)."""
+    return "−∞" if np.isneginf(x) else f"{x:.6g}"
+
+
 def render_breakdown(
     step: AttentionStep,
     key_labels: Sequence[str],
     *,
     query: int = 0,
     widget_key: str = "breakdown",
+    shown: int = 5,
+    extra: dict[str, Sequence[str]] | None = None,
 ) -> None:
-    """Every step of one query: formula, q, per-key table, softmax sums and the context."""
+    """Every step of one query: formula, q, per-key table, softmax sums and the context.
+
+    Args:
+        shown: how many of the five steps (score, scale, mask, softmax, weighted sum) to show;
+            presentation mode reveals them one per click (`attnviz.ui.present.steps`).
+        extra: more columns (name -> one text per key), shown beside the weights.
+    """
     from attnviz import attention
     from attnviz.figures.breakdown import SCORE_LATEX, SOFTMAX_LATEX, breakdown_frame, vector_text
 
     explained = attention.explain(step, query)
     st.latex(SCORE_LATEX[step.score])
-    st.latex(SOFTMAX_LATEX)
-    st.text(t("breakdown.query", vector=vector_text(step.q[query], limit=8)))
+    if shown >= 4:
+        st.latex(SOFTMAX_LATEX)
+    if step.score == "linear":  # the gate w·k never reads q: no query vector to show
+        st.text(t("steps.no_query"))
+    else:
+        st.text(t("breakdown.query", vector=vector_text(step.q[query], limit=8)))
     frame = breakdown_frame(step, explained, key_labels, lang(), query=query)
+    frame = frame.iloc[:, : _STEP_COLUMNS[shown - 1]]
+    if extra and shown >= 4:
+        for position, (name, values) in enumerate(extra.items()):
+            frame.insert(7 + position, name, list(values))
     total = len(frame)
     if total > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
         top = np.argsort(-step.weights[query], kind="stable")[:TOP_KEYS]
         frame = frame.iloc[top]
         st.caption(t("breakdown.top_only", shown=TOP_KEYS, total=total))
-    st.dataframe(frame, hide_index=True, width="stretch")
-    if np.isneginf(step.masked[query]).any():
-        st.caption(t("breakdown.masked_note"))
-    st.text(
-        t(
-            "breakdown.softmax_line",
-            row_max=explained.row_max,
-            total=explained.total,
-            weight_sum=float(step.weights[query].sum()),
-        )
+    numbers = frame.select_dtypes("number").columns
+    st.dataframe(
+        frame.style.format(_cell, na_rep="—", subset=numbers), hide_index=True, width="stretch"
     )
-    st.text(t("breakdown.context", vector=vector_text(step.context[query], limit=8)))
+    if shown >= 3 and np.isneginf(step.masked[query]).any():
+        st.caption(t("breakdown.masked_note"))
+    if shown >= 4:
+        st.text(
+            t(
+                "breakdown.softmax_line",
+                row_max=explained.row_max,
+                total=explained.total,
+                weight_sum=float(step.weights[query].sum()),
+            )
+        )
+    if shown >= 5:
+        st.text(t("breakdown.context", vector=vector_text(step.context[query], limit=8)))

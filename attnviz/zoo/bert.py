@@ -325,7 +325,11 @@ def load(name: str) -> TextModel:
 
 def trace_arrays(name: str, text: str, pair: str | None = None) -> dict[str, np.ndarray]:
     """What `python -m attnviz trace` writes to its .npz."""
-    trace = load(name).trace(text, pair)
+    return npz_arrays(load(name).trace(text, pair))
+
+
+def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+    """A text trace as the CLI's .npz keys (the page's "whole trace" download too)."""
     return {
         "ids": np.asarray(trace.extras["ids"], dtype=np.int64),  # (T,)
         "tokens": np.array(trace.tokens, dtype=str),  # (T,)

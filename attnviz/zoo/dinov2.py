@@ -242,11 +242,16 @@ def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.n
     """
     image = images.decode(data)  # InputError before the model is even loaded
     model = model or load()
-    saliency, trace = model.forward(images.preprocess(image))
+    _, trace = model.forward(images.preprocess(image))
+    return npz_arrays(trace)
+
+
+def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+    """An image trace as the CLI's .npz keys (the page's "whole trace" download too)."""
     return {
         "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
         "attentions": trace.attentions.astype(np.float32),
-        "saliency": np.asarray(saliency, dtype=np.float32),
+        "saliency": np.asarray(trace.extras["saliency"], dtype=np.float32),
     }
 
 

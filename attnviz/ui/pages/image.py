@@ -13,10 +13,11 @@ import streamlit as st
 from attnviz import attention, images
 from attnviz.errors import InputError
 from attnviz.figures import image as figs
-from attnviz.i18n import catalog
+from attnviz.i18n import LANGS, catalog
+from attnviz.i18n import t as t_in
 from attnviz.loading import ModelMissing
 from attnviz.rollout import rollout
-from attnviz.ui import cache
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 from attnviz.zoo import dinov2
 
@@ -24,6 +25,14 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 QUERY = "image_query"  # session key: -1 for CLS, else a patch index 0..255
 CLS = -1
 MEAN = -1  # the head choice "mean of all heads" (None would make the box clearable)
+TABS = ("map", "heads", "layers", "rollout", "saliency", "steps", "artifacts")
+# Which tabs each picker acts on: a picker is drawn only while its tab is open.
+ACTS = {
+    "layer": ("map", "heads", "rollout", "steps", "artifacts"),
+    "head": ("map", "layers", "steps"),
+    "query": ("map", "heads", "layers", "rollout", "steps"),
+    "opacity": ("map", "rollout", "saliency"),
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -79,6 +88,8 @@ def pick_photo() -> bytes | None:
     """The bytes of the photo to look at: a sample or an upload, never written to disk."""
     samples = get_samples()
     sources = ("sample", "upload") if samples else ("upload",)
+    # An upload cannot be linked: the source stays in the session, not in the URL.
+    state.bind("image_source", "source", sources[0], state.choice(sources), in_url=False)
     source = st.radio(
         t("image.source"),
         sources,
@@ -88,12 +99,14 @@ def pick_photo() -> bytes | None:
     )
     if source == "sample":
         names = {stem: sample_name(stem) for stem in samples}
+        state.bind("image_sample", "sample", next(iter(samples)), state.choice(samples))
         name = st.selectbox(
             t("image.sample"), list(samples), format_func=names.__getitem__, key="image_sample"
         )
         return samples[name]
     # No `type=`: Streamlit would refuse other names with its own English message; the decoder
     # judges the bytes, not the name, and says what it accepts in the user's language.
+    st.caption(t("link.upload"))
     upload = st.file_uploader(t("image.upload"), key="image_upload")
     if upload is None:
         hint = t("image.upload_hint", types=", ".join(UPLOAD_TYPES), limit=images.UPLOAD_LIMIT_MB)
@@ -110,21 +123,28 @@ def on_click(chart_key: str, fig) -> None:
         st.session_state[QUERY] = patch
 
 
-def clickable(fig, name: str, query: int) -> None:
-    """A figure whose patch markers can be clicked.
+def clickable(fig, name: str, query: int, grid) -> None:
+    """A figure whose patch markers can be clicked; `grid` (G, G) is what its CSV holds.
 
     The query is part of the key, so every new query starts with a fresh selection: clicking the
     same patch again after choosing another query in the box still counts as a change.
     """
     chart_key = f"{name}_{query}"
-    st.plotly_chart(
+    side = grid.shape[0]
+    charts.chart(
         fig,
         key=chart_key,
+        name=f"dinov2-{file_stem}",
+        matrix=grid,
+        rows=[str(r + 1) for r in range(side)],
+        cols=[str(c + 1) for c in range(side)],
         on_select=lambda: on_click(chart_key, fig),
         selection_mode="points",
-        width="content",
-        config={"displayModeBar": False},
     )
+
+
+def figure(fig, key: str, name: str) -> None:
+    charts.chart(fig, key=key, name=f"dinov2-{name}")
 
 
 def artifact_list(trace, layer: int) -> list[int]:
@@ -143,9 +163,12 @@ def token_label(token: int) -> str:
 # ---- page ---------------------------------------------------------------------------------------
 
 st.title(t("image.title"))
-st.markdown(t("image.intro"))
+if not present.active():
+    st.markdown(t("image.intro"))
 
-data = pick_photo()
+inputs = present.fold(t("present.inputs"))  # in presentation: one closed expander
+with inputs:
+    data = pick_photo()
 if data is None:
     st.stop()
 
@@ -167,65 +190,89 @@ patch_labels = [token_label(p) for p in range(patches)]
 token_labels = {CLS: token_label(CLS), **dict(enumerate(patch_labels))}
 head_names = {MEAN: t("image.head_mean"), **{h: t("image.head_n", n=h + 1) for h in range(heads)}}
 
-# -- controls
-st.session_state.setdefault(QUERY, CLS)
-c1, c2, c3, c4 = st.columns(4)
-with c1:
-    layer = st.slider(t("image.layer"), 1, layers, layers, key="image_layer") - 1
-with c2:
-    head_choice = st.selectbox(
-        t("image.head"),
-        [MEAN, *range(heads)],
-        format_func=head_names.__getitem__,
-        key="image_head",
-    )
-with c3:
-    query = st.selectbox(
-        t("image.query"), list(token_labels), format_func=token_labels.__getitem__, key=QUERY
-    )
-    st.caption(t("image.query_hint"))
-with c4:
-    opacity = st.slider(t("image.opacity"), 0.0, 1.0, 0.6, 0.05, key="image_opacity")
-
-artifacts = artifact_list(trace, layer)
-c1, c2 = st.columns([3, 1])
-with c1:
-    mode = st.radio(
-        t("image.artifacts_mode", n=len(artifacts)),
-        figs.ARTIFACT_MODES,
-        horizontal=True,
-        format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
-        key="image_artifact_mode",
-        help=t("image.artifacts_help"),
-        disabled=not artifacts,
-    )
-with c2:
-    log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
-
-token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
-query_patch = None if query == CLS else query
-head_name = head_names[head_choice]
-head = None if head_choice == MEAN else head_choice  # figures take None for the mean
-weights = trace.layers[layer].weights  # (H, T, T)
-row = figs.attention_row(weights, token, head)  # (T,)
-grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
-where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
-st.caption(t("image.cls_share", share=float(row[0])))
-padding = figs.padding_share(row, trace.extras["content"])
-if (trace.extras["content"] < 0.5).any():
-    st.caption(t("image.padding_share", share=padding))
-
-tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
-    [
-        t("image.tab_map"),
-        t("image.tab_heads"),
-        t("image.tab_layers"),
-        t("image.tab_rollout"),
-        t("image.tab_saliency"),
-        t("image.tab_steps"),
-        t("image.tab_artifacts"),
-    ]
+# -- controls: drawn only for the open tab they act on (the tab is known from the last click)
+tab_labels = {name: t(f"image.tab_{name}") for name in TABS}
+# A change of language renames the tabs: carry the open one over by its name.
+every_label = {t_in(f"image.tab_{name}", code): name for code in LANGS for name in TABS}
+if st.session_state.get("image_tab") in every_label:
+    st.session_state.image_tab = tab_labels[every_label[st.session_state.image_tab]]
+open_label = state.bind(
+    "image_tab", "tab", tab_labels["map"], state.choice(tab_labels.values(), every_label)
 )
+open_tab = every_label[open_label]
+head_options = [MEAN, *range(heads)]
+layer = state.bind("image_layer", "layer", layers, state.integer(1, layers)) - 1
+head_choice = state.bind(
+    "image_head",
+    "head",
+    MEAN,
+    state.choice(head_options, {MEAN: "mean"} | {h: str(h + 1) for h in range(heads)}),
+)
+query = state.bind(
+    QUERY,
+    "patch",
+    CLS,
+    state.choice(token_labels, {CLS: "cls"} | {p: str(p) for p in range(patches)}),
+)
+opacity = st.session_state.setdefault("image_opacity", 0.6)
+head_part = "mean" if head_choice == MEAN else head_choice + 1
+file_stem = f"L{layer + 1}-H{head_part}-{'cls' if query == CLS else f'p{query}'}"  # file names
+with inputs:
+    c1, c2, c3, c4 = st.columns(4)
+    if open_tab in ACTS["layer"]:
+        with c1:
+            layer = st.slider(t("image.layer"), 1, layers, key="image_layer") - 1
+    if open_tab in ACTS["head"]:
+        with c2:
+            head_choice = st.selectbox(
+                t("image.head"), head_options, format_func=head_names.__getitem__, key="image_head"
+            )
+    if open_tab in ACTS["query"]:
+        with c3:
+            query = st.selectbox(
+                t("image.query"),
+                list(token_labels),
+                format_func=token_labels.__getitem__,
+                key=QUERY,
+            )
+            st.caption(t("image.query_hint"))
+    if open_tab in ACTS["opacity"]:
+        with c4:
+            opacity = st.slider(t("image.opacity"), 0.0, 1.0, step=0.05, key="image_opacity")
+
+    artifacts = artifact_list(trace, layer)
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        mode = st.radio(
+            t("image.artifacts_mode", n=len(artifacts)),
+            figs.ARTIFACT_MODES,
+            horizontal=True,
+            format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+            key="image_artifact_mode",
+            help=t("image.artifacts_help"),
+            disabled=not artifacts,
+        )
+    with c2:
+        log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
+
+    token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
+    query_patch = None if query == CLS else query
+    head_name = head_names[head_choice]
+    head = None if head_choice == MEAN else head_choice  # figures take None for the mean
+    weights = trace.layers[layer].weights  # (H, T, T)
+    row = figs.attention_row(weights, token, head)  # (T,)
+    grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
+    where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
+    st.caption(t("image.cls_share", share=float(row[0])))
+    padding = figs.padding_share(row, trace.extras["content"])
+    if (trace.extras["content"] < 0.5).any():
+        st.caption(t("image.padding_share", share=padding))
+
+# A change of tab reruns the page (on_change="rerun"), so the pickers above follow the open tab.
+tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
+    list(tab_labels.values()), key="image_tab", on_change="rerun"
+)
+size = 500 if present.active() else 480  # the photo figures; they stretch to their column
 
 with tab_map:
     left, right = st.columns(2)
@@ -236,23 +283,29 @@ with tab_map:
             labels=patch_labels,
             value_name=t("step.weights"),
             opacity=opacity,
-            title=t("image.overlay_title"),
+            title=t(
+                "figure.image_title", what=t("image.overlay_title"), layer=layer + 1, head=head_name
+            ),
             query=query_patch,
             artifacts=artifacts,
             log=log,
+            size=size,
         )
-        clickable(fig, "image_click_overlay", query)
+        clickable(fig, "image_click_overlay", query, grid)
     with right:
         fig = figs.grid_figure(
             grid,
             labels=patch_labels,
             value_name=t("step.weights"),
-            title=t("image.grid_title"),
+            title=t(
+                "figure.image_title", what=t("image.grid_title"), layer=layer + 1, head=head_name
+            ),
             query=query_patch,
             artifacts=artifacts,
             log=log,
+            size=size,
         )
-        clickable(fig, "image_click_grid", query)
+        clickable(fig, "image_click_grid", query, grid)
     st.caption(where)
     st.markdown(t("image.map_explain"))
 
@@ -261,15 +314,16 @@ with tab_heads:
         figs.clean_map(figs.patch_map(figs.attention_row(weights, token, h)), artifacts, mode)
         for h in range(heads)
     ]
-    st.plotly_chart(
+    figure(
         figs.heads_figure(
             grids,
             titles=[t("image.head_n", n=h + 1) for h in range(heads)],
             query=query_patch,
+            size=size // 2,
             log=log,
         ),
-        key="image_heads",
-        width="content",
+        "image_heads",
+        f"heads-{file_stem}",
     )
     st.caption(t("image.heads_explain", layer=layer + 1, query=token_label(query)))
 
@@ -282,24 +336,24 @@ with tab_layers:
         )
         for i, lt in enumerate(trace.layers)
     ]
-    st.plotly_chart(
+    figure(
         figs.heads_figure(
             layer_grids,
             titles=[t("image.layer_n", n=i + 1) for i in range(layers)],
             query=query_patch,
             cols=6,
-            size=120,
+            size=size * 2 // 5,
             log=log,
         ),
-        key="image_layers",
-        width="content",
+        "image_layers",
+        f"layers-{file_stem}",
     )
     st.caption(t("image.layers_explain", head=head_name, query=token_label(query)))
 
 with tab_rollout:
     rolled = get_rollout(digest, trace)  # (L, T, T)
     rgrid = figs.clean_map(figs.patch_map(rolled[layer, token]), artifacts, mode)
-    st.plotly_chart(
+    figure(
         figs.overlay(
             photo,
             rgrid,
@@ -310,23 +364,25 @@ with tab_rollout:
             query=query_patch,
             artifacts=artifacts,
             log=log,
+            size=size,
         ),
-        key="image_rollout",
-        width="content",
+        "image_rollout",
+        f"rollout-{file_stem}",
     )
     st.markdown(t("image.rollout_explain"))
 
 with tab_saliency:
-    st.plotly_chart(
+    figure(
         figs.saliency_figure(
             photo,
             trace.extras["saliency"],
             value_name=t("image.saliency_value"),
             opacity=opacity,
             title=t("image.saliency_title"),
+            size=size,
         ),
-        key="image_saliency",
-        width="content",
+        "image_saliency",
+        "saliency",
     )
     st.markdown(t("image.saliency_explain"))
 
@@ -344,31 +400,36 @@ with tab_steps:
     k = st.slider(t("image.topk"), 1, 20, 5, key="image_topk")
     step = attention.breakdown(trace.layers[layer], step_head, token)
     top = figs.top_patches(step.weights[0], k)
-    left, right = st.columns([1, 2])
+    left, right = st.columns([2, 3])
     with left:
-        st.plotly_chart(
+        figure(
             figs.topk_figure(
-                photo, top, title=t("image.topk_title", k=k), query=query_patch, size=360
+                photo, top, title=t("image.topk_title", k=k), query=query_patch, size=size
             ),
-            key="image_topk_fig",
-            width="content",
+            "image_topk_fig",
+            f"top{k}-{file_stem}",
         )
         st.caption(t("image.topk_explain", cls=float(step.weights[0, 0])))
-    with right:
-        st.markdown(
-            t(
-                "image.steps_explain",
-                layer=layer + 1,
-                head=step_head + 1,
-                query=token_label(query),
-                keys=len(trace.tokens),
-                dh=trace.layers[layer].q.shape[-1],
+    if not present.active():
+        with right:
+            st.markdown(
+                t(
+                    "image.steps_explain",
+                    layer=layer + 1,
+                    head=step_head + 1,
+                    query=token_label(query),
+                    keys=len(trace.tokens),
+                    dh=trace.layers[layer].q.shape[-1],
+                )
             )
-        )
+    # In presentation the steps go beside the photo, in view; otherwise full width below, so
+    # that the last column (weights × v) is not cut off.
+    with right if present.active() else st.container():
         render_breakdown(
             step,
             [token_label(CLS), *patch_labels],
             widget_key="image_breakdown",
+            shown=present.steps("image", len(present.STEPS)),
         )
 
 with tab_artifacts:
@@ -377,16 +438,20 @@ with tab_artifacts:
     )
     # the norms entering this layer: what artifact_patches compares with the median
     norms = figs.patch_map(trace.extras["token_norms"][layer])  # (G, G)
-    st.plotly_chart(
+    charts.chart(
         figs.grid_figure(
             norms,
             labels=patch_labels,
             value_name=t("image.norm_value"),
             title=t("image.norm_title", layer=layer + 1),
             artifacts=artifacts,
+            size=size,
         ),
         key="image_norms",
-        width="content",
+        name=f"dinov2-norms-L{layer + 1}",
+        matrix=norms,
+        rows=[str(r + 1) for r in range(norms.shape[0])],
+        cols=[str(c + 1) for c in range(norms.shape[1])],
     )
     if artifacts:
         st.caption(
@@ -398,3 +463,6 @@ with tab_artifacts:
         )
     else:
         st.caption(t("image.artifacts_none", layer=layer + 1))
+
+charts.trace_download(lambda: dinov2.npz_arrays(trace), "dinov2-trace", key="image_npz")
+state.link_box()

@@ -19,13 +19,16 @@ from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
 from attnviz.text import MAX_CHARS, visible
-from attnviz.ui import cache
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import lang, render_breakdown, show_error, t
+from attnviz.zoo import bert
 
 SAMPLES = Path(__file__).resolve().parents[3] / "assets" / "samples_text.toml"
 TEXT_MODELS = ("minilm", "e5")
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 LINE_WINDOW = 64  # the line view draws at most this many tokens per column
+WORDS = {"tokens": "0", "words": "1"}  # the `words` URL parameter
+RANGES = ("head", "fixed")  # colour range of the weights: per head, or fixed 0-1
 
 
 @st.cache_data
@@ -35,8 +38,6 @@ def samples() -> list[dict]:
 
 @st.cache_resource(show_spinner=False)
 def get_model(name: str):
-    from attnviz.zoo import bert
-
     return cache.resident(bert.load(name))
 
 
@@ -118,8 +119,9 @@ def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarr
 # toggle does): plotly's figure building was most of a rerun. At 512 tokens one holds ~1.2 MB
 # (float32 cells and labels), so 64 entries stay under ~80 MB.
 @st.cache_resource(max_entries=64, show_spinner=False)
-def get_heatmap(name, text, pair, words, hide, direction, language, layer, head):
-    """One head's map (`head` >= 0) or the rollout after `layer` (`head` None); None if empty."""
+def get_heatmap(name, text, pair, words, hide, direction, language, layer, head, fixed):
+    """(figure or None if empty, view) of one head (`head` >= 0) or of the rollout after `layer`
+    (`head` None); `fixed`: colours over 0-1 instead of the map's own range."""
     units = get_units(name, text, pair, words)
     if head is None:
         matrix = get_rollout(name, text, pair, words)[layer]  # (T, T)
@@ -132,25 +134,30 @@ def get_heatmap(name, text, pair, words, hide, direction, language, layer, head)
         direction=direction, hide_special=hide,
     )  # fmt: skip
     if view.matrix.size == 0:
-        return None
-    return heatmap(
-        view.matrix, view.col_labels, view.row_labels, title=title, zmax=None,
+        return None, view
+    fig = heatmap(
+        view.matrix, view.col_labels, view.row_labels, title=title,
         x_title=i18n.t("text.key_axis", language), y_title=i18n.t("text.query_axis", language),
+        zmax=1.0 if fixed else None,
+        scale_title=i18n.t(f"range.title_{'fixed' if fixed else 'head'}", language),
     )  # fmt: skip
+    return fig, view
 
 
-def heat(layer: int, head: int | None, key: str) -> None:
-    fig = get_heatmap(name, text, pair, words, hide, direction, lang(), layer, head)
+def heat(layer: int, head: int | None, key: str) -> figs.View:
+    """One head's heatmap (the rollout after `layer` when `head` is None) with its downloads;
+    returns what it shows."""
+    fixed = st.session_state.get("text_range") == "fixed"
+    fig, view = get_heatmap(name, text, pair, words, hide, direction, lang(), layer, head, fixed)
     if fig is None:
         st.info(t("text.empty_view"))
-        return
-    st.plotly_chart(fig, key=key)
-
-
-def clamp(key: str, options: list) -> None:
-    """Drop a remembered choice that the current model or text no longer offers."""
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = options[-1] if isinstance(options[-1], int) else options[0]
+    else:
+        parts = ("rollout", layer + 1) if head is None else ("L", layer + 1, "H", head + 1)
+        charts.chart(
+            fig, key=key, name=file_name(*parts), matrix=view.matrix,
+            rows=view.row_labels, cols=view.col_labels,
+        )  # fmt: skip
+    return view
 
 
 def mark_own() -> None:
@@ -158,10 +165,41 @@ def mark_own() -> None:
 
 
 def set_sample() -> None:
-    chosen = next((s for s in samples() if s["id"] == st.session_state.text_sample), None)
+    chosen = sample(st.session_state.text_sample)
     if chosen is not None:
         st.session_state.text_a = chosen["text"]
         st.session_state.text_b = chosen.get("pair", "")
+        # a new sample opens on its own head and query (see `teaching`)
+        state.forget("text_layer", "text_head", "text_query")
+        state.drop_params("layer", "head", "query")
+
+
+def sample(ident: str) -> dict | None:
+    return next((s for s in samples() if s["id"] == ident), None)
+
+
+def teaching(trace, text: str, pair: str | None) -> tuple[int, int, int, str] | None:
+    """(layer, head, query token, note) a sample opens on, when the text is that sample's.
+
+    The rule: the head with the largest weight from the sample's declared query to its declared
+    key (headstats.span_weights: summed over the key's pieces, averaged over the query's).
+    """
+    chosen = sample(st.session_state.get("text_sample", "own"))
+    if chosen is None or (chosen["text"], chosen.get("pair")) != (text, pair):
+        return None
+    tokens = list(trace.tokens)
+    q_span = headstats.find_span(tokens, chosen["query"])
+    k_span = headstats.find_span(tokens, chosen["key"])
+    if q_span is None or k_span is None:
+        return None
+    layer, head, weight = headstats.rank_heads(
+        headstats.span_weights(trace.attentions, q_span, k_span)
+    )[0]
+    note = t(
+        "teach.note", source=chosen["query"], target=chosen["key"], layer=layer + 1, head=head + 1,
+        weight=weight,
+    )  # fmt: skip
+    return layer + 1, head + 1, q_span[0], note
 
 
 # ---------------------------------------------------------------- input
@@ -176,85 +214,106 @@ def word(key: str) -> str:
 
 
 st.title(t("text.title"))
-st.markdown(t("text.intro"))
+if not present.active():
+    st.markdown(t("text.intro"))
 
-if "text_a" not in st.session_state:
-    first = next(s for s in samples() if s["lang"] == lang())
-    st.session_state.text_sample = first["id"]
-    set_sample()
-st.selectbox(
-    t("text.sample_label"),
-    ["own"] + [s["id"] for s in samples()],
-    format_func=lambda i: word("text.own") if i == "own" else word(f"text.samples.{i}"),
-    key="text_sample",
-    on_change=set_sample,
-)
-col_a, col_b = st.columns(2)
-text = col_a.text_area(
-    t("text.input_a"), key="text_a", height=110, max_chars=MAX_CHARS, on_change=mark_own
-)
-pair = col_b.text_area(
-    t("text.input_b"), key="text_b", height=110, max_chars=MAX_CHARS, on_change=mark_own
-)
-pair = pair if pair != "" else None
-
-# The key follows the default, so E5 is preselected when Chinese text arrives, the user's own
-# choice holds while the kind of text stays the same, and it survives a change of language.
-default_model = "e5" if figs.prefers_multilingual(text + (pair or "")) else "minilm"
-name = st.radio(
-    t("text.model"),
-    TEXT_MODELS,
-    index=TEXT_MODELS.index(default_model),
-    format_func=lambda n: word(f"text.model_{n}"),
-    horizontal=True,
-    key=f"text_model_{default_model}",
-)
-st.caption(t("text.model_auto"))
-
-if not loading.installed(name):
-    show_error(loading.ModelMissing(name))
-    st.stop()
-try:
-    with st.spinner(t("text.loading")):
-        get_model(name)
-    with st.spinner(t("text.running")):
-        trace = get_trace(name, text, pair)
-except (InputError, loading.ModelMissing) as exc:
-    show_error(exc)
-    st.stop()
-
-n_layers, n_heads = len(trace.layers), trace.layers[0].weights.shape[0]
-tokens = [visible(token) for token in trace.tokens]  # a bidi override cannot turn the line
-if bool(trace.extras.get("truncated", False)):
-    st.warning(truncation_message(trace.extras, pair is not None), icon="✂️")
-if int(trace.extras.get("removed", 0)):
-    st.info(t("text.removed", count=int(trace.extras["removed"])))
-st.caption(t("text.tokens_caption", count=len(tokens), layers=n_layers, heads=n_heads))
-st.text(" · ".join(tokens))  # st.text: tokens are never read as Markdown or HTML
-
-# ---------------------------------------------------------------- shared choices
-
-c1, c2, c3 = st.columns(3)
-words = (
-    c1.radio(
-        t("text.units"),
-        ("tokens", "words"),
-        format_func=lambda u: word(f"text.units_{u}"),
-        key="text_units",
-        horizontal=True,
+first = next(s for s in samples() if s["lang"] == lang())
+sample_ids = ["own"] + [s["id"] for s in samples()]
+with present.fold(t("present.inputs")):
+    sample_id = state.bind("text_sample", "sample", first["id"], state.choice(sample_ids))
+    opening = sample(sample_id) or {"text": ""}
+    state.bind("text_a", "text", opening["text"], state.text())
+    state.bind("text_b", "pair", opening.get("pair", ""), state.text())
+    if sample_id != "own" and (opening["text"], opening.get("pair", "")) != (
+        st.session_state.text_a,
+        st.session_state.text_b,
+    ):  # a link with its own text: not the sample any more
+        st.session_state.text_sample = "own"
+        state.bind("text_sample", "sample", "own", state.choice(sample_ids))
+    st.selectbox(
+        t("text.sample_label"),
+        sample_ids,
+        format_func=lambda i: word("text.own") if i == "own" else word(f"text.samples.{i}"),
+        key="text_sample",
+        on_change=set_sample,
     )
-    == "words"
-)
-hide = c2.toggle(t("text.hide_special"), key="text_hide", help=t("text.hide_special_help"))
-direction = "all"
-if pair is not None:
-    direction = c3.radio(
-        t("text.direction"),
-        figs.DIRECTIONS,
-        format_func=lambda d: word(f"text.direction_{d}"),
-        key="text_direction",
+    col_a, col_b = st.columns(2)
+    with col_a:
+        text = st.text_area(
+            t("text.input_a"), key="text_a", height=110, max_chars=MAX_CHARS, on_change=mark_own
+        )
+    with col_b:
+        pair = st.text_area(
+            t("text.input_b"), key="text_b", height=110, max_chars=MAX_CHARS, on_change=mark_own
+        )
+    pair = pair if pair != "" else None
+    if len(text) + len(pair or "") > state.MAX_URL_TEXT:
+        st.caption(t("link.text_too_long", limit=state.MAX_URL_TEXT))
+
+    # The key follows the default, so E5 is preselected when Chinese text arrives, the user's own
+    # choice holds while the kind of text stays the same, and it survives a change of language.
+    default_model = "e5" if figs.prefers_multilingual(text + (pair or "")) else "minilm"
+    model_key = f"text_model_{default_model}"
+    state.bind(model_key, "model", default_model, state.choice(TEXT_MODELS))
+    name = st.radio(
+        t("text.model"),
+        TEXT_MODELS,
+        format_func=lambda n: word(f"text.model_{n}"),
         horizontal=True,
+        key=model_key,
     )
+    st.caption(t("text.model_auto"))
+
+    if not loading.installed(name):
+        show_error(loading.ModelMissing(name))
+        st.stop()
+    try:
+        with st.spinner(t("text.loading")):
+            get_model(name)
+        with st.spinner(t("text.running")):
+            trace = get_trace(name, text, pair)
+    except (InputError, loading.ModelMissing) as exc:
+        show_error(exc)
+        st.stop()
+
+    n_layers, n_heads = len(trace.layers), trace.layers[0].weights.shape[0]
+    tokens = [visible(token) for token in trace.tokens]  # a bidi override cannot turn the line
+    if bool(trace.extras.get("truncated", False)):
+        st.warning(truncation_message(trace.extras, pair is not None), icon="✂️")
+    if int(trace.extras.get("removed", 0)):
+        st.info(t("text.removed", count=int(trace.extras["removed"])))
+    st.caption(t("text.tokens_caption", count=len(tokens), layers=n_layers, heads=n_heads))
+    st.text(" · ".join(tokens))  # st.text: tokens are never read as Markdown or HTML
+
+    # ---------------------------------------------------------------- shared choices
+
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        state.bind("text_units", "words", "tokens", state.choice(("tokens", "words"), WORDS))
+        words = (
+            st.radio(
+                t("text.units"),
+                ("tokens", "words"),
+                format_func=lambda u: word(f"text.units_{u}"),
+                key="text_units",
+                horizontal=True,
+            )
+            == "words"
+        )
+    with c2:
+        state.bind("text_hide", "hide", False, state.flag())
+        hide = st.toggle(t("text.hide_special"), key="text_hide", help=t("text.hide_special_help"))
+    direction = "all"
+    if pair is not None:
+        with c3:
+            state.bind("text_direction", "dir", "all", state.choice(figs.DIRECTIONS))
+            direction = st.radio(
+                t("text.direction"),
+                figs.DIRECTIONS,
+                format_func=lambda d: word(f"text.direction_{d}"),
+                key="text_direction",
+                horizontal=True,
+            )
 
 # A click in the all-heads overview opens that head: apply it before the pickers exist.
 clicked = st.session_state.get("text_overview")
@@ -269,19 +328,37 @@ if points:
 else:
     st.session_state.pop("text_opened", None)  # nothing selected: the next click counts again
 
+taught = teaching(trace, text, pair)
 layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
-clamp("text_layer", layer_options)
-clamp("text_head", head_options)
-c1, c2, c3 = st.columns([1, 1, 4])
-layer = c1.selectbox(t("text.layer"), layer_options, key="text_layer") - 1
-head = c2.selectbox(t("text.head"), head_options, key="text_head") - 1
-view_name = c3.radio(
-    t("text.view"),
-    VIEWS,
-    format_func=lambda v: word(f"text.view_{v}"),
-    key="text_view",
-    horizontal=True,
-)
+c1, c2, c3, c4 = st.columns([1, 1, 4, 2])
+with c3:
+    view_name = state.bind("text_view", "view", "heads", state.choice(VIEWS))
+    st.radio(
+        t("text.view"),
+        VIEWS,
+        format_func=lambda v: word(f"text.view_{v}"),
+        key="text_view",
+        horizontal=True,
+    )
+    view_name = st.session_state.text_view
+# Layer and head act on the heatmap, the opened head and the lines; not on statistics or rollout.
+picks = view_name in ("heads", "overview", "lines")
+layer, head = (taught[0] - 1, taught[1] - 1) if taught else (0, 0)
+if picks:
+    with c1:
+        layer = state.bind("text_layer", "layer", layer + 1, state.choice(layer_options))
+        layer = st.selectbox(t("text.layer"), layer_options, key="text_layer") - 1
+    with c2:
+        head = state.bind("text_head", "head", head + 1, state.choice(head_options))
+        head = st.selectbox(t("text.head"), head_options, key="text_head") - 1
+if view_name in ("heads", "overview", "rollout"):
+    with c4:
+        state.bind("text_range", "range", "head", state.choice(RANGES))
+        st.radio(
+            t("range.label"), RANGES, format_func=lambda r: word(f"range.{r}"), key="text_range"
+        )
+if taught and picks:
+    st.caption(taught[3])
 
 units = get_units(name, text, pair, words)
 
@@ -293,21 +370,92 @@ def select(weights: np.ndarray) -> figs.View:
     )  # fmt: skip
 
 
+def file_name(*parts) -> str:
+    return "-".join([name, *map(str, parts)])
+
+
+def shown_weights(view: figs.View, query: int) -> list[str]:
+    """For each key token: its weight as the heatmap shows it for `query`'s unit ("—" if the
+    filters leave it out), so the breakdown can give both numbers."""
+    unit_of = units["groups"] if words else np.arange(len(tokens))
+    rows = {int(u): i for i, u in enumerate(view.rows)}
+    cols = {int(u): j for j, u in enumerate(view.cols)}
+    row = rows.get(int(unit_of[query]))
+    out = []
+    for key_token in range(len(tokens)):
+        col = cols.get(int(unit_of[key_token]))
+        out.append("—" if row is None or col is None else f"{view.matrix[row, col]:.4f}")
+    return out
+
+
+def open_head(layer: int, head: int) -> None:
+    st.session_state.text_layer, st.session_state.text_head = layer + 1, head + 1
+    st.session_state.text_view = "heads"
+
+
+def find_heads() -> None:
+    """Every head ranked by the weight from one chosen token to another."""
+    st.markdown(f"**{t('teach.find_title')}**")
+    st.caption(t("teach.find_help"))
+    positions = list(range(len(tokens)))
+    a, b = st.columns(2)
+    with a:
+        state.bind("text_find_q", "from", min(1, len(tokens) - 1), state.choice(positions))
+        source = st.selectbox(
+            t("teach.find_from"), positions, format_func=lambda i: f"{i}: {tokens[i]}",
+            key="text_find_q",
+        )  # fmt: skip
+    with b:
+        state.bind("text_find_k", "to", 0, state.choice(positions))
+        target = st.selectbox(
+            t("teach.find_to"), positions, format_func=lambda i: f"{i}: {tokens[i]}",
+            key="text_find_k",
+        )  # fmt: skip
+    ranked = headstats.rank_heads(trace.attentions[:, :, source, target])
+    st.button(t("teach.find_open"), on_click=open_head, args=ranked[0][:2], key="text_find_open")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("text.col_layer"): [r[0] + 1 for r in ranked],
+                t("text.col_head"): [r[1] + 1 for r in ranked],
+                t("teach.col_weight"): [round(r[2], 4) for r in ranked],
+            }
+        ),
+        hide_index=True,
+        height=300,
+    )
+
+
 # ---------------------------------------------------------------- views
 
 if view_name == "heads":
-    heat(layer, head, "text_heatmap")
-    st.subheader(t("text.breakdown_title"))
-    query = st.selectbox(
-        t("text.query_pick"),
-        range(len(tokens)),
-        format_func=lambda i: f"{i}: {tokens[i]}",
-        index=min(1, len(tokens) - 1),
-        key=f"text_query_{name}_{len(tokens)}",
+    # In presentation the breakdown goes beside the heatmap, so both stay in view.
+    figure_side, steps_side = (
+        st.columns([3, 2]) if present.active() else (st.container(), st.container())
     )
-    st.caption(t("text.breakdown_note", layer=layer + 1, head=head + 1))
-    step = attention.breakdown(trace.layers[layer], head, query)
-    render_breakdown(step, tokens, query=0, widget_key="text_breakdown")
+    with figure_side:
+        head_view = heat(layer, head, "text_heatmap")
+    with steps_side:
+        st.subheader(t("text.breakdown_title"))
+        query_key = "text_query"
+        query_default = taught[2] if taught else min(1, len(tokens) - 1)
+        state.bind(query_key, "query", query_default, state.choice(range(len(tokens))))
+        query = st.selectbox(
+            t("text.query_pick"),
+            range(len(tokens)),
+            format_func=lambda i: f"{i}: {tokens[i]}",
+            key=query_key,
+        )
+        st.caption(t("text.breakdown_note", layer=layer + 1, head=head + 1))
+        step = attention.breakdown(trace.layers[layer], head, query)
+        extra = None
+        if words or hide or direction != "all":
+            st.caption(t("teach.breakdown_raw", column=t("teach.col_shown")))
+            extra = {t("teach.col_shown"): shown_weights(head_view, query)}
+        render_breakdown(
+            step, tokens, query=0, widget_key="text_breakdown",
+            shown=present.steps("text", len(present.STEPS)), extra=extra,
+        )  # fmt: skip
 
 elif view_name == "overview":
     fig, side = get_overview(name, text, pair, words, hide, direction, lang())
@@ -317,12 +465,10 @@ elif view_name == "overview":
         st.caption(t("text.overview_help"))
         if side < len(units["labels"]):
             st.caption(t("text.overview_long", side=side))
-        st.plotly_chart(
-            figs.mark_cell(fig, layer, head),
-            key="text_overview",
-            on_select="rerun",
-            selection_mode="points",
-        )
+        charts.chart(
+            figs.mark_cell(fig, layer, head), key="text_overview", name=file_name("overview"),
+            on_select="rerun", selection_mode="points",
+        )  # fmt: skip
         st.markdown(f"**{t('text.opened', layer=layer + 1, head=head + 1)}**")
         heat(layer, head, "text_opened_map")
 
@@ -365,7 +511,7 @@ elif view_name == "lines":
             view.matrix, heads, view.row_labels, view.col_labels,
             query=query, head_word=t("text.head"),
         )  # fmt: skip
-        st.plotly_chart(fig, key="text_lines")
+        charts.chart(fig, key="text_lines", name=file_name("lines", "L", layer + 1))
 
 elif view_name == "stats":
     st.caption(t("text.stats_intro"))
@@ -378,15 +524,21 @@ elif view_name == "stats":
     )
     st.caption(t(f"text.metric_help.{metric}"))
     left, right = st.columns([3, 2])
-    left.plotly_chart(
-        figs.stats_map(
-            stats.metric(metric),
-            title=t(f"text.metric.{metric}"),
-            layer_word=t("text.layer"),
-            head_word=t("text.head"),
-        ),
-        key="text_stats_map",
-    )
+    with left:
+        values = stats.metric(metric)
+        charts.chart(
+            figs.stats_map(
+                values,
+                title=t(f"text.metric.{metric}"),
+                layer_word=t("text.layer"),
+                head_word=t("text.head"),
+            ),
+            key="text_stats_map",
+            name=file_name("stats", metric),
+            matrix=values,
+            rows=[f"L{i + 1}" for i in range(n_layers)],
+            cols=[f"H{h + 1}" for h in range(n_heads)],
+        )
     # Entropy, spread and distance are interesting when small; shares when large.
     largest = metric not in ("entropy", "spread")
     ranked = headstats.rank(stats, metric, top=10, largest=largest)
@@ -402,7 +554,14 @@ elif view_name == "stats":
         hide_index=True,
     )
     st.markdown(f"**{t('text.stats_interesting')}**")
-    found = headstats.interesting(stats, top=12)
+    # Only heads with a clear pattern: "mixed" and "broad" (near uniform) are left out.
+    found = [
+        f
+        for f in headstats.interesting(stats, top=n_layers * n_heads)
+        if f[2] not in ("mixed", "broad")
+    ][:12]
+    if not found:
+        st.info(t("teach.none_clear"))
     table = {
         t("text.col_layer"): [f[0] + 1 for f in found],
         t("text.col_head"): [f[1] + 1 for f in found],
@@ -412,9 +571,13 @@ elif view_name == "stats":
     for m in headstats.METRICS:
         table[t(f"text.metric.{m}")] = [round(float(stats.metric(m)[f[0], f[1]]), 3) for f in found]
     st.dataframe(pd.DataFrame(table), hide_index=True)
+    find_heads()
 
 elif view_name == "rollout":
     st.caption(t("text.rollout_help"))
-    clamp("text_ro", layer_options)
-    upto = st.select_slider(t("text.rollout_layer"), layer_options, value=n_layers, key="text_ro")
+    state.bind("text_ro", "upto", n_layers, state.choice(layer_options))
+    upto = st.select_slider(t("text.rollout_layer"), layer_options, key="text_ro")
     heat(upto - 1, None, "text_rollout")
+
+charts.trace_download(lambda: bert.npz_arrays(trace), file_name("trace"), key="text_npz")
+state.link_box()

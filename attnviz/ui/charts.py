@@ -1,0 +1,128 @@
+"""Every figure the same way: themed and projector-sized, exportable, its numbers downloadable.
+
+    charts.chart(fig, key="text_heatmap", name="minilm-L3-H5",
+                 matrix=weights, rows=query_labels, cols=key_labels)
+
+draws `fig` with plotly's own image export configured (the camera button in the figure's
+toolbar saves SVG or PNG, as chosen in the sidebar, named `name`), and under it a row of
+download buttons: the figure as a standalone HTML file and, when `matrix` is given, the matrix
+shown as CSV (with its row and column labels) and NPY. Files are built only when clicked.
+
+    charts.trace_download(arrays_fn, name)   # the whole trace as .npz (the CLI's keys)
+    charts.export_format()                   # the sidebar choice, called once by app.py
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from attnviz.ui import present
+from attnviz.ui.common import t
+
+FORMATS = ("svg", "png")
+FORMAT_KEY = "export_format"
+
+
+def export_format() -> None:
+    st.sidebar.segmented_control(
+        t("export.format"), FORMATS, key=FORMAT_KEY, required=True, default="svg"
+    )
+
+
+def _ink() -> str:
+    """Axis and label colour that reads on the current theme: near black or near white."""
+    theme = getattr(st.context, "theme", None)
+    return "#f0f2f6" if theme is not None and theme.type == "dark" else "#111111"
+
+
+def styled(fig: go.Figure) -> go.Figure:
+    """A copy of `fig` with dark (theme-aware) labels, projector-sized in presentation mode.
+
+    Figures may come from a cache shared by every session, so they are never changed in place.
+    """
+    fig = go.Figure(fig)
+    ink = _ink()
+    body, ticks = (18, 16) if present.active() else (14, 13)
+    fig.update_layout(font=dict(size=body, color=ink), title_font=dict(size=body + 4))
+    fig.update_xaxes(tickfont=dict(size=ticks, color=ink), title_font=dict(size=body, color=ink))
+    fig.update_yaxes(tickfont=dict(size=ticks, color=ink), title_font=dict(size=body, color=ink))
+    fig.update_traces(
+        colorbar=dict(tickfont=dict(size=ticks, color=ink)), selector=dict(type="heatmap")
+    )
+    if present.active():  # panel titles and rank labels of the photo figures too
+        fig.update_annotations(font_size=ticks)
+    return fig
+
+
+def config(name: str) -> dict:
+    """plotly config: the toolbar's camera exports `name`.svg (or .png) at twice the size."""
+    fmt = st.session_state.get(FORMAT_KEY) or "svg"
+    return {
+        "displaylogo": False,
+        "displayModeBar": True,
+        "toImageButtonOptions": {"format": fmt, "filename": name, "scale": 2},
+    }
+
+
+def matrix_csv(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> bytes:
+    """A labelled matrix as CSV (UTF-8 with BOM, so spreadsheet programs read Chinese)."""
+    frame = pd.DataFrame(np.asarray(matrix), index=list(rows), columns=list(cols))
+    return frame.to_csv(float_format="%.6g").encode("utf-8-sig")
+
+
+def npy_bytes(matrix: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(matrix), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def chart(
+    fig: go.Figure,
+    *,
+    key: str,
+    name: str,
+    matrix: np.ndarray | None = None,
+    rows: Sequence[str] = (),
+    cols: Sequence[str] = (),
+    **kwargs,
+):
+    """Draw `fig` (see the module docstring); `kwargs` go to st.plotly_chart."""
+    fig = styled(fig)
+    result = st.plotly_chart(fig, key=key, config=config(name), **kwargs)
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(
+        "HTML", lambda: fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8"),
+        file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
+        icon="⬇️", type="tertiary",
+    )  # fmt: skip
+    if matrix is not None:
+        row.download_button(
+            "CSV", lambda: matrix_csv(matrix, rows, cols), file_name=f"{name}.csv",
+            mime="text/csv", key=f"{key}_csv", on_click="ignore", icon="⬇️", type="tertiary",
+        )  # fmt: skip
+        row.download_button(
+            "NPY", lambda: npy_bytes(matrix), file_name=f"{name}.npy",
+            mime="application/octet-stream", key=f"{key}_npy", on_click="ignore", icon="⬇️",
+            type="tertiary",
+        )  # fmt: skip
+    return result
+
+
+def trace_download(arrays: Callable[[], dict[str, np.ndarray]], name: str, key: str) -> None:
+    """The whole trace of the current input as .npz, with the CLI's keys."""
+    st.download_button(
+        t("export.trace"), lambda: npz_bytes(arrays()), file_name=f"{name}.npz",
+        mime="application/octet-stream", key=key, on_click="ignore", icon="⬇️",
+    )  # fmt: skip
