@@ -168,7 +168,11 @@ def script_share(sentence: str) -> float:
 
 def trace_arrays(name: str, sentence: str) -> dict[str, np.ndarray]:
     """What `python -m attnviz trace` writes to its .npz."""
-    result = trace(name, sentence)
+    return npz_arrays(trace(name, sentence))
+
+
+def npz_arrays(result) -> dict[str, np.ndarray]:
+    """The .npz arrays of one trace (the page's download and the CLI's `trace`)."""
     return {
         "tokens": np.array(result.tokens, dtype=str),  # (T,)
         "attentions": result.step.weights[0].astype(np.float32),  # (T,)

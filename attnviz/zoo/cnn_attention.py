@@ -115,7 +115,11 @@ def trace(pixel_values: np.ndarray, name: str = "digits") -> DigitTrace:
 
 def trace_arrays(pixel_values: np.ndarray) -> dict[str, np.ndarray]:
     """What `python -m attnviz trace` writes to its .npz."""
-    result = trace(pixel_values)
+    return npz_arrays(trace(pixel_values))
+
+
+def npz_arrays(result) -> dict[str, np.ndarray]:
+    """The .npz arrays of one trace (the page's download and the CLI's `trace`)."""
     return {
         "pixel_values": result.pixel_values,  # (28, 28)
         "attentions": result.step.weights.astype(np.float32),  # (P, P)

@@ -250,7 +250,11 @@ def trace_arrays(name: str, text: str) -> dict[str, np.ndarray]:
     """What `python -m attnviz trace` saves for a seq2seq model."""
     from attnviz.loading import trained
 
-    trace = trained.load_seq2seq(name).trace(text, name)
+    return npz_arrays(trained.load_seq2seq(name).trace(text, name))
+
+
+def npz_arrays(trace) -> dict[str, np.ndarray]:
+    """The .npz arrays of one trace (the page's download and the CLI's `trace`)."""
     return {
         "input_tokens": np.array(trace.input_tokens),
         "output_tokens": np.array(trace.output_tokens),

@@ -12,7 +12,9 @@ import streamlit as st
 from attnviz import dateforms, i18n
 from attnviz.figures import seq2seq as figs
 from attnviz.figures.breakdown import vector_text
+from attnviz.ui import charts, present, state
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.zoo import seq2seq
 
 SCORES = ("additive", "general")
 SAMPLE_DAY = date(2026, 11, 22)
@@ -62,20 +64,27 @@ def sample_label(sample: str) -> str:
 
 
 st.title(t("seq2seq.title"))
-st.markdown(t("seq2seq.intro"))
+if not present.active():
+    st.markdown(t("seq2seq.intro"))
 
-if "s2s_text" not in st.session_state:
-    st.session_state.s2s_sample = "zh_numerals" if language == "zh" else "month_dth_yyyy"
-    set_sample()
-st.selectbox(
-    t("seq2seq.sample_label"),
-    ["own", *dateforms.FORMS, *EXTRAS],
-    format_func=sample_label,
-    key="s2s_sample",
-    on_change=set_sample,
-)
-text = st.text_input(t("seq2seq.text_label"), key="s2s_text", on_change=mark_own)
-st.caption(t("seq2seq.text_help"))
+samples = ["own", *dateforms.FORMS, *EXTRAS]
+with present.fold(t("present.inputs")):
+    first_sample = "zh_numerals" if language == "zh" else "month_dth_yyyy"
+    sample = state.bind("s2s_sample", "sample", first_sample, state.choice(samples))
+    opening = "" if sample == "own" else sample_text(sample)
+    state.bind("s2s_text", "text", opening, state.text())
+    if sample != "own" and st.session_state.s2s_text != opening:  # a link with its own text
+        st.session_state.s2s_sample = "own"
+        state.bind("s2s_sample", "sample", "own", state.choice(samples))
+    st.selectbox(
+        t("seq2seq.sample_label"),
+        samples,
+        format_func=sample_label,
+        key="s2s_sample",
+        on_change=set_sample,
+    )
+    text = st.text_input(t("seq2seq.text_label"), key="s2s_text", on_change=mark_own)
+    st.caption(t("seq2seq.text_help"))
 
 traces = {}
 try:
@@ -91,7 +100,8 @@ if first.unknown:
     st.code(" ".join(first.unknown), language=None)
 
 steps = len(first.output_tokens)
-step = st.slider(t("seq2seq.step_label"), 1, steps, 1, key="s2s_step") - 1
+state.bind("s2s_step", "step", 1, state.integer(1, steps))
+step = st.slider(t("seq2seq.step_label"), 1, steps, key="s2s_step") - 1
 
 for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
     trace = traces[score]
@@ -108,8 +118,12 @@ for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
             trace.attentions, trace.input_tokens, trace.output_tokens, step=step,
             x_title=t("seq2seq.input_axis"), y_title=t("seq2seq.output_axis"),
         )  # fmt: skip
-        st.plotly_chart(fig, key=f"s2s_alignment_{score}")
+        charts.chart(
+            fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.attentions,
+            rows=trace.output_tokens, cols=trace.input_tokens,
+        )  # fmt: skip
 
+state.bind("s2s_breakdown_model", "model", SCORES[0], state.choice(SCORES))
 chosen = st.radio(
     t("seq2seq.breakdown_model"),
     SCORES,
@@ -129,10 +143,13 @@ st.caption(
     )
 )
 st.text(t("seq2seq.state", previous=step, vector=vector_text(trace.step.q[step], limit=8)))
-render_breakdown(trace.step, trace.input_tokens, query=step, widget_key="s2s_breakdown")
+render_breakdown(
+    trace.step, trace.input_tokens, query=step, widget_key="s2s_breakdown",
+    shown=present.steps("seq2seq", len(present.STEPS)),
+)  # fmt: skip
 
 st.caption(t("seq2seq.animation"))
-st.plotly_chart(
+charts.chart(
     figs.animation(
         trace.attentions,
         trace.input_tokens,
@@ -143,4 +160,10 @@ st.plotly_chart(
         y_title=t("seq2seq.output_axis"),
     ),  # fmt: skip
     key="s2s_animation",
+    name=f"dates-{chosen}-animation",
+    matrix=trace.attentions,
+    rows=trace.output_tokens,
+    cols=trace.input_tokens,
 )
+charts.trace_download(lambda: seq2seq.npz_arrays(trace), f"dates-{chosen}-trace", key="s2s_npz")
+state.link_box()

@@ -1,0 +1,60 @@
+"""Every view is a link on the seq2seq, sentiment, digits and examples pages: a URL with state
+restores the view, widgets write the URL, bad values fall back to the default with a notice
+that never repeats the value (ui/state.py), figures carry their exports (ui/charts.py)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from attnviz.i18n import t
+
+HOSTILE = "<script>alert(1)</script> **bold**"
+
+
+def open_link(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=240)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page(f"attnviz/ui/pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def notices(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def bad(at: AppTest, *params: str) -> None:
+    """Each parameter got its notice; the hostile value is shown nowhere as Markdown."""
+    for param in params:
+        assert t("link.bad_value", "en", param=param) in notices(at), (param, notices(at))
+    shown = [*at.markdown, *at.warning, *at.caption, *at.info]
+    assert all(HOSTILE not in str(e.value) for e in shown)
+
+
+def downloads(at: AppTest) -> set[str]:
+    return {b.proto.label for b in at.get("download_button")}
+
+
+def test_seq2seq_link_restores_the_view_and_the_url_follows_widgets():
+    at = open_link("seq2seq", lang="en", text="1 March 2025", step="4", model="general")
+    assert at.text_input(key="s2s_text").value == "1 March 2025"
+    assert at.selectbox(key="s2s_sample").value == "own"  # a link's own text is no sample
+    assert at.slider(key="s2s_step").value == 4
+    assert at.radio(key="s2s_breakdown_model").value == "general"
+    assert [c.value for c in at.code][:2] == ["2025-03-01", "2025-03-01"]
+    assert not [n for n in notices(at) if "link" in n]
+    assert {"HTML", "CSV", "NPY", t("export.trace", "en")} <= downloads(at)
+    at.slider(key="s2s_step").set_value(2).run()
+    at.selectbox(key="s2s_sample").set_value("us_short").run()
+    assert at.query_params["step"] == "2" and at.query_params["sample"] == "us_short"
+    assert at.query_params["text"] == "11/22/26"
+
+
+def test_seq2seq_bad_link_gives_defaults_and_notices():
+    at = open_link("seq2seq", lang="en", sample=HOSTILE, step="99", model=HOSTILE)
+    assert at.selectbox(key="s2s_sample").value == "month_dth_yyyy"
+    assert at.slider(key="s2s_step").value == 1
+    assert at.radio(key="s2s_breakdown_model").value == "additive"
+    bad(at, "sample", "step", "model")
