@@ -58,3 +58,26 @@ def test_seq2seq_bad_link_gives_defaults_and_notices():
     assert at.slider(key="s2s_step").value == 1
     assert at.radio(key="s2s_breakdown_model").value == "additive"
     bad(at, "sample", "step", "model")
+
+
+def test_sentiment_link_restores_the_view_and_the_url_follows_widgets():
+    at = open_link("sentiment", lang="en", language="en", source="own", text="**not** <b>bad</b>")
+    assert at.segmented_control(key="sentiment_language").value == "en"
+    assert at.radio(key="sentiment_source").value == "own"
+    assert at.text_area(key="sentiment_own").value == "**not** <b>bad</b>"
+    assert not notices(at) and len(at.metric) == 2
+    assert all("<b>" not in str(m.value) for m in at.markdown)
+    assert {"HTML", "CSV", "NPY", t("export.trace", "en")} <= downloads(at)
+    at = open_link("sentiment", lang="zh", language="zh", sample="2", model="lstm")
+    assert at.selectbox(key="sentiment_sample_zh").index == 2
+    assert at.radio(key="sentiment_breakdown").value == "lstm" and not notices(at)
+    at.radio(key="sentiment_breakdown").set_value("pooling").run()
+    assert at.query_params["model"] == "pooling" and at.query_params["sample"] == "2"
+
+
+def test_sentiment_bad_link_gives_defaults_and_notices():
+    at = open_link("sentiment", lang="en", language=HOSTILE, sample="999", model=HOSTILE)
+    assert at.segmented_control(key="sentiment_language").value == "en"
+    assert at.selectbox(key="sentiment_sample_en").index == 0
+    assert at.radio(key="sentiment_breakdown").value == "pooling"
+    bad(at, "language", "sample", "model")
