@@ -81,3 +81,27 @@ def test_sentiment_bad_link_gives_defaults_and_notices():
     assert at.selectbox(key="sentiment_sample_en").index == 0
     assert at.radio(key="sentiment_breakdown").value == "pooling"
     bad(at, "language", "sample", "model")
+
+
+def test_digits_link_restores_the_view_and_the_url_follows_widgets():
+    at = open_link("digits", lang="en", source="sample", sample="3", position="24")
+    assert at.radio(key="digits_source").value == "sample"
+    assert at.selectbox(key="digits_sample").value == 2  # counted from 1 in the link
+    assert at.selectbox(key="digits_query").value == 24 and not notices(at)
+    assert {"HTML", "CSV", "NPY", t("export.trace", "en")} <= downloads(at)
+    at.selectbox(key="digits_query").set_value(5).run()
+    assert at.query_params["position"] == "5" and at.query_params["sample"] == "3"
+    # A drawing cannot be linked: the page says so and the link keeps none of the sample.
+    at.radio(key="digits_source").set_value("draw").run()
+    assert t("digits.no_link", "en") in [c.value for c in at.caption]
+    assert not {"source", "sample", "position"} & set(at.query_params)
+
+
+def test_digits_bad_link_gives_defaults_and_notices():
+    at = open_link("digits", lang="en", source="sample", sample=HOSTILE, position="999")
+    assert at.selectbox(key="digits_sample").value == 0
+    assert at.selectbox(key="digits_query").value == 0
+    bad(at, "sample", "position")
+    at = open_link("digits", lang="en", source=HOSTILE)
+    assert at.radio(key="digits_source").value == "draw"
+    bad(at, "source")

@@ -15,10 +15,12 @@ from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.figures.image import clicked_patch
 from attnviz.loading import data
+from attnviz.ui import charts, present, state
 from attnviz.ui.common import labeler, render_breakdown, show_error, t
 from attnviz.zoo import cnn_attention
 
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")
+SOURCES = ("draw", "sample", "upload")  # only a held-out sample can be put in a link
 QUERY = "digits_query"  # session key: the feature-map position whose attention is drawn
 SAMPLES = 50  # held-out pictures offered on the page
 
@@ -36,15 +38,20 @@ def get_samples() -> tuple[np.ndarray, np.ndarray]:
 
 def pick_pixels() -> np.ndarray | None:
     """The (28, 28) picture to read, or None while there is none yet."""
-    source = st.radio(
+    source = state.bind("digits_source", "source", SOURCES[0], state.choice(SOURCES))
+    if source != "sample":
+        state.drop_params("source", "sample", "position")
+    st.radio(
         t("digits.source"),
-        ("draw", "sample", "upload"),
+        SOURCES,
         horizontal=True,
         format_func=labeler("digits.source_"),
         key="digits_source",
     )
     if source == "sample":
         images, labels = get_samples()
+        names = {i: str(i + 1) for i in range(len(images))}  # counted from 1, as on the page
+        state.bind("digits_sample", "sample", 0, state.choice(names, names))
         index = st.selectbox(
             t("digits.sample"),
             range(len(images)),
@@ -55,6 +62,7 @@ def pick_pixels() -> np.ndarray | None:
             key="digits_sample",
         )
         return images[index].astype(np.float32) / 255
+    st.caption(t("digits.no_link"))
     if source == "draw":
         st.caption(t("digits.draw_hint"))
         canvas = st_canvas(
@@ -90,18 +98,20 @@ def on_click(chart_key: str, fig) -> None:
 
 
 st.title(t("digits.title"))
-st.markdown(t("digits.intro"))
-try:
-    pixels = pick_pixels()
-except InputError as exc:
-    show_error(exc)
-    st.stop()
+if not present.active():
+    st.markdown(t("digits.intro"))
+with present.fold(t("present.inputs")):
+    try:
+        pixels = pick_pixels()
+    except InputError as exc:
+        show_error(exc)
+        st.stop()
 if pixels is None:
     st.stop()
 trace = get_trace(pixels)
 side = trace.side
-if st.session_state.get(QUERY, 0) >= side * side:
-    st.session_state[QUERY] = 0
+linked = st.session_state.digits_source == "sample"
+state.bind(QUERY, "position", 0, state.choice(range(side * side)), in_url=linked)
 top = float(trace.probabilities[trace.prediction])
 st.metric(
     t("digits.prediction"),
@@ -123,21 +133,29 @@ with left:
     )
     fig = figs.digit_attention(trace.pixel_values, trace.step.weights[query], side, query)
     chart_key = f"digits_map_{query}"
-    st.plotly_chart(
+    charts.chart(
         fig,
         key=chart_key,
+        name=f"digits-position-{query}",
+        matrix=trace.step.weights[query].reshape(side, side),
+        rows=[str(r) for r in range(side)],
+        cols=[str(c) for c in range(side)],
         on_select=lambda: on_click(chart_key, fig),
         selection_mode="points",
         width="content",
-        config={"displayModeBar": False},
     )
     st.caption(t("digits.click_hint", side=side))
 with right:
-    st.plotly_chart(
+    charts.chart(
         figs.probabilities([str(d) for d in range(10)], trace.probabilities),
         key="digits_probabilities",
-        config={"displayModeBar": False},
+        name="digits-probabilities",
     )
     st.caption(t("digits.gate", gate=trace.gate))
-with st.expander(t("breakdown.title")):
-    render_breakdown(trace.step, positions, query=query, widget_key="digits_breakdown")
+with st.expander(t("breakdown.title"), expanded=present.active()):
+    render_breakdown(
+        trace.step, positions, query=query, widget_key="digits_breakdown",
+        shown=present.steps("digits", len(present.STEPS)),
+    )  # fmt: skip
+charts.trace_download(lambda: cnn_attention.npz_arrays(trace), "digits-trace", key="digits_npz")
+state.link_box()
