@@ -25,6 +25,11 @@ def notices(at: AppTest) -> list[str]:
     return [w.value for w in at.warning]
 
 
+def link_notices(at: AppTest) -> list[str]:
+    refused = {t("link.bad_value", "en", param=p) for p in at.query_params}
+    return [n for n in notices(at) if n in refused]
+
+
 def bad(at: AppTest, *params: str) -> None:
     """Each parameter got its notice; the hostile value is shown nowhere as Markdown."""
     for param in params:
@@ -44,7 +49,7 @@ def test_seq2seq_link_restores_the_view_and_the_url_follows_widgets():
     assert at.slider(key="s2s_step").value == 4
     assert at.radio(key="s2s_breakdown_model").value == "general"
     assert [c.value for c in at.code][:2] == ["2025-03-01", "2025-03-01"]
-    assert not [n for n in notices(at) if "link" in n]
+    assert not link_notices(at)
     assert {"HTML", "CSV", "NPY", t("export.trace", "en")} <= downloads(at)
     at.slider(key="s2s_step").set_value(2).run()
     at.selectbox(key="s2s_sample").set_value("us_short").run()
@@ -105,3 +110,25 @@ def test_digits_bad_link_gives_defaults_and_notices():
     at = open_link("digits", lang="en", source=HOSTILE)
     assert at.radio(key="digits_source").value == "draw"
     bad(at, "source")
+
+
+def test_examples_link_restores_the_view_and_presentation_reveals_the_steps():
+    at = open_link("examples", lang="en", example="001-4.4", step="2", query="2", present="1")
+    assert at.selectbox(key="examples_path").value == "001-4.4"
+    assert at.radio(key="001-4.4_walk").value == 2
+    assert at.selectbox(key="001-4.4_2_query").value == 2
+    assert not link_notices(at)
+    assert {"HTML", "CSV", "NPY"} <= downloads(at)
+    columns = lambda: list(at.dataframe[-1].value.columns)  # noqa: E731
+    assert columns()[-1] == t("step.scores", "en")  # presentation: one step per click
+    at.button(key="step_next_examples").click().run()
+    assert columns()[-1] == t("step.scaled", "en")
+    at.selectbox(key="examples_path").set_value("002-4").run()  # its own first computation
+    assert at.query_params["example"] == "002-4" and at.query_params["step"] == "0"
+
+
+def test_examples_bad_link_gives_defaults_and_notices():
+    at = open_link("examples", lang="en", example=HOSTILE, step="99", query=HOSTILE)
+    assert at.selectbox(key="examples_path").value == "001-4.4"
+    assert at.radio(key="001-4.4_walk").value == 0
+    bad(at, "example", "step")

@@ -3,7 +3,8 @@ correct one, the corrected code run beside the math, and each erratum where it b
 
 Only wiring: the numbers come from attnviz.examples (computed through attention.attend), the
 figures from attnviz.figures, every word from the `examples.*` catalog keys. The URL keeps the
-state: `?example=ID&step=N` (N = which computation the step-by-step section opens on).
+state (ui/state.py): `?example=ID&step=N&query=I` (N = which computation the step-by-step
+section opens on, I = its query row).
 """
 
 import numpy as np
@@ -12,6 +13,7 @@ import streamlit as st
 
 from attnviz import examples
 from attnviz.figures.heatmap import heatmap
+from attnviz.ui import charts, present, state
 from attnviz.ui.common import render_breakdown, t
 
 DIGITS = 4  # the articles print three decimals; one more shows where they rounded
@@ -51,7 +53,7 @@ def show_table(ex: examples.WorkedExample, table: examples.Table) -> None:
     rows = [t(r) for r in table.rows] if table.keyed_rows else list(table.rows)
     if table.heatmap:
         signed = bool((table.values < 0).any())
-        st.plotly_chart(
+        charts.chart(
             heatmap(
                 table.values,
                 table.cols,
@@ -61,6 +63,10 @@ def show_table(ex: examples.WorkedExample, table: examples.Table) -> None:
                 colorscale="RdBu_r" if signed else "Blues",
             ),
             key=f"table_{table.caption}",
+            name=f"{ex.name}-{table.caption.rsplit('.', 1)[-1]}",
+            matrix=table.values,
+            rows=rows,
+            cols=table.cols,
         )
     else:
         st.caption(t(table.caption))
@@ -102,7 +108,7 @@ def show_failures(ex: examples.WorkedExample) -> None:
 def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str, first: bool) -> None:
     step = walk.step
     st.markdown(f"**{t(walk.caption)}**")
-    st.plotly_chart(
+    charts.chart(
         heatmap(
             step.weights,
             walk.keys,
@@ -111,6 +117,10 @@ def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str, first: 
             zmax=1.0,
         ),
         key=f"{key}_heatmap",
+        name=f"{key}-weights",
+        matrix=step.weights,
+        rows=walk.queries,
+        cols=walk.keys,
     )
     stages = walk.stages
     if first:  # our names beside the article's symbols, once per example
@@ -134,17 +144,9 @@ def show_listing(ex: examples.WorkedExample, code: examples.Listing) -> None:
     show_errata(ex, ex.errata_at(code.caption))
 
 
-def from_url(name: str, options: list, default):
-    """The URL's value of `name` if it is one of `options`; else a notice and the default."""
-    value = st.query_params.get(name)
-    if value is None or value in options:
-        return default if value is None else value
-    st.info(t(f"examples.page.bad_{name}"), icon="🔗")
-    return default
-
-
 st.title(t("examples.page.heading"))
-st.markdown(t("examples.page.lead"))
+if not present.active():
+    st.markdown(t("examples.page.lead"))
 
 path = list(examples.PATH)
 # labels made now, in today's language (format_func may be called outside the script run)
@@ -152,16 +154,9 @@ titles = {
     option: t("examples.page.path_item", n=n, title=t(f"examples.title.{option}"))
     for n, option in enumerate(path, start=1)
 }
-name = st.selectbox(
-    t("examples.page.path"),
-    path,
-    index=path.index(from_url("example", path, examples.START)),
-    format_func=titles.get,
-    key="examples_path",
-)
-if st.query_params.get("example") != name:  # another example: its first computation
-    st.query_params.pop("step", None)
-st.query_params["example"] = name
+with present.fold(t("present.inputs")):
+    state.bind("examples_path", "example", examples.START, state.choice(path))
+    name = st.selectbox(t("examples.page.path"), path, format_func=titles.get, key="examples_path")
 ex = examples.run(name)  # computed once per process (functools.cache)
 
 st.markdown(f"#### {t(f'examples.article.{ex.article}')}")
@@ -219,26 +214,29 @@ if examples.ARTICLE_ERRATA[ex.article]:
     show_errata(ex, examples.ARTICLE_ERRATA[ex.article])
 
 st.subheader(t("examples.page.breakdown"))
-walk_ids = [str(i) for i in range(len(ex.steps))]
-walk_index = int(from_url("step", walk_ids, "0"))
+# Keys per example: another example opens on its own first computation (or the one last seen).
+walk_index = state.bind(f"{name}_walk", "step", 0, state.choice(range(len(ex.steps))))
 if len(ex.steps) > 1:
     captions = [t(walk.caption) for walk in ex.steps]
     walk_index = st.radio(
         t("examples.page.computation"),
         range(len(ex.steps)),
-        index=walk_index,
         format_func=captions.__getitem__,
         horizontal=True,
         key=f"{name}_walk",
     )
-st.query_params["step"] = str(walk_index)
 walk = ex.steps[walk_index]
-query = 0
+query_key = f"{name}_{walk_index}_query"
+query = state.bind(query_key, "query", 0, state.choice(range(len(walk.queries))))
 if len(walk.queries) > 1:
     query = st.selectbox(
         t("examples.page.query"),
         range(len(walk.queries)),
         format_func=lambda i: walk.queries[i],
-        key=f"{name}_{walk_index}_query",
+        key=query_key,
     )
-render_breakdown(walk.step, walk.keys, query=query, widget_key=f"{name}_{walk_index}_breakdown")
+render_breakdown(
+    walk.step, walk.keys, query=query, widget_key=f"{name}_{walk_index}_breakdown",
+    shown=present.steps("examples", len(present.STEPS)),
+)  # fmt: skip
+state.link_box()
