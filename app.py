@@ -22,7 +22,7 @@ st.query_params["lang"] = st.session_state.lang
 
 # The default page is served at "/", so the landing page takes that place and every other page
 # keeps a stable path (/examples, /playground, /text, /image).
-PAGES = ("examples", "playground", "text", "image")
+PAGES = ("examples", "playground", "text", "image", "generate")
 home = st.Page("attnviz/ui/pages/home.py", title=t("nav.home"), icon="🏠", default=True)
 navigation = st.navigation(
     [home]
