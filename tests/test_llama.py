@@ -105,9 +105,9 @@ def test_logits_and_attentions_equal_transformers(decoder, reference):
 
 
 def test_same_math_as_transformers_in_float64(decoder, reference):
-    """In float64 the two forwards agree to ~1e-9: the float32 differences above (up to ~1e-4
-    on logits of size ~20 over 30 layers) are rounding in a different order (GGUF's head layout
-    sums q·k in another order), not a difference in the model."""
+    """A longer input, where float32 rounding alone reaches ~1.2e-4 on logits of size ~20 after
+    30 layers (GGUF's head layout sums q·k in another order than transformers'): in float64 the
+    two agree to ~1e-5. Not closer, because transformers' RMSNorm always computes in float32."""
     ids = decoder.tokenizer.encode("小明 likes apples 🍎, so he")
     ours = copy.deepcopy(decoder.net).double()
     # transformers refuses .double() on a model read from a quantized file; torch's own does it
@@ -118,9 +118,9 @@ def test_same_math_as_transformers_in_float64(decoder, reference):
             out = theirs(torch.as_tensor(ids)[None], output_attentions=True)
     finally:
         torch.nn.Module.float(reference[0])
-    np.testing.assert_allclose(logits.numpy(), out.logits[0].numpy(), atol=1e-9, rtol=0)
+    np.testing.assert_allclose(logits.numpy(), out.logits[0].numpy(), atol=5e-5, rtol=0)
     weights = torch.stack(out.attentions)[:, 0].numpy()  # (L, H, T, T)
-    np.testing.assert_allclose(trace.weights, weights, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(trace.weights, weights, atol=5e-5, rtol=0)
 
 
 def test_greedy_says_paris_and_cache_equals_rerun(decoder):
