@@ -150,6 +150,11 @@ def test_page_generates_and_shows_every_view(smollm2, monkeypatch):
         at.radio(key="gen_view").set_value(view).run()
         assert not at.exception, view
     assert at.dataframe  # the breakdown table and the key/value groups
+    # a second user at the same time shares the model but not the generation
+    other = open_page("zh")
+    assert "gen" not in other.session_state and not other.exception
+    assert [i.value for i in other.info] == [t("generate.none", "zh")]
+    assert len(at.session_state["gen"].new_ids) == 2
 
 
 def test_page_bad_input_in_chinese(smollm2, monkeypatch):
