@@ -104,13 +104,18 @@ class DecoderTrace:
             )
 
 
-def rope(x: torch.Tensor, positions: torch.Tensor, base: float) -> torch.Tensor:
-    """Rotate each adjacent pair (x[2i], x[2i+1]) of x (..., T, Dh) by angle pos * base^(-2i/Dh)."""
-    dh = x.shape[-1]
-    inv_freq = 1.0 / base ** (torch.arange(0, dh, 2, device=x.device, dtype=torch.float32) / dh)
+def rope_angles(positions: torch.Tensor, dh: int, base: float, dtype) -> tuple[torch.Tensor, ...]:
+    """(cos, sin), each (T, Dh/2), of the angles pos * base^(-2i/Dh), computed in float32 (as
+    transformers does) and then cast to the model's dtype. Once per forward, shared by layers."""
+    exponents = torch.arange(0, dh, 2, device=positions.device, dtype=torch.float32) / dh
+    inv_freq = 1.0 / base**exponents  # (Dh/2,)
     angle = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, Dh/2)
-    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
-    pairs = x.unflatten(-1, (dh // 2, 2))  # (..., T, Dh/2, 2)
+    return angle.cos().to(dtype), angle.sin().to(dtype)
+
+
+def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each adjacent pair (x[2i], x[2i+1]) of x (..., T, Dh) by its angle (rope_angles)."""
+    pairs = x.unflatten(-1, (x.shape[-1] // 2, 2))  # (..., T, Dh/2, 2)
     even, odd = pairs[..., 0], pairs[..., 1]
     return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
 
@@ -140,14 +145,14 @@ class Layer(nn.Module):
         self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
-    def forward(self, x, positions, k_raw_past, k_past, v_past):
+    def forward(self, x, angles, k_raw_past, k_past, v_past):
         c, tq = self.c, x.shape[0]
         h = self.attn_norm(x)  # (Tq, D)
         q_raw = self.q(h).view(tq, c.heads, c.head_width).transpose(0, 1)  # (H, Tq, Dh)
         k_raw = self.k(h).view(tq, c.kv_heads, c.head_width).transpose(0, 1)  # (Hkv, Tq, Dh)
         v = self.v(h).view(tq, c.kv_heads, c.head_width).transpose(0, 1)  # (Hkv, Tq, Dh)
-        q = rope(q_raw, positions, c.rope_base)  # (H, Tq, Dh)
-        k = rope(k_raw, positions, c.rope_base)  # (Hkv, Tq, Dh)
+        q = rope(q_raw, *angles)  # (H, Tq, Dh)
+        k = rope(k_raw, *angles)  # (Hkv, Tq, Dh)
         k_raw_all = torch.cat((k_raw_past, k_raw), dim=1)  # (Hkv, Tk, Dh)
         k_all = torch.cat((k_past, k), dim=1)  # (Hkv, Tk, Dh)
         v_all = torch.cat((v_past, v), dim=1)  # (Hkv, Tk, Dh)
@@ -189,10 +194,12 @@ class Llama(nn.Module):
         if not (tq > 0 and start + tq <= self.config.context):
             raise ValueError(f"{start + tq} positions; this model reads 1 to {self.config.context}")
         positions = torch.arange(start, start + tq, device=device)  # (Tq,)
+        c, dtype = self.config, self.embed.weight.dtype
+        angles = rope_angles(positions, c.head_width, c.rope_base, dtype)  # 2 x (Tq, Dh/2)
         x = self.embed(ids)  # (Tq, D)
         parts = []
         for i, layer in enumerate(self.layers):
-            x, part = layer(x, positions, cache.k_raw[i], cache.k[i], cache.v[i])
+            x, part = layer(x, angles, cache.k_raw[i], cache.k[i], cache.v[i])
             parts.append(part)
         logits = F.linear(self.norm(x), self.embed.weight)  # (Tq, V) tied embeddings
         q_raw, q, k_raw, k, v, weights = zip(*parts, strict=True)
