@@ -8,6 +8,7 @@ shown with its bytes in hex, `<0xE5>`, and the token that completes a character 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import cache
 
@@ -75,10 +76,8 @@ def _readable(data: bytes, pending: bytes) -> tuple[str, bytes]:
     if pending:
         length = _char_length(pending[0])
         if len(pending) < length <= len(joined):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 label.append("→" + joined[:length].decode("utf-8"))
-            except UnicodeDecodeError:
-                pass
     return "".join(label), _open_tail(joined)
 
 
