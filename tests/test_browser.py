@@ -6,7 +6,7 @@ from conftest import needs_chromium
 
 from attnviz.i18n import t
 
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits")  # and "/"
+PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

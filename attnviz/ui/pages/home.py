@@ -4,8 +4,8 @@ import streamlit as st
 
 from attnviz.ui.common import t
 
-PAGES = ("examples", "playground", "text", "image")
-ICONS = {"examples": "📖", "playground": "🧮", "text": "🔤", "image": "🖼️"}
+PAGES = ("examples", "playground", "text", "image", "generate")
+ICONS = {"examples": "📖", "playground": "🧮", "text": "🔤", "image": "🖼️", "generate": "✍️"}
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))

@@ -1,0 +1,226 @@
+"""Token-by-token generation with the decoder: sampling filters, one user's generation, its trace.
+
+    probs = softmax(logits / temperature)             the distribution the model gives
+    kept  = top-k largest, then the smallest set whose probs sum to >= top-p
+    final = probs on kept, renormalised; greedy takes argmax(logits) instead
+
+A `Generation` is one user's state (it lives in that user's `st.session_state`, never on the
+shared model): the ids so far, one `DecoderTrace` per forward call and the KV cache. Step s is the
+forward that produced the distribution of new token s + 1: step 0 reads the whole prompt, step
+s > 0 reads new token s alone; every step's newest query is position `prompt_length - 1 + s`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from attnviz.bpe import clean_prompt
+from attnviz.errors import InputError
+from attnviz.trace import LayerTrace
+from attnviz.zoo.llama import Cache, Decoder, DecoderTrace, Llama
+
+MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
+MAX_NEW = 128  # new tokens at most in one generation
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next token is picked; checked on creation (InputError in the user's language)."""
+
+    greedy: bool = True
+    temperature: float = 1.0
+    top_k: int | None = None  # None: no top-k cut
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
+            raise InputError("error.generate_temperature", got=t)
+        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
+            raise InputError("error.generate_top_k", got=self.top_k)
+        if not isinstance(self.top_p, int | float) or not 0 < self.top_p <= 1:
+            raise InputError("error.generate_top_p", got=self.top_p)
+
+
+def check_max_new(n: object) -> int:
+    if not isinstance(n, int) or not 1 <= n <= MAX_NEW:
+        raise InputError("error.generate_max_new", got=n, limit=MAX_NEW)
+    return n
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def distribution(logits: np.ndarray, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
+    """(probs, final), both (V,): the model's probabilities at the temperature, and what is left
+    to draw from after top-k and top-p (renormalised; one-hot on argmax when greedy)."""
+    if sampling.greedy:
+        probs = softmax(logits)
+        final = np.zeros_like(probs)
+        final[int(np.argmax(logits))] = 1.0
+        return probs, final
+    probs = softmax(np.asarray(logits, dtype=np.float64) / sampling.temperature)
+    order = np.argsort(-probs, kind="stable")  # (V,) most likely first
+    kept = np.zeros(len(probs), dtype=bool)
+    kept[order[: sampling.top_k or len(probs)]] = True
+    ranked = probs[order] * kept[order]
+    ranked = ranked / ranked.sum()
+    # the smallest prefix reaching top_p; the most likely token always stays
+    inside = np.cumsum(ranked) - ranked < sampling.top_p
+    kept[order[~inside]] = False
+    final = np.where(kept, probs, 0.0)
+    return probs, final / final.sum()
+
+
+def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> int:
+    _, final = distribution(logits, sampling)
+    if sampling.greedy:
+        return int(np.argmax(final))
+    return int(rng.choice(len(final), p=final))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    ids: np.ndarray  # (P,) the ids the model reads
+    dropped: int  # tokens cut from the front because the prompt was longer than MAX_PROMPT
+    text: str  # what the model reads (the chat template applied when chat)
+
+
+def prepare(decoder: Decoder, text: str | None, *, chat: bool = False) -> Prompt:
+    """The prompt's ids; a prompt over MAX_PROMPT tokens keeps its last MAX_PROMPT."""
+    text = clean_prompt(text)
+    if chat:
+        text = decoder.tokenizer.chat(text)
+    ids = decoder.tokenizer.encode(text)
+    if len(ids) == 0:
+        raise InputError("error.generate_empty")
+    dropped = max(0, len(ids) - MAX_PROMPT)
+    return Prompt(ids[dropped:], dropped, text)
+
+
+@dataclass
+class Generation:
+    """One user's generation so far (mutable; it lives in that user's session state)."""
+
+    prompt_length: int
+    ids: list[int]
+    steps: list[DecoderTrace]
+    cache: Cache
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    @property
+    def new_ids(self) -> list[int]:
+        return self.ids[self.prompt_length :]
+
+    def ended(self, eos: int, max_new: int) -> bool:
+        return len(self.new_ids) >= max_new or (bool(self.new_ids) and self.new_ids[-1] == eos)
+
+
+def start(net: Llama, prompt: Prompt, seed: int | None = None) -> Generation:
+    _, cache, trace = net(prompt.ids)
+    ids = [int(i) for i in prompt.ids]
+    return Generation(len(ids), ids, [trace], cache, np.random.default_rng(seed))
+
+
+def advance(net: Llama, gen: Generation, token: int) -> None:
+    """Append `token` and run it through the model: one more step with its own distribution."""
+    _, gen.cache, trace = net([token], gen.cache)
+    gen.ids.append(int(token))
+    gen.steps.append(trace)
+
+
+def branch(net: Llama, gen: Generation, step: int, token: int) -> None:
+    """Forget everything after step `step`, then continue with `token` instead."""
+    keep = gen.prompt_length + step
+    del gen.ids[keep:], gen.steps[step + 1 :]
+    gen.cache = gen.cache.cut(keep)
+    advance(net, gen, token)
+
+
+def attentions(gen: Generation, step: int) -> np.ndarray:
+    """(L, H, T, T) weights of positions 0..T-1, T = prompt_length + step (0 above the diagonal)."""
+    first = gen.steps[0].weights  # (L, H, P, P)
+    n_layers, n_heads, p, _ = first.shape
+    t = p + step
+    out = np.zeros((n_layers, n_heads, t, t), dtype=np.float32)
+    out[:, :, :p, :p] = first
+    for s in range(1, step + 1):
+        out[:, :, p + s - 1, : p + s] = gen.steps[s].weights[:, :, 0]
+    return out
+
+
+def _keys(gen: Generation, step: int, name: str) -> np.ndarray:
+    """(L, Hkv, T, Dh) of k, k_raw or v for positions 0..T-1 at a step."""
+    return np.concatenate([getattr(s, name) for s in gen.steps[: step + 1]], axis=2)
+
+
+def newest_layer(gen: Generation, step: int, layer: int, group: int) -> LayerTrace:
+    """The newest query of a step in one layer, as a LayerTrace for `attention.breakdown`."""
+    last = gen.steps[step]
+    k = _keys(gen, step, "k")[layer].repeat(group, axis=0)  # (H, T, Dh)
+    v = _keys(gen, step, "v")[layer].repeat(group, axis=0)  # (H, T, Dh)
+    weights = last.weights[layer][:, -1:]  # (H, 1, T)
+    return LayerTrace(
+        q=last.q[layer][:, -1:],  # (H, 1, Dh)
+        k=k,
+        v=v,
+        weights=weights,
+        context=weights @ v,  # (H, 1, Dh)
+        allowed=np.ones((1, k.shape[1]), dtype=bool),  # every earlier key: the causal mask's row
+        score="scaled_dot",
+        scale=1 / math.sqrt(k.shape[-1]),
+    )
+
+
+def arrays(gen: Generation, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The whole generation for an .npz download: ids, tokens, every step's numbers."""
+    last = len(gen.steps) - 1
+    return {
+        "ids": np.asarray(gen.ids, dtype=np.int64),  # (T,)
+        "tokens": np.array(labels, dtype=str),  # (T,)
+        "prompt_length": np.array(gen.prompt_length),
+        "attentions": attentions(gen, last),  # (L, H, T, T)
+        "logits": np.stack([s.logits for s in gen.steps]),  # (S, V) step s -> new token s + 1
+        "q_raw": np.concatenate([s.q_raw for s in gen.steps], axis=2),  # (L, H, T, Dh)
+        "q": np.concatenate([s.q for s in gen.steps], axis=2),  # (L, H, T, Dh) after RoPE
+        "k_raw": _keys(gen, last, "k_raw"),  # (L, Hkv, T, Dh)
+        "k": _keys(gen, last, "k"),  # (L, Hkv, T, Dh) after RoPE
+        "v": _keys(gen, last, "v"),  # (L, Hkv, T, Dh)
+    }
+
+
+def trace_arrays(decoder: Decoder, text: str) -> dict[str, np.ndarray]:
+    """What `python -m attnviz trace --model smollm2` writes: one forward over the text."""
+    prompt = prepare(decoder, text)
+    trace = decoder.net(prompt.ids)[2]
+    return {
+        "ids": np.asarray(prompt.ids, dtype=np.int64),  # (T,)
+        "tokens": np.array(decoder.tokenizer.labels(prompt.ids), dtype=str),  # (T,)
+        "attentions": np.asarray(trace.weights, dtype=np.float32),  # (L, H, T, T)
+        "logits": np.asarray(trace.logits, dtype=np.float32),  # (V,) of the last position
+        "dropped": np.array(prompt.dropped),  # tokens cut from the front (over MAX_PROMPT)
+    }
+
+
+def run(decoder: Decoder, prompt: Prompt, sampling: Sampling, max_new: int, seed=None):
+    """Generate up to `max_new` tokens; yields each new token id as soon as it is chosen."""
+    gen = start(decoder.net, prompt, seed)
+    while not gen.ended(decoder.tokenizer.eos, check_max_new(max_new)):
+        token = choose(gen.steps[-1].logits, sampling, gen.rng)
+        advance(decoder.net, gen, token)
+        yield token
+
+
+def value_ratio(layer: LayerTrace) -> float:
+    """How long the first token's value vectors are compared with the other tokens' (mean over
+    heads): a sink whose values are short changes the context little. NaN with one token."""
+    norms = np.linalg.norm(layer.v, axis=-1)  # (H, T)
+    if norms.shape[1] < 2:
+        return float("nan")
+    return float(norms[:, 0].mean() / norms[:, 1:].mean())

@@ -1,0 +1,293 @@
+"""Generate: SmolLM2-135M continues a prompt token by token, every step's attention shown.
+
+Each user's generation lives in their own session state (`gen`); the model is shared and
+stores nothing. Widgets only wire: the numbers come from attnviz.generation and the figures.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+
+from attnviz import attention, generation
+from attnviz.bpe import MAX_CHARS
+from attnviz.errors import InputError
+from attnviz.figures import generate as figs
+from attnviz.figures.breakdown import vector_text
+from attnviz.figures.heatmap import heatmap
+from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
+from attnviz.loading import ModelMissing
+from attnviz.ui.common import labeler, render_breakdown, show_error, t
+
+CANDIDATES = 15  # bars in the next-token chart
+state = st.session_state
+
+
+@st.cache_resource(show_spinner=False)
+def get_decoder():
+    from attnviz.zoo import llama
+
+    return llama.load()
+
+
+def npz_bytes(gen: generation.Generation, labels: tuple[str, ...]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **generation.arrays(gen, labels))
+    return buffer.getvalue()
+
+
+def bump() -> None:
+    """A new generation or branch: charts keyed by the version forget their old selection."""
+    state.gen_version = state.get("gen_version", 0) + 1
+
+
+st.title(t("generate.title"))
+st.caption(t("generate.intro"))
+try:
+    with st.spinner(t("generate.loading")):
+        decoder = get_decoder()
+except ModelMissing as exc:
+    show_error(exc)
+    st.stop()
+net, tokenizer, config = decoder.net, decoder.tokenizer, decoder.config
+
+# ---------------------------------------------------------------- input
+
+text = st.text_area(
+    t("generate.prompt"), value=t("generate.sample_prompt"), max_chars=MAX_CHARS, key="gen_text"
+)
+c1, c2 = st.columns(2)
+mode = c1.segmented_control(
+    t("generate.mode"), ("plain", "chat"), format_func=labeler("generate.mode_"),
+    default="plain", required=True, key="gen_mode",
+)  # fmt: skip
+decoding = c2.segmented_control(
+    t("generate.decoding"), ("greedy", "sample"), format_func=labeler("generate.decoding_"),
+    default="greedy", required=True, key="gen_decoding",
+)  # fmt: skip
+greedy = decoding == "greedy"
+c1, c2, c3, c4, c5 = st.columns(5)
+temperature = c1.slider(
+    t("generate.temperature"), 0.0, 2.0, 1.0, 0.05, disabled=greedy, key="gen_temperature",
+    help=t("generate.temperature_help"),
+)  # fmt: skip
+top_k = c2.number_input(
+    t("generate.top_k"), value=50, step=1, disabled=greedy, key="gen_top_k",
+    help=t("generate.top_k_help"),
+)  # fmt: skip
+top_p = c3.number_input(
+    t("generate.top_p"), value=0.95, step=0.05, format="%.2f", disabled=greedy, key="gen_top_p",
+    help=t("generate.top_p_help"),
+)  # fmt: skip
+max_new = c4.number_input(
+    t("generate.max_new"), value=24, step=1, key="gen_max_new",
+    help=t("generate.max_new_help", limit=generation.MAX_NEW),
+)  # fmt: skip
+seed = c5.number_input(t("generate.seed"), value=0, step=1, disabled=greedy, key="gen_seed")
+
+try:
+    sampling = generation.Sampling(
+        greedy=greedy, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p)
+    )
+    generation.check_max_new(int(max_new))
+except InputError as exc:
+    show_error(exc)
+    state.gen_running = False
+    st.stop()
+
+c1, c2, _ = st.columns([1, 1, 4])
+if c1.button(t("generate.start"), type="primary", key="gen_start"):
+    try:
+        prompt = generation.prepare(decoder, text, chat=mode == "chat")
+    except InputError as exc:
+        show_error(exc)
+        st.stop()
+    state.pop("gen", None)  # the old generation's memory goes before the new one is made
+    state.gen = generation.start(net, prompt, int(seed))
+    state.gen_dropped = prompt.dropped
+    state.gen_target, state.gen_running = int(max_new), True
+    bump()
+if c2.button(t("generate.stop"), key="gen_stop"):
+    state.gen_running = False
+
+gen: generation.Generation | None = state.get("gen")
+if gen is None:
+    st.info(t("generate.none"))
+    st.stop()
+if state.get("gen_dropped"):
+    st.warning(t("generate.cut", dropped=state.gen_dropped, kept=gen.prompt_length), icon="✂️")
+
+# ---------------------------------------------------------------- streaming
+
+P = gen.prompt_length
+text_box, chart_box = st.empty(), st.empty()
+
+
+def show_text(upto: int) -> None:
+    """The prompt and the new tokens up to `upto` (user text: st.text, never markdown)."""
+    with text_box.container(border=True):
+        st.caption(t("generate.prompt_read", tokens=P))
+        st.text(tokenizer.decode(gen.ids[:P]))
+        st.caption(t("generate.continuation", tokens=upto))
+        st.text(tokenizer.decode(gen.ids[P : P + upto]) or "…")
+
+
+def chart(step: int, key: str | None = None):
+    logits = gen.steps[step].logits
+    probs, final = generation.distribution(logits, sampling)
+    ids = figs.top_ids(probs, CANDIDATES)
+    chosen = gen.ids[P + step] if P + step < len(gen.ids) else None
+    fig = figs.candidates(
+        ids, [tokenizer.labels([i])[0] for i in ids], probs, final, chosen=chosen,
+        prob_word=t("generate.prob"), final_word=t("generate.prob_final"),
+        cut_word=t("generate.prob_cut"),
+    )  # fmt: skip
+    if key is None:
+        chart_box.plotly_chart(fig)
+        return None, ids
+    return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points"), ids
+
+
+if state.get("gen_running"):
+    eos = tokenizer.eos
+    with st.spinner(t("generate.running")):
+        while not gen.ended(eos, state.gen_target):
+            token = generation.choose(gen.steps[-1].logits, sampling, gen.rng)
+            generation.advance(net, gen, token)
+            show_text(len(gen.new_ids))
+            chart(len(gen.steps) - 1)
+    state.gen_running = False
+    bump()
+    st.rerun()
+
+# ---------------------------------------------------------------- one step
+
+last = len(gen.steps) - 1
+if not gen.ended(tokenizer.eos, state.gen_target):
+    st.info(t("generate.stopped", tokens=last))
+elif gen.new_ids and gen.new_ids[-1] == tokenizer.eos:
+    st.caption(t("generate.ended_eos"))
+step = (
+    st.slider(t("generate.step"), 0, last, last, help=t("generate.step_help"), key=None)
+    if last > 0
+    else 0
+)
+show_text(step)
+T = P + step  # positions the newest query of this step sees
+query = T - 1
+labels = tokenizer.labels(gen.ids)
+seen = list(labels[:T])
+
+st.subheader(t("generate.candidates_title", step=step, token=repr(seen[-1])))
+st.caption(t("generate.candidates_help"))
+event, ids = chart(step, key=f"gen_candidates_{state.get('gen_version', 0)}_{step}")
+picked = figs.clicked_token(event, ids)
+if picked is not None:
+    generation.branch(net, gen, step, picked)
+    state.gen_target = max(state.gen_target, len(gen.new_ids))
+    state.gen_running = not gen.ended(tokenizer.eos, state.gen_target)
+    bump()
+    st.rerun()
+
+# ---------------------------------------------------------------- attention of this step
+
+weights = generation.attentions(gen, step)  # (L, H, T, T)
+n_layers, n_heads = config.layers, config.heads
+clicked = (state.get("gen_overview") or {}).get("selection", {}).get("points", [])
+if clicked:
+    cell = clicked_cell(clicked[0], n_layers, n_heads)
+    if cell is not None and cell != state.get("gen_opened"):
+        state.gen_opened = cell
+        state.gen_layer, state.gen_head = cell[0] + 1, cell[1] + 1
+else:
+    state.pop("gen_opened", None)
+c1, c2, c3 = st.columns([1, 1, 4])
+layer = c1.selectbox(t("generate.layer"), range(1, n_layers + 1), key="gen_layer") - 1
+head = c2.selectbox(t("generate.head"), range(1, n_heads + 1), key="gen_head") - 1
+view = c3.radio(
+    t("generate.view"), ("heatmap", "lines", "overview"), format_func=labeler("generate.view_"),
+    horizontal=True, key="gen_view",
+)  # fmt: skip
+kv = head // config.group
+sharing = [h + 1 for h in range(n_heads) if h // config.group == kv]
+st.caption(t("generate.gqa_line", head=head + 1, kv=kv + 1, heads=", ".join(map(str, sharing))))
+
+if view == "heatmap":
+    causal = np.where(np.tril(np.ones((T, T), dtype=bool)), weights[layer, head], -np.inf)
+    st.plotly_chart(
+        heatmap(
+            causal, seen, seen, zmax=None,
+            title=t("generate.heatmap_title", layer=layer + 1, head=head + 1),
+            x_title=t("generate.key_axis"), y_title=t("generate.query_axis"),
+        ),
+        key="gen_heatmap",
+    )  # fmt: skip
+    st.caption(t("generate.heatmap_help"))
+elif view == "lines":
+    st.caption(t("generate.lines_help"))
+    st.plotly_chart(
+        head_lines(
+            weights[layer, [head]], [head], seen, seen, query=query, min_weight=0.0, top=8,
+            head_word=t("generate.head"),
+        ),
+        key="gen_lines",
+    )  # fmt: skip
+else:
+    st.caption(t("generate.overview_help"))
+    fig = overview(weights, layer_word=t("generate.layer"), head_word=t("generate.head"))
+    st.plotly_chart(
+        mark_cell(fig, layer, head), key="gen_overview", on_select="rerun",
+        selection_mode="points",
+    )  # fmt: skip
+
+# ---------------------------------------------------------------- breakdown of the newest query
+
+st.subheader(t("generate.breakdown_title", token=repr(seen[-1]), layer=layer + 1, head=head + 1))
+trace = gen.steps[step]
+st.text(t("generate.rope_before", vector=vector_text(trace.q_raw[layer, head, -1], limit=8)))
+st.text(t("generate.rope_after", vector=vector_text(trace.q[layer, head, -1], limit=8)))
+st.caption(t("generate.rope_help", position=query))
+newest = generation.newest_layer(gen, step, layer, config.group)
+render_breakdown(attention.breakdown(newest, head, 0), seen, widget_key="gen_breakdown")
+
+# ---------------------------------------------------------------- grouped-query attention
+
+with st.expander(t("generate.gqa_title")):
+    st.write(t("generate.gqa_help", heads=n_heads, kv=config.kv_heads, group=config.group))
+    st.dataframe(
+        {
+            t("generate.gqa_kv"): [k + 1 for k in range(config.kv_heads)],
+            t("generate.gqa_query"): [
+                ", ".join(str(h + 1) for h in range(n_heads) if h // config.group == k)
+                for k in range(config.kv_heads)
+            ],
+        },
+        hide_index=True,
+    )
+
+# ---------------------------------------------------------------- attention sink
+
+with st.expander(t("generate.sink_title"), expanded=True):
+    first = weights[:, :, query, 0]  # (L, H) weight of the newest query on position 0
+    st.write(t("generate.sink_help", token=repr(seen[0]), share=float(first.mean())))
+    if T > 1:
+        ratio = generation.value_ratio(newest)
+        st.write(t("generate.sink_values", layer=layer + 1, ratio=ratio))
+    st.plotly_chart(
+        heatmap(
+            first, [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)],
+            zmax=1.0, show_values=False, title=t("generate.sink_map", token=repr(seen[0])),
+            x_title=t("generate.head"), y_title=t("generate.layer"),
+        ),
+        key="gen_sink",
+    )  # fmt: skip
+
+st.download_button(
+    t("generate.download"),
+    data=lambda: npz_bytes(gen, labels),
+    file_name="attnviz-generation.npz",
+    mime="application/octet-stream",
+    key="gen_download",
+)
