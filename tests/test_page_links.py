@@ -132,3 +132,43 @@ def test_examples_bad_link_gives_defaults_and_notices():
     assert at.selectbox(key="examples_path").value == "001-4.4"
     assert at.radio(key="001-4.4_walk").value == 0
     bad(at, "example", "step")
+
+
+def test_generate_link_restores_the_settings_and_the_view(smollm2, monkeypatch):
+    from attnviz.zoo import llama
+
+    monkeypatch.setattr(llama, "load", lambda: smollm2)
+    at = open_link(
+        "generate", lang="en", text="**One** <b>two</b>", decoding="sample", temp="0.5",
+        top_k="7", max_new="2", seed="3", layer="2", head="5", view="lines",
+    )  # fmt: skip
+    assert at.text_area(key="gen_text").value == "**One** <b>two</b>"
+    assert at.button_group(key="gen_decoding").value == "sample"
+    assert at.slider(key="gen_temperature").value == 0.5
+    values = [at.number_input(key=k).value for k in ("gen_top_k", "gen_max_new", "gen_seed")]
+    assert values == [7, 2, 3] and not link_notices(at)
+    assert t("generate.link_note", "en") in [c.value for c in at.caption]
+    at.button(key="gen_start").click().run()
+    assert not at.exception and len(at.session_state["gen"].new_ids) == 2
+    assert (at.selectbox(key="gen_layer").value, at.selectbox(key="gen_head").value) == (2, 5)
+    assert at.radio(key="gen_view").value == "lines"
+    assert {"HTML", "CSV", "NPY"} <= downloads(at)
+    assert all("<b>" not in str(m.value) for m in at.markdown)
+    at.radio(key="gen_view").set_value("heatmap").run()
+    assert at.query_params["view"] == "heatmap"
+
+
+def test_generate_bad_link_gives_defaults_and_notices(smollm2, monkeypatch):
+    from attnviz.zoo import llama
+
+    monkeypatch.setattr(llama, "load", lambda: smollm2)
+    at = open_link(
+        "generate", lang="en", decoding=HOSTILE, temp="0", top_k="0", top_p="nan",
+        max_new="9999", seed="-1",
+    )  # fmt: skip
+    assert at.button_group(key="gen_decoding").value == "greedy"
+    assert at.slider(key="gen_temperature").value == 1.0
+    assert at.number_input(key="gen_top_k").value == 50
+    assert at.number_input(key="gen_max_new").value == 24
+    bad(at, "decoding", "temp", "top_k", "top_p", "max_new", "seed")
+    assert not at.error

@@ -6,7 +6,7 @@ stores nothing. Widgets only wire: the numbers come from attnviz.generation and 
 
 from __future__ import annotations
 
-import io
+import math
 
 import numpy as np
 import streamlit as st
@@ -19,6 +19,8 @@ from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
 from attnviz.loading import ModelMissing
+from attnviz.ui import charts, present
+from attnviz.ui import state as links
 from attnviz.ui.common import labeler, render_breakdown, show_error, t
 
 CANDIDATES = 15  # bars in the next-token chart
@@ -32,10 +34,24 @@ def get_decoder():
     return llama.load()
 
 
-def npz_bytes(gen: generation.Generation, labels: tuple[str, ...]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **generation.arrays(gen, labels))
-    return buffer.getvalue()
+def bounded(kind: type, low: float, high: float) -> links.Codec:
+    """In a link: a `kind` in [low, high], else the default and a notice. Typed in its box: any
+    number (the page says what is wrong with it, see generation.Sampling)."""
+
+    def parse(raw: str):
+        value = kind(raw)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(raw)
+        return value
+
+    return links.Codec(
+        parse=parse, check=lambda v: isinstance(v, int | float), dump=lambda v: f"{v:g}"
+    )
+
+
+def link_note() -> None:
+    st.caption(t("generate.link_note"))
+    links.link_box()
 
 
 def bump() -> None:
@@ -44,7 +60,8 @@ def bump() -> None:
 
 
 st.title(t("generate.title"))
-st.caption(t("generate.intro"))
+if not present.active():
+    st.caption(t("generate.intro"))
 try:
     with st.spinner(t("generate.loading")):
         decoder = get_decoder()
@@ -55,37 +72,44 @@ net, tokenizer, config = decoder.net, decoder.tokenizer, decoder.config
 
 # ---------------------------------------------------------------- input
 
-text = st.text_area(
-    t("generate.prompt"), value=t("generate.sample_prompt"), max_chars=MAX_CHARS, key="gen_text"
-)
-c1, c2 = st.columns(2)
-mode = c1.segmented_control(
-    t("generate.mode"), ("plain", "chat"), format_func=labeler("generate.mode_"),
-    default="plain", required=True, key="gen_mode",
-)  # fmt: skip
-decoding = c2.segmented_control(
-    t("generate.decoding"), ("greedy", "sample"), format_func=labeler("generate.decoding_"),
-    default="greedy", required=True, key="gen_decoding",
-)  # fmt: skip
-greedy = decoding == "greedy"
-c1, c2, c3, c4, c5 = st.columns(5)
-temperature = c1.slider(
-    t("generate.temperature"), 0.0, 2.0, 1.0, 0.05, disabled=greedy, key="gen_temperature",
-    help=t("generate.temperature_help"),
-)  # fmt: skip
-top_k = c2.number_input(
-    t("generate.top_k"), value=50, step=1, disabled=greedy, key="gen_top_k",
-    help=t("generate.top_k_help"),
-)  # fmt: skip
-top_p = c3.number_input(
-    t("generate.top_p"), value=0.95, step=0.05, format="%.2f", disabled=greedy, key="gen_top_p",
-    help=t("generate.top_p_help"),
-)  # fmt: skip
-max_new = c4.number_input(
-    t("generate.max_new"), value=24, step=1, key="gen_max_new",
-    help=t("generate.max_new_help", limit=generation.MAX_NEW),
-)  # fmt: skip
-seed = c5.number_input(t("generate.seed"), value=0, step=1, disabled=greedy, key="gen_seed")
+with present.fold(t("present.inputs")):
+    links.bind("gen_text", "text", t("generate.sample_prompt"), links.text())
+    text = st.text_area(t("generate.prompt"), max_chars=MAX_CHARS, key="gen_text")
+    links.bind("gen_mode", "mode", "plain", links.choice(("plain", "chat")))
+    links.bind("gen_decoding", "decoding", "greedy", links.choice(("greedy", "sample")))
+    links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))
+    links.bind("gen_top_k", "top_k", 50, bounded(int, 1, config.vocab))
+    links.bind("gen_top_p", "top_p", 0.95, bounded(float, 1e-6, 1.0))
+    links.bind("gen_max_new", "max_new", 24, bounded(int, 1, generation.MAX_NEW))
+    links.bind("gen_seed", "seed", 0, bounded(int, 0, 2**32 - 1))
+    c1, c2 = st.columns(2)
+    mode = c1.segmented_control(
+        t("generate.mode"), ("plain", "chat"), format_func=labeler("generate.mode_"),
+        required=True, key="gen_mode",
+    )  # fmt: skip
+    decoding = c2.segmented_control(
+        t("generate.decoding"), ("greedy", "sample"), format_func=labeler("generate.decoding_"),
+        required=True, key="gen_decoding",
+    )  # fmt: skip
+    greedy = decoding == "greedy"
+    c1, c2, c3, c4, c5 = st.columns(5)
+    temperature = c1.slider(
+        t("generate.temperature"), 0.0, 2.0, step=0.05, disabled=greedy, key="gen_temperature",
+        help=t("generate.temperature_help"),
+    )  # fmt: skip
+    top_k = c2.number_input(
+        t("generate.top_k"), step=1, disabled=greedy, key="gen_top_k",
+        help=t("generate.top_k_help"),
+    )  # fmt: skip
+    top_p = c3.number_input(
+        t("generate.top_p"), step=0.05, format="%.2f", disabled=greedy, key="gen_top_p",
+        help=t("generate.top_p_help"),
+    )  # fmt: skip
+    max_new = c4.number_input(
+        t("generate.max_new"), step=1, key="gen_max_new",
+        help=t("generate.max_new_help", limit=generation.MAX_NEW),
+    )  # fmt: skip
+    seed = c5.number_input(t("generate.seed"), step=1, disabled=greedy, key="gen_seed")
 
 try:
     sampling = generation.Sampling(
@@ -115,6 +139,7 @@ if c2.button(t("generate.stop"), key="gen_stop"):
 gen: generation.Generation | None = state.get("gen")
 if gen is None:
     st.info(t("generate.none"))
+    link_note()
     st.stop()
 if state.get("gen_dropped"):
     st.warning(t("generate.cut", dropped=state.gen_dropped, kept=gen.prompt_length), icon="✂️")
@@ -147,7 +172,8 @@ def chart(step: int, key: str | None = None):
     if key is None:
         chart_box.plotly_chart(fig)
         return None, ids
-    return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points"), ids
+    name = f"smollm2-step{step}-candidates"
+    return charts.chart(fig, key=key, name=name, on_select="rerun", selection_mode="points"), ids
 
 
 if state.get("gen_running"):
@@ -203,6 +229,9 @@ if clicked:
         state.gen_layer, state.gen_head = cell[0] + 1, cell[1] + 1
 else:
     state.pop("gen_opened", None)
+links.bind("gen_layer", "layer", 1, links.integer(1, n_layers))
+links.bind("gen_head", "head", 1, links.integer(1, n_heads))
+links.bind("gen_view", "view", "heatmap", links.choice(("heatmap", "lines", "overview")))
 c1, c2, c3 = st.columns([1, 1, 4])
 layer = c1.selectbox(t("generate.layer"), range(1, n_layers + 1), key="gen_layer") - 1
 head = c2.selectbox(t("generate.head"), range(1, n_heads + 1), key="gen_head") - 1
@@ -216,30 +245,32 @@ st.caption(t("generate.gqa_line", head=head + 1, kv=kv + 1, heads=", ".join(map(
 
 if view == "heatmap":
     causal = np.where(np.tril(np.ones((T, T), dtype=bool)), weights[layer, head], -np.inf)
-    st.plotly_chart(
+    charts.chart(
         heatmap(
             causal, seen, seen, zmax=None,
             title=t("generate.heatmap_title", layer=layer + 1, head=head + 1),
             x_title=t("generate.key_axis"), y_title=t("generate.query_axis"),
         ),
-        key="gen_heatmap",
+        key="gen_heatmap", name=f"smollm2-L{layer + 1}-H{head + 1}", matrix=weights[layer, head],
+        rows=seen, cols=seen,
     )  # fmt: skip
     st.caption(t("generate.heatmap_help"))
 elif view == "lines":
     st.caption(t("generate.lines_help"))
-    st.plotly_chart(
+    charts.chart(
         head_lines(
             weights[layer, [head]], [head], seen, seen, query=query, min_weight=0.0, top=8,
             head_word=t("generate.head"),
         ),
-        key="gen_lines",
+        key="gen_lines", name=f"smollm2-L{layer + 1}-H{head + 1}-lines",
+        matrix=weights[layer, head], rows=seen, cols=seen,
     )  # fmt: skip
 else:
     st.caption(t("generate.overview_help"))
     fig = overview(weights, layer_word=t("generate.layer"), head_word=t("generate.head"))
-    st.plotly_chart(
-        mark_cell(fig, layer, head), key="gen_overview", on_select="rerun",
-        selection_mode="points",
+    charts.chart(
+        mark_cell(fig, layer, head), key="gen_overview", name=f"smollm2-step{step}-overview",
+        on_select="rerun", selection_mode="points",
     )  # fmt: skip
 
 # ---------------------------------------------------------------- breakdown of the newest query
@@ -250,7 +281,10 @@ st.text(t("generate.rope_before", vector=vector_text(trace.q_raw[layer, head, -1
 st.text(t("generate.rope_after", vector=vector_text(trace.q[layer, head, -1], limit=8)))
 st.caption(t("generate.rope_help", position=query))
 newest = generation.newest_layer(gen, step, layer, config.group)
-render_breakdown(attention.breakdown(newest, head, 0), seen, widget_key="gen_breakdown")
+render_breakdown(
+    attention.breakdown(newest, head, 0), seen, widget_key="gen_breakdown",
+    shown=present.steps("generate", len(present.STEPS)),
+)  # fmt: skip
 
 # ---------------------------------------------------------------- grouped-query attention
 
@@ -275,19 +309,21 @@ with st.expander(t("generate.sink_title"), expanded=True):
     if T > 1:
         ratio = generation.value_ratio(newest)
         st.write(t("generate.sink_values", layer=layer + 1, ratio=ratio))
-    st.plotly_chart(
+    heads, layers = [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)]
+    charts.chart(
         heatmap(
-            first, [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)],
-            zmax=1.0, show_values=False, title=t("generate.sink_map", token=repr(seen[0])),
+            first, heads, layers, zmax=1.0, show_values=False,
+            title=t("generate.sink_map", token=repr(seen[0])),
             x_title=t("generate.head"), y_title=t("generate.layer"),
         ),
-        key="gen_sink",
+        key="gen_sink", name=f"smollm2-step{step}-sink", matrix=first, rows=layers, cols=heads,
     )  # fmt: skip
 
 st.download_button(
     t("generate.download"),
-    data=lambda: npz_bytes(gen, labels),
+    data=lambda: charts.npz_bytes(generation.arrays(gen, labels)),
     file_name="attnviz-generation.npz",
     mime="application/octet-stream",
     key="gen_download",
 )
+link_note()
