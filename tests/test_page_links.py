@@ -172,3 +172,17 @@ def test_generate_bad_link_gives_defaults_and_notices(smollm2, monkeypatch):
     assert at.number_input(key="gen_max_new").value == 24
     bad(at, "decoding", "temp", "top_k", "top_p", "max_new", "seed")
     assert not at.error
+
+
+def test_presentation_mode_folds_inputs_and_reveals_breakdown_steps():
+    for page, params, name in (
+        ("seq2seq", {}, "seq2seq"),
+        ("sentiment", {}, "sentiment"),
+        ("digits", {"source": "sample"}, "digits"),
+    ):
+        at = open_link(page, lang="zh", present="1", **params)
+        assert [e.label for e in at.expander][0] == t("present.inputs", "zh"), page
+        assert at.button(key=f"step_back_{name}").disabled, page  # on step 1
+        at.button(key=f"step_next_{name}").click().run()
+        assert not at.exception and not at.button(key=f"step_back_{name}").disabled, page
+        assert at.query_params["present"] == "1"
