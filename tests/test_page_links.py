@@ -4,25 +4,13 @@ that never repeats the value (ui/state.py), figures carry their exports (ui/char
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
+from test_lecture import notices, open_link  # tests/ is on sys.path (pytest's prepend mode)
 
 from attnviz.i18n import t
 
 HOSTILE = "<script>alert(1)</script> **bold**"
-
-
-def open_link(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=240)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    at.switch_page(f"attnviz/ui/pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def notices(at: AppTest) -> list[str]:
-    return [w.value for w in at.warning]
 
 
 def link_notices(at: AppTest) -> list[str]:
@@ -57,14 +45,6 @@ def test_seq2seq_link_restores_the_view_and_the_url_follows_widgets():
     assert at.query_params["text"] == "11/22/26"
 
 
-def test_seq2seq_bad_link_gives_defaults_and_notices():
-    at = open_link("seq2seq", lang="en", sample=HOSTILE, step="99", model=HOSTILE)
-    assert at.selectbox(key="s2s_sample").value == "month_dth_yyyy"
-    assert at.slider(key="s2s_step").value == 1
-    assert at.radio(key="s2s_breakdown_model").value == "additive"
-    bad(at, "sample", "step", "model")
-
-
 def test_sentiment_link_restores_the_view_and_the_url_follows_widgets():
     at = open_link("sentiment", lang="en", language="en", source="own", text="**not** <b>bad</b>")
     assert at.segmented_control(key="sentiment_language").value == "en"
@@ -80,15 +60,13 @@ def test_sentiment_link_restores_the_view_and_the_url_follows_widgets():
     assert at.query_params["model"] == "pooling" and at.query_params["sample"] == "2"
 
 
-def test_sentiment_bad_link_gives_defaults_and_notices():
-    at = open_link("sentiment", lang="en", language=HOSTILE, sample="999", model=HOSTILE)
-    assert at.segmented_control(key="sentiment_language").value == "en"
-    assert at.selectbox(key="sentiment_sample_en").index == 0
-    assert at.radio(key="sentiment_breakdown").value == "pooling"
-    bad(at, "language", "sample", "model")
-
-
 def test_digits_link_restores_the_view_and_the_url_follows_widgets():
+    bad_link = open_link("digits", lang="en", source="sample", sample=HOSTILE, position="999")
+    assert (bad_link.session_state["digits_sample"], bad_link.session_state["digits_query"]) == (
+        0,
+        0,
+    )
+    bad(bad_link, "sample", "position")
     at = open_link("digits", lang="en", source="sample", sample="3", position="24")
     assert at.radio(key="digits_source").value == "sample"
     assert at.selectbox(key="digits_sample").value == 2  # counted from 1 in the link
@@ -100,16 +78,6 @@ def test_digits_link_restores_the_view_and_the_url_follows_widgets():
     at.radio(key="digits_source").set_value("draw").run()
     assert t("digits.no_link", "en") in [c.value for c in at.caption]
     assert not {"source", "sample", "position"} & set(at.query_params)
-
-
-def test_digits_bad_link_gives_defaults_and_notices():
-    at = open_link("digits", lang="en", source="sample", sample=HOSTILE, position="999")
-    assert at.selectbox(key="digits_sample").value == 0
-    assert at.selectbox(key="digits_query").value == 0
-    bad(at, "sample", "position")
-    at = open_link("digits", lang="en", source=HOSTILE)
-    assert at.radio(key="digits_source").value == "draw"
-    bad(at, "source")
 
 
 def test_examples_link_restores_the_view_and_presentation_reveals_the_steps():
@@ -125,13 +93,6 @@ def test_examples_link_restores_the_view_and_presentation_reveals_the_steps():
     assert columns()[-1] == t("step.scaled", "en")
     at.selectbox(key="examples_path").set_value("002-4").run()  # its own first computation
     assert at.query_params["example"] == "002-4" and at.query_params["step"] == "0"
-
-
-def test_examples_bad_link_gives_defaults_and_notices():
-    at = open_link("examples", lang="en", example=HOSTILE, step="99", query=HOSTILE)
-    assert at.selectbox(key="examples_path").value == "001-4.4"
-    assert at.radio(key="001-4.4_walk").value == 0
-    bad(at, "example", "step")
 
 
 def test_generate_link_restores_the_settings_and_the_view(smollm2, monkeypatch):
@@ -186,3 +147,35 @@ def test_presentation_mode_folds_inputs_and_reveals_breakdown_steps():
         at.button(key=f"step_next_{name}").click().run()
         assert not at.exception and not at.button(key=f"step_back_{name}").disabled, page
         assert at.query_params["present"] == "1"
+
+
+# page, the link's parameters (every one refused), the defaults shown instead (session keys)
+BAD_LINKS = [
+    (
+        "seq2seq",
+        {"sample": HOSTILE, "step": "99", "model": HOSTILE},
+        {"s2s_sample": "month_dth_yyyy", "s2s_step": 1, "s2s_breakdown_model": "additive"},
+    ),
+    (
+        "sentiment",
+        {"language": HOSTILE, "source": HOSTILE, "sample": "999", "model": HOSTILE},
+        {
+            "sentiment_language": "en",
+            "sentiment_source": "sample",
+            "sentiment_breakdown": "pooling",
+        },
+    ),
+    ("digits", {"source": HOSTILE}, {"digits_source": "draw"}),
+    (
+        "examples",
+        {"example": HOSTILE, "step": "99", "query": "1"},
+        {"examples_path": "001-4.4", "001-4.4_walk": 0, "001-4.4_0_query": 0},
+    ),
+]
+
+
+@pytest.mark.parametrize(("page", "params", "defaults"), BAD_LINKS)
+def test_bad_link_gives_defaults_and_notices(page, params, defaults):
+    at = open_link(page, lang="en", **params)
+    assert {key: at.session_state[key] for key in defaults} == defaults
+    bad(at, *params)
