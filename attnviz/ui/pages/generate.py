@@ -75,6 +75,8 @@ net, tokenizer, config = decoder.net, decoder.tokenizer, decoder.config
 with present.fold(t("present.inputs")):
     links.bind("gen_text", "text", t("generate.sample_prompt"), links.text())
     text = st.text_area(t("generate.prompt"), max_chars=MAX_CHARS, key="gen_text")
+    if len(text) > links.MAX_URL_TEXT:
+        st.caption(t("link.text_too_long", limit=links.MAX_URL_TEXT))
     links.bind("gen_mode", "mode", "plain", links.choice(("plain", "chat")))
     links.bind("gen_decoding", "decoding", "greedy", links.choice(("greedy", "sample")))
     links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))
