@@ -6,7 +6,7 @@
         q, k, v = h Wq, h Wk, h Wv            9 query heads, 3 key/value heads of Dh = 64
         q, k = RoPE(q), RoPE(k)               turn pairs (2i, 2i+1) by pos * base^(-2i/Dh)
         k, v = cache + (k, v)                 keys and values of all earlier positions
-        context = attention.compute(q, k, v, causal)   each kv head serves 3 query heads (GQA)
+        context = attention.heads(q, k, v, causal)     each kv head serves 3 query heads (GQA)
         x = x + context Wo
         x = x + W_down(SiLU(W_gate RMSNorm(x)) * W_up RMSNorm(x))     SwiGLU
     logits = RMSNorm(x) embedᵀ                tied embeddings
@@ -157,11 +157,10 @@ class Layer(nn.Module):
         k_all = torch.cat((k_past, k), dim=1)  # (Hkv, Tk, Dh)
         v_all = torch.cat((v_past, v), dim=1)  # (Hkv, Tk, Dh)
         # GQA: query head h reads key/value head h // group
-        steps = attention.compute(
-            q.contiguous(),
+        steps = attention.heads(
+            q,
             k_all.repeat_interleave(c.group, dim=0),  # (H, Tk, Dh)
             v_all.repeat_interleave(c.group, dim=0),  # (H, Tk, Dh)
-            score="scaled_dot",
             causal=True,
         )
         context = steps.context.transpose(0, 1).reshape(tq, c.width)  # (Tq, D)
