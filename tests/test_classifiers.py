@@ -50,7 +50,7 @@ def test_text_model_reaches_its_stated_accuracy(name):
 @pytest.mark.xfail(
     strict=True,
     reason="issue #10 asks for >= 88 % on the Chinese reviews; the held-out split gives "
-    "80.1 % (attention pooling) and 83.4 % (LSTM): see models/*-zh/CARD.md",
+    "82.3 % (attention pooling, early stopping) and 83.4 % (LSTM): see models/*-zh/CARD.md",
 )
 def test_chinese_models_reach_88_percent():
     assert min(stated_accuracy("sentiment-zh"), stated_accuracy("lstm-zh")) >= 0.88
