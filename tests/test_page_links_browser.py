@@ -19,6 +19,8 @@ def test_seq2seq_link_and_csv(server, page, idle):  # noqa: F811
     page.goto(f"{server}/seq2seq?lang=en&text=1+March+2025&step=4&model=general")
     idle(page)
     assert page.get_by_label(t("seq2seq.text_label", "en")).input_value() == "1 March 2025"
+    # st.code draws once its highlighter has loaded, a moment after the script run ends
+    page.locator('[data-testid="stCode"]').nth(1).get_by_text("-").first.wait_for()
     codes = page.locator('[data-testid="stCode"]').all_inner_texts()
     assert [c.strip() for c in codes][:2] == ["2025-03-01", "2025-03-01"]  # both models
     table = download(page, lambda: page.get_by_role("button", name="CSV").first.click())

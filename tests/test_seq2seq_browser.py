@@ -25,6 +25,8 @@ def test_seq2seq_page_draws_and_plays(server, browser, idle, lang, tmp_path_fact
     idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator("h1").first.inner_text().strip() == t("seq2seq.title", lang)
+    # st.code draws once its highlighter has loaded, a moment after the script run ends
+    page.locator('[data-testid="stCode"]').nth(1).get_by_text("-").first.wait_for()
     codes = page.locator('[data-testid="stCode"]').all_inner_texts()
     assert [c.strip() for c in codes] == ["2026-11-22", "2026-11-22"]
     charts = page.locator(".js-plotly-plot")
