@@ -1,21 +1,26 @@
 """Every page runs under AppTest in both languages without an exception; the language switch."""
 
+import ast
+
+import conftest
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from attnviz.i18n import LANGS, t
 
-PAGES = (
-    "home",
-    "examples",
-    "playground",
-    "text",
-    "image",
-    "seq2seq",
-    "sentiment",
-    "digits",
-    "generate",
-)
+PAGES = ("home", *conftest.PAGES)
+
+
+def test_the_page_list_is_the_apps():
+    tree = ast.parse((conftest.ROOT / "app.py").read_text("utf-8"))
+    served = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == "PAGES"
+    )
+    assert served == conftest.PAGES
 
 
 def open_app(lang: str | None = None, page: str | None = None) -> AppTest:

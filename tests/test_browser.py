@@ -2,11 +2,9 @@
 and finds no exception. The app runs as `streamlit run app.py` on a loopback port."""
 
 import pytest
-from conftest import needs_chromium
+from conftest import PAGES, needs_chromium
 
 from attnviz.i18n import t
-
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

@@ -8,6 +8,7 @@ import logging
 import tomllib
 from pathlib import Path
 
+import conftest
 import pytest
 import streamlit as st
 from PIL import Image
@@ -18,17 +19,7 @@ from attnviz.errors import InputError
 from attnviz.i18n import LANGS, t
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = (
-    "home",
-    "examples",
-    "playground",
-    "text",
-    "image",
-    "seq2seq",
-    "sentiment",
-    "digits",
-    "generate",
-)
+PAGES = ("home", *conftest.PAGES)
 needs = {
     name: pytest.mark.skipif(not loading.installed(name), reason=f"{name} is not installed")
     for name in loading.MODELS
