@@ -19,7 +19,7 @@ shared through `st.cache_resource`, stores nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -235,17 +235,8 @@ def load() -> Decoder:
     source = loading.MODELS["smollm2"]
     gguf = read_llama(loading.package_file("smollm2", source.files[0]))
     h = gguf.header
-    config = LlamaConfig(
-        vocab=h.vocab,
-        width=h.width,
-        layers=h.layers,
-        heads=h.heads,
-        kv_heads=h.kv_heads,
-        ffn=h.ffn,
-        context=h.context,
-        rope_base=h.rope_base,
-        eps=h.eps,
-    )
+    # the header's hyperparameters under the same names (it also has rope_dims, checked below)
+    config = LlamaConfig(**{f.name: getattr(h, f.name) for f in fields(LlamaConfig)})
     if h.rope_dims != config.head_width:
         raise ValueError(f"RoPE over {h.rope_dims} of {config.head_width} dims is not supported")
     names = {
