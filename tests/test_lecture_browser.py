@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import ROOT, needs_chromium
+from playwright.sync_api import expect
 
 from attnviz import loading
 from attnviz.i18n import t
@@ -120,7 +121,7 @@ def test_text_page_link_present_and_export(server, page, idle):
     page.goto(f"{server}/text?lang=en&text={TEXT.replace(' ', '+')}&layer=2&head=3&view=heads")
     idle(page)
     # The exact view of the link: the text in the box, layer 2 head 3 in the heatmap's title.
-    assert page.locator("textarea").first.input_value() == TEXT
+    expect(page.locator("textarea").first).to_have_value(TEXT)
     assert t("text.heatmap_title", "en", layer=2, head=3) in title_texts(page)
     shoot(page, "text", "en")
 
@@ -142,7 +143,7 @@ def test_text_page_link_present_and_export(server, page, idle):
     settle(page, idle)
     page.locator('[data-testid="stSidebarNav"] a[href$="/text"]').click()
     settle(page, idle)
-    assert page.locator("textarea").first.input_value() == TEXT
+    expect(page.locator("textarea").first).to_have_value(TEXT)
     assert t("text.heatmap_title", "en", layer=2, head=3) in title_texts(page)
     assert params(page)["hide"] == "1"
 
@@ -173,7 +174,7 @@ def test_playground_link_present_and_export(server, page, idle):
     matrices = "q=1+0%0A0+1&k=1+0%0A0+1&v=1+2%0A3+4"
     page.goto(f"{server}/playground?lang=zh&typed=1&{matrices}&score=dot&mask=causal")
     idle(page)
-    assert page.locator("textarea").first.input_value() == "1 0\n0 1"
+    expect(page.locator("textarea").first).to_have_value("1 0\n0 1")
     # masked cells are drawn and labelled −∞ (plotly writes the cell text into the SVG)
     page.locator("svg text", has_text="−∞").first.wait_for(timeout=60_000)
     table = download(page, lambda: page.get_by_role("button", name="CSV").nth(1).click())

@@ -3,6 +3,7 @@ animation's play button walking the decoder through the output."""
 
 import pytest
 from conftest import needs_chromium
+from playwright.sync_api import expect
 
 from attnviz import loading
 from attnviz.i18n import t
@@ -30,8 +31,8 @@ def test_seq2seq_page_draws_and_plays(server, browser, idle, lang, tmp_path_fact
     codes = page.locator('[data-testid="stCode"]').all_inner_texts()
     assert [c.strip() for c in codes] == ["2026-11-22", "2026-11-22"]
     charts = page.locator(".js-plotly-plot")
-    charts.first.wait_for(timeout=60_000)
-    assert charts.count() == 3
+    # plotly draws each figure a moment after the run ends; expect() retries until all three are
+    expect(charts).to_have_count(3, timeout=60_000)
     # the heatmap cells are drawn (plotly paints a heatmap as an image inside the plot)
     assert charts.first.locator(".hm image, .heatmaplayer image").count() >= 1
     play = page.get_by_text(t("seq2seq.play", lang), exact=True)
