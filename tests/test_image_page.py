@@ -207,6 +207,18 @@ def open_page(lang: str) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
+    """Click a tab: only the open tab's content is built."""
+    at.session_state["image_tab"] = t(f"image.tab_{name}", lang)
+    return at.run()
+
+
+# the figures each tab draws (map: the overlay and the grid; steps: the top-k photo)
+TAB_CHARTS = {
+    "map": 2, "heads": 1, "layers": 1, "rollout": 1, "saliency": 1, "steps": 1, "artifacts": 1,
+}  # fmt: skip
+
+
 def charts(at: AppTest) -> dict[str, dict]:
     """The page's plotly figures by widget key prefix, as the JSON the browser receives."""
     out = {}
@@ -258,12 +270,13 @@ def test_page_with_a_sample_photo_in_both_languages(lang):
         t(f"image.tab_{name}", lang)
         for name in ("map", "heads", "layers", "rollout", "saliency", "steps", "artifacts")
     ]
-    markdown = " ".join(m.value for m in at.markdown)
+    for name, count in TAB_CHARTS.items():
+        open_tab(at, name, lang)
+        assert not at.exception and not at.error
+        assert len(at.get("plotly_chart")) == count, name
+        assert bool(at.dataframe) == (name == "steps"), "the step-by-step table: steps tab only"
+    markdown = " ".join(m.value for m in at.markdown)  # the artifacts tab cites its source
     assert "Darcet" in markdown and "Vision Transformers Need Registers" in markdown
-    # overlay, grid, heads, layers, rollout, saliency, top-k, norms
-    assert len(at.get("plotly_chart")) == 8
-    assert at.dataframe, "the step-by-step table is missing"
-    assert not at.error
 
 
 @needs_model
@@ -287,6 +300,7 @@ def test_clicked_patch_shows_its_real_attention_row():
     captions = " ".join(c.value for c in at.caption)
     assert "patch (row 3, col 11)" in captions and "Layer 9, head 3" in captions
     # the breakdown is of the same query: its weights column sums to 1 over the 257 keys
+    open_tab(at, "steps")
     at.toggle(key="image_breakdown_all").set_value(True).run()
     frame = at.dataframe[0].value
     weights = frame[t("step.weights", "en")].to_numpy(dtype=float)
@@ -303,7 +317,7 @@ def test_uploaded_photo(lang):
     rgba[60:120, 100:200] = (0, 0, 255, 128)  # a half-transparent blue box
     at = upload(open_page(lang), "photo.png", png(Image.fromarray(rgba, "RGBA")), "image/png")
     assert not at.error
-    assert len(at.get("plotly_chart")) == 8
+    assert len(at.get("plotly_chart")) == TAB_CHARTS["map"]
     # the overlay shows the uploaded photo, letterboxed to 224 × 224, not the sample
     overlay = next(s for k, s in charts(at).items() if "image_click_overlay" in k)
     uri = overlay["data"][0]["source"]
@@ -341,7 +355,7 @@ def test_bad_uploads_show_the_backends_message_and_the_page_keeps_working(lang):
     # back to a sample photo: everything is drawn again
     at.radio(key="image_source").set_value("sample").run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 8
+    assert len(at.get("plotly_chart")) == TAB_CHARTS["map"]
 
 
 @needs_model

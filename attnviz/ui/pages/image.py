@@ -268,13 +268,11 @@ with inputs:
     if (trace.extras["content"] < 0.5).any():
         st.caption(t("image.padding_share", share=padding))
 
-# A change of tab reruns the page (on_change="rerun"), so the pickers above follow the open tab.
-tab_map, tab_heads, tab_layers, tab_rollout, tab_saliency, tab_steps, tab_artifacts = st.tabs(
-    list(tab_labels.values()), key="image_tab", on_change="rerun"
-)
+# ---- tabs: only the open one is built (a change of tab reruns the page, on_change="rerun") ----
 size = 500 if present.active() else 480  # the photo figures; they stretch to their column
 
-with tab_map:
+
+def draw_map() -> None:
     left, right = st.columns(2)
     with left:
         fig = figs.overlay(
@@ -309,7 +307,8 @@ with tab_map:
     st.caption(where)
     st.markdown(t("image.map_explain"))
 
-with tab_heads:
+
+def draw_heads() -> None:
     grids = [
         figs.clean_map(figs.patch_map(figs.attention_row(weights, token, h)), artifacts, mode)
         for h in range(heads)
@@ -327,7 +326,8 @@ with tab_heads:
     )
     st.caption(t("image.heads_explain", layer=layer + 1, query=token_label(query)))
 
-with tab_layers:
+
+def draw_layers() -> None:
     layer_grids = [
         figs.clean_map(
             figs.patch_map(figs.attention_row(lt.weights, token, head)),
@@ -350,7 +350,8 @@ with tab_layers:
     )
     st.caption(t("image.layers_explain", head=head_name, query=token_label(query)))
 
-with tab_rollout:
+
+def draw_rollout() -> None:
     rolled = get_rollout(digest, trace)  # (L, T, T)
     rgrid = figs.clean_map(figs.patch_map(rolled[layer, token]), artifacts, mode)
     figure(
@@ -371,7 +372,8 @@ with tab_rollout:
     )
     st.markdown(t("image.rollout_explain"))
 
-with tab_saliency:
+
+def draw_saliency() -> None:
     figure(
         figs.saliency_figure(
             photo,
@@ -386,7 +388,8 @@ with tab_saliency:
     )
     st.markdown(t("image.saliency_explain"))
 
-with tab_steps:
+
+def draw_steps() -> None:
     # One query of one head: the head chosen above, or, under "mean of all heads", one to pick.
     if head is None:
         step_head = st.selectbox(
@@ -432,7 +435,8 @@ with tab_steps:
             shown=present.steps("image", len(present.STEPS)),
         )
 
-with tab_artifacts:
+
+def draw_artifacts() -> None:
     st.markdown(
         t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR, sink=dinov2.SINK_FACTOR)
     )
@@ -463,6 +467,19 @@ with tab_artifacts:
         )
     else:
         st.caption(t("image.artifacts_none", layer=layer + 1))
+
+
+tab_views = st.tabs(list(tab_labels.values()), key="image_tab", on_change="rerun")
+with tab_views[TABS.index(open_tab)]:
+    {
+        "map": draw_map,
+        "heads": draw_heads,
+        "layers": draw_layers,
+        "rollout": draw_rollout,
+        "saliency": draw_saliency,
+        "steps": draw_steps,
+        "artifacts": draw_artifacts,
+    }[open_tab]()
 
 charts.trace_download(lambda: dinov2.npz_arrays(trace), "dinov2-trace", key="image_npz")
 state.link_box()
