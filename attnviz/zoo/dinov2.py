@@ -108,8 +108,8 @@ class ImageModel:
         return self._w[name]
 
     def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        # The ONNX weights are stored [in, out]: x @ W + b, no transpose.
-        return x @ self._w[f"{name}.weight"] + self._w[f"{name}.bias"]
+        # The ONNX weights are stored [in, out]: x @ W + b, no transpose; one fused pass.
+        return torch.addmm(self._w[f"{name}.bias"], x, self._w[f"{name}.weight"])
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         d = self.config.width
