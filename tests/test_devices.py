@@ -24,16 +24,16 @@ def tiny_state() -> dict[str, torch.Tensor]:
 
 def test_build_assigns_the_checked_tensors_and_stays_strict():
     state = tiny_state()
-    net = bert.build(TINY, state, lambda: torch.nn.Embedding(10, 8))
+    net = loading.assemble(lambda: bert.Bert(TINY, loading.table(10, 8)), state)
     assert all(p.device.type == "cpu" for p in net.parameters())
     # the very tensors read from the file: no random init first, no copy
     assert net.layers[0].q.weight.data_ptr() == state["layers.0.q.weight"].data_ptr()
     wrong = dict(state, **{"layers.0.q.weight": torch.zeros(8, 7)})
     with pytest.raises(RuntimeError, match="size mismatch"):
-        bert.build(TINY, wrong, lambda: torch.nn.Embedding(10, 8))
+        loading.assemble(lambda: bert.Bert(TINY, loading.table(10, 8)), wrong)
     missing = {k: v for k, v in state.items() if k != "layers.0.q.bias"}
     with pytest.raises(RuntimeError, match="Missing key"):
-        bert.build(TINY, missing, lambda: torch.nn.Embedding(10, 8))
+        loading.assemble(lambda: bert.Bert(TINY, loading.table(10, 8)), missing)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")

@@ -82,8 +82,8 @@ class Embeddings(nn.Module):
     def __init__(self, config: BertConfig, word: nn.Module) -> None:
         super().__init__()
         self.word = word
-        self.position = nn.Embedding(config.positions, config.width)
-        self.token_type = nn.Embedding(config.types, config.width)
+        self.position = loading.table(config.positions, config.width)
+        self.token_type = loading.table(config.types, config.width)
         self.ln = nn.LayerNorm(config.width, eps=config.eps)
 
     def forward(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
@@ -204,20 +204,6 @@ class TextModel:
         return trace
 
 
-def build(config: BertConfig, state: dict[str, torch.Tensor], word) -> Bert:
-    """A Bert holding exactly `state`'s tensors, built without random initialisation.
-
-    The modules are made on the meta device (shapes only, no memory, no init) and the checked
-    tensors are then assigned in place of their parameters: `strict` still fails on a missing
-    or extra key and on a wrong shape, and no weight is copied or drawn at random first.
-    `word` makes the word embedding module.
-    """
-    with torch.device("meta"):
-        net = Bert(config, word())
-    net.load_state_dict(state, strict=True, assign=True)
-    return net
-
-
 # HF BERT names -> ours, for one layer (prefix encoder.layer.{i}.)
 HF_LAYER_KEYS = {
     "attention.self.query": "q",
@@ -258,7 +244,7 @@ def _load_minilm() -> TextModel:
         for theirs, ours in HF_LAYER_KEYS.items():
             for part in ("weight", "bias"):
                 state[f"layers.{i}.{ours}.{part}"] = tensors[f"encoder.layer.{i}.{theirs}.{part}"]
-    net = build(config, state, lambda: nn.Embedding(config.vocab, config.width))
+    net = loading.assemble(lambda: Bert(config, loading.table(config.vocab, config.width)), state)
     tokenizer = WordPieceTokenizer(loading.package_file("minilm", "model/tokenizer.json"))
     if tokenizer._tok.get_vocab_size() != config.vocab:
         raise ValueError("tokenizer.json and config.json disagree on the vocabulary size")
@@ -309,7 +295,7 @@ def _load_e5() -> TextModel:
             state[f"layers.{i}.{ours}.weight"] = tensor(f"l{i}.{theirs}.w")
             state[f"layers.{i}.{ours}.bias"] = tensor(f"l{i}.{theirs}.b")
     blocks = f.blocks("emb.word")
-    net = build(config, state, lambda: Q4Embedding(blocks, config.width))
+    net = loading.assemble(lambda: Bert(config, Q4Embedding(blocks, config.width)), state)
     tokenizer = UnigramTokenizer(f.pieces, f.scores, f.norm, bos=f.bos, eos=f.eos, unk=f.unk)
     return TextModel("e5", tokenizer, net.to(loading.pick_device()).eval())
 

@@ -174,7 +174,7 @@ class Llama(nn.Module):
     def __init__(self, c: LlamaConfig) -> None:
         super().__init__()
         self.config = c
-        self.embed = nn.Embedding(c.vocab, c.width)
+        self.embed = loading.table(c.vocab, c.width)
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.layers))
         self.norm = RMSNorm(c.width, c.eps)
 
@@ -257,8 +257,8 @@ def load() -> Decoder:
     for i in range(config.layers):
         for theirs, ours in names.items():
             state[f"layers.{i}.{ours}"] = gguf.tensors[f"blk.{i}.{theirs}"]
-    net = Llama(config)
-    net.load_state_dict({name: torch.from_numpy(a) for name, a in state.items()}, strict=True)
+    state = {name: torch.from_numpy(a).to(loading.DTYPE) for name, a in state.items()}
+    net = loading.assemble(lambda: Llama(config), state)
     tokenizer = ByteBPE(
         tok=build_tokenizer(gguf),
         chat_template=gguf.chat_template,
