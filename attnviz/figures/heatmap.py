@@ -88,7 +88,7 @@ def heatmap(
         show_values = z.size <= 144
     xs, ys = unique_labels(x_labels), unique_labels(y_labels)
     gaps = dict(xgap=1 if z.shape[1] <= 64 else 0, ygap=1 if z.shape[0] <= 64 else 0)
-    fig = go.Figure(
+    data = [
         go.Heatmap(
             z=z,
             x=xs,
@@ -102,9 +102,9 @@ def heatmap(
             texttemplate="%{z:.2f}" if show_values else None,
             **gaps,
         )
-    )
+    ]
     if masked.any():
-        fig.add_trace(
+        data.append(
             go.Heatmap(
                 z=np.where(masked, 1.0, np.nan).astype(np.float32),
                 x=xs,
@@ -117,16 +117,17 @@ def heatmap(
                 **gaps,
             )
         )
-    fig.update_xaxes(title=x_title, side="top", **_axis(xs, x_labels))
-    fig.update_yaxes(title=y_title, autorange="reversed", **_axis(ys, y_labels))
     # Room on top for the title, the key axis title and the key labels (rotated when long), so
     # that the title never runs into them; plotly's automargin only ever adds to this.
     longest = max((min(len(s), _TICK_CHARS) for s in x_labels), default=1)
     label_px = 26 if longest * 9 * len(x_labels) < 640 else 10 * longest + 22
     top = (40 if title else 0) + (34 if x_title else 0) + label_px
-    fig.update_layout(
-        title=dict(text=title, yref="container", y=1, yanchor="top", pad_t=8),
+    # The whole layout in one go: plotly's update_* methods cost ~1 ms per property path.
+    layout = dict(
+        xaxis=dict(title=dict(text=x_title), side="top", **_axis(xs, x_labels)),
+        yaxis=dict(title=dict(text=y_title), autorange="reversed", **_axis(ys, y_labels)),
+        title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=8)),
         margin=dict(l=10, r=10, t=top, b=10),
         height=height or max(260, min(900, 28 * len(y_labels) + top + 30)),
     )
-    return fig
+    return go.Figure(data, layout)

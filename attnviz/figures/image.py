@@ -138,20 +138,29 @@ def patch_box(patch: int, side: int, pixels: int) -> tuple[float, float, float, 
 # ---- figures ------------------------------------------------------------------------------------
 
 
-def _axes(fig: go.Figure, pixels: int, size: int, title: str | None) -> go.Figure:
-    """Square pixel axes with y downwards, as an image is read."""
-    fig.update_xaxes(range=[0, pixels], visible=False, constrain="domain")
-    fig.update_yaxes(range=[pixels, 0], visible=False, scaleanchor="x", constrain="domain")
-    fig.update_layout(
+def _layout(pixels: int, size: int, title: str | None, shapes=(), annotations=()) -> dict:
+    """Square pixel axes with y downwards, as an image is read; the figure's whole layout.
+
+    Figures are built with their layout in one go: plotly's update_* methods cost ~1 ms per
+    property path, a good part of a rerun.
+    """
+    layout = dict(
+        xaxis=dict(range=[0, pixels], visible=False, constrain="domain"),
+        yaxis=dict(range=[pixels, 0], visible=False, scaleanchor="x", constrain="domain"),
         width=size,
         height=size + (30 if title else 0),
         margin=dict(l=0, r=0, t=30 if title else 0, b=0),
-        title=dict(text=title, x=0.5, xanchor="center", font=dict(size=14)) if title else None,
         showlegend=False,
         dragmode=False,
         hovermode="closest",
     )
-    return fig
+    if title:
+        layout["title"] = dict(text=title, x=0.5, xanchor="center", font=dict(size=14))
+    if shapes:
+        layout["shapes"] = list(shapes)
+    if annotations:
+        layout["annotations"] = list(annotations)
+    return layout
 
 
 def _photo_trace(photo: np.ndarray) -> go.Image:
@@ -227,20 +236,23 @@ def _click_trace(grid: np.ndarray, pixels: int, labels, value_name: str, size: i
     )
 
 
-def _outline(fig: go.Figure, patch: int, side: int, pixels: int, color: str, width=2, dash=None):
+def _outline(patch: int, side: int, pixels: int, color: str, width=2, dash=None) -> dict:
+    """A rectangle around one patch (a layout shape)."""
     x0, y0, x1, y1 = patch_box(patch, side, pixels)
-    fig.add_shape(
+    return dict(
         type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color=color, width=width, dash=dash)
     )
 
 
-def _finish(fig, side, pixels, size, title, query, artifacts) -> go.Figure:
-    """Outline the artifact patches and the query patch, then set the axes."""
-    for patch in artifacts:
-        _outline(fig, patch, side, pixels, ARTIFACT_COLOR, width=1.5, dash="dot")
+def _finish(
+    data, side, pixels, size, title, query, artifacts=(), shapes=(), annotations=()
+) -> go.Figure:
+    """The figure of `data` with `shapes`, then the artifact and query patches outlined."""
+    shapes = [*shapes]
+    shapes += [_outline(p, side, pixels, ARTIFACT_COLOR, width=1.5, dash="dot") for p in artifacts]
     if query is not None:
-        _outline(fig, query, side, pixels, QUERY_COLOR, width=3)
-    return _axes(fig, pixels, size, title)
+        shapes.append(_outline(query, side, pixels, QUERY_COLOR, width=3))
+    return go.Figure(data, _layout(pixels, size, title, shapes, annotations))
 
 
 def _square_map(grid: np.ndarray, labels) -> tuple[np.ndarray, int]:
@@ -283,14 +295,12 @@ def overlay(
     if photo.shape != (pixels, pixels, 3):
         raise ValueError(f"photo must be (S, S, 3), got {photo.shape}")
     grid, side = _square_map(grid, labels)
-    fig = go.Figure(
-        [
-            _photo_trace(photo),
-            _map_trace(grid, pixels, opacity, log=log),
-            _click_trace(grid, pixels, labels, value_name, size),
-        ]
-    )
-    return _finish(fig, side, pixels, size, title, query, artifacts)
+    data = [
+        _photo_trace(photo),
+        _map_trace(grid, pixels, opacity, log=log),
+        _click_trace(grid, pixels, labels, value_name, size),
+    ]
+    return _finish(data, side, pixels, size, title, query, artifacts)
 
 
 def grid_figure(
@@ -306,13 +316,11 @@ def grid_figure(
 ) -> go.Figure:
     """The (G, G) patch-grid heatmap alone (no photo), clickable patch by patch."""
     grid, side = _square_map(grid, labels)
-    fig = go.Figure(
-        [
-            _map_trace(grid, side, 1.0, log=log),
-            _click_trace(grid, side, labels, value_name, size),
-        ]
-    )
-    return _finish(fig, side, side, size, title, query, artifacts)
+    data = [
+        _map_trace(grid, side, 1.0, log=log),
+        _click_trace(grid, side, labels, value_name, size),
+    ]
+    return _finish(data, side, side, size, title, query, artifacts)
 
 
 def heads_figure(
@@ -332,10 +340,17 @@ def heads_figure(
     grids = np.asarray(grids, dtype=np.float64)  # (H, G, G)
     heads, side = grids.shape[0], grids.shape[1]
     rows = math.ceil(heads / cols)
-    fig = go.Figure()
     gap_x, gap_y = 0.04, 0.12  # gap_y leaves room for each panel's title
     w = (1 - gap_x * (cols - 1)) / cols
     h = (1 - gap_y * (rows - 1)) / rows
+    data, titled, shapes = [], [], []
+    layout = dict(
+        width=cols * size,
+        height=rows * (size + 24),
+        margin=dict(l=0, r=0, t=24, b=0),
+        showlegend=False,
+        dragmode=False,
+    )
     for i, grid in enumerate(grids):
         r, c = divmod(i, cols)
         n = "" if i == 0 else str(i + 1)
@@ -347,56 +362,38 @@ def heads_figure(
                 hovertemplate="%{customdata:.4f}<extra></extra>",
             )
         trace.hoverinfo = None
-        fig.add_trace(trace)
+        data.append(trace)
         x0 = c * (w + gap_x)
         y1 = 1 - r * (h + gap_y)
-        fig.update_layout(
-            {
-                f"xaxis{n}": dict(
-                    domain=[max(x0, 0.0), min(x0 + w, 1.0)],
-                    range=[0, side],
-                    visible=False,
-                    anchor=f"y{n}",
-                ),
-                f"yaxis{n}": dict(
-                    domain=[max(y1 - h, 0.0), min(y1, 1.0)],
-                    range=[side, 0],
-                    visible=False,
-                    anchor=f"x{n}",
-                    scaleanchor=f"x{n}",
-                ),
-            }
+        layout[f"xaxis{n}"] = dict(
+            domain=[max(x0, 0.0), min(x0 + w, 1.0)], range=[0, side], visible=False, anchor=f"y{n}"
         )
-        fig.add_annotation(
-            text=titles[i],
-            x=x0 + w / 2,
-            y=y1,
-            xref="paper",
-            yref="paper",
-            yanchor="bottom",
-            showarrow=False,
-            font=dict(size=12),
+        layout[f"yaxis{n}"] = dict(
+            domain=[max(y1 - h, 0.0), min(y1, 1.0)],
+            range=[side, 0],
+            visible=False,
+            anchor=f"x{n}",
+            scaleanchor=f"x{n}",
+        )
+        titled.append(
+            dict(
+                text=titles[i],
+                x=x0 + w / 2,
+                y=y1,
+                xref="paper",
+                yref="paper",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=12),
+            )
         )
         if query is not None:
-            bx0, by0, bx1, by1 = patch_box(query, side, side)
-            fig.add_shape(
-                type="rect",
-                x0=bx0,
-                y0=by0,
-                x1=bx1,
-                y1=by1,
-                xref=f"x{n}",
-                yref=f"y{n}",
-                line=dict(color=QUERY_COLOR, width=2),
-            )
-    fig.update_layout(
-        width=cols * size,
-        height=rows * (size + 24),
-        margin=dict(l=0, r=0, t=24, b=0),
-        showlegend=False,
-        dragmode=False,
-    )
-    return fig
+            box = _outline(query, side, side, QUERY_COLOR, width=2)
+            shapes.append(dict(box, xref=f"x{n}", yref=f"y{n}"))
+    layout["annotations"] = titled
+    if shapes:
+        layout["shapes"] = shapes
+    return go.Figure(data, layout)
 
 
 def topk_figure(
@@ -411,22 +408,24 @@ def topk_figure(
     """The photo with the top-k patches outlined and numbered by rank (1 = largest weight)."""
     photo = np.asarray(photo)
     pixels = photo.shape[0]
-    fig = go.Figure([_photo_trace(photo)])
+    ranks = []
     for rank, patch in enumerate(patches, start=1):
-        _outline(fig, patch, side, pixels, TOPK_COLOR, width=2)
         x0, y0, _, _ = patch_box(patch, side, pixels)
-        fig.add_annotation(
-            x=x0 + 1,
-            y=y0 + 1,
-            text=str(rank),
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            font=dict(color="black", size=10),
-            bgcolor=TOPK_COLOR,
-            borderpad=0,
+        ranks.append(
+            dict(
+                x=x0 + 1,
+                y=y0 + 1,
+                text=str(rank),
+                showarrow=False,
+                xanchor="left",
+                yanchor="top",
+                font=dict(color="black", size=10),
+                bgcolor=TOPK_COLOR,
+                borderpad=0,
+            )
         )
-    return _finish(fig, side, pixels, size, title, query, artifacts=())
+    outlines = [_outline(patch, side, pixels, TOPK_COLOR, width=2) for patch in patches]
+    return _finish([_photo_trace(photo)], side, pixels, size, title, query, (), outlines, ranks)
 
 
 def saliency_figure(
@@ -448,8 +447,7 @@ def saliency_figure(
     trace = _map_trace(pooled, pixels, opacity)
     trace.update(hovertemplate=value_name + ": %{z:.3f}<extra></extra>")
     trace.hoverinfo = None
-    fig = go.Figure([_photo_trace(photo), trace])
-    return _axes(fig, pixels, size, title)
+    return go.Figure([_photo_trace(photo), trace], _layout(pixels, size, title))
 
 
 def clicked_patch(selection, fig: go.Figure) -> int | None:
