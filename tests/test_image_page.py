@@ -304,7 +304,8 @@ def test_clicked_patch_shows_its_real_attention_row():
     at.toggle(key="image_breakdown_all").set_value(True).run()
     frame = at.dataframe[0].value
     weights = frame[t("step.weights", "en")].to_numpy(dtype=float)
-    assert len(frame) == 257 and weights.sum() == pytest.approx(1.0, abs=1e-9)
+    # each weight is shown to 6 significant digits: their sum is 1 to within 257 roundings
+    assert len(frame) == 257 and weights.sum() == pytest.approx(1.0, abs=1e-5)
     assert np.allclose(np.sort(weights), np.sort(trace.layers[8].weights[2, 43]), atol=1e-6)
 
 

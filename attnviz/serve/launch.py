@@ -99,6 +99,9 @@ class Served:
     def _popen(self, command: list[str]) -> subprocess.Popen:
         out = subprocess.DEVNULL if self.quiet else None
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if self.replicas > 1:  # the cores shared out: N processes of N torch threads would fight
+            threads = str(max(1, (os.cpu_count() or 1) // self.replicas))
+            env.setdefault("OMP_NUM_THREADS", threads)
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         self.procs.append(proc)
         return proc
