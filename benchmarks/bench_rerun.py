@@ -104,8 +104,12 @@ def session(text: str, reruns: int, post_gc: bool):
 def _set(at, key: str, value) -> None:
     if key in ("text_view", "text_units"):
         at.radio(key=key).set_value(value)
-    else:
-        at.selectbox(key=key).set_value(value)
+        return
+    if key not in {box.key for box in at.selectbox}:
+        # layer and head are drawn only on the views they act on: back to the heatmap first
+        # (an untimed run), as a student would
+        at.radio(key="text_view").set_value("heads").run()
+    at.selectbox(key=key).set_value(value)
 
 
 def main() -> None:
