@@ -45,6 +45,11 @@ def test_sentiment_samples_in_both_model_languages(lang):
         assert len(at.dataframe) == 2  # breakdown table, logits table
     at.radio(key="sentiment_breakdown").set_value("lstm").run()
     assert not at.exception
+    # any own text: both models cut it the same way (one tokenizer a language), so the
+    # comparison of their weights is always drawn
+    at.segmented_control(key="sentiment_language").set_value("zh").run()
+    own(at, "房间很干净，但是早餐一般，服务员态度冷淡。")
+    assert len(at.get("plotly_chart")) == 5
 
 
 def own(at: AppTest, sentence: str) -> AppTest:

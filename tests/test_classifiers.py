@@ -37,6 +37,13 @@ def png(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_two_classifiers_of_a_language_share_one_tokenizer(language):
+    """The sentiment page overlays the two models' weights token by token."""
+    pooling = (trained.model_dir(f"sentiment-{language}") / "tokenizer.json").read_bytes()
+    assert pooling == (trained.model_dir(f"lstm-{language}") / "tokenizer.json").read_bytes()
+
+
 @pytest.mark.parametrize("name", TEXT_MODELS)
 def test_text_model_reaches_its_stated_accuracy(name):
     loaded = classifier.load(name)
@@ -50,7 +57,7 @@ def test_text_model_reaches_its_stated_accuracy(name):
 @pytest.mark.xfail(
     strict=True,
     reason="issue #10 asks for >= 88 % on the Chinese reviews; the held-out split gives "
-    "82.3 % (attention pooling, early stopping) and 83.4 % (LSTM): see models/*-zh/CARD.md",
+    "82.5 % (attention pooling, early stopping) and 83.6 % (LSTM): see models/*-zh/CARD.md",
 )
 def test_chinese_models_reach_88_percent():
     assert min(stated_accuracy("sentiment-zh"), stated_accuracy("lstm-zh")) >= 0.88

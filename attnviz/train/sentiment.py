@@ -1,8 +1,10 @@
 """Recipe for the four text classifiers: sentiment-zh/en (attention pooling), lstm-zh/en.
 
     python -m attnviz.train sentiment-zh     # or sentiment-en, lstm-zh, lstm-en
+                                             # (lstm-xx reads sentiment-xx's tokenizer)
 
-A BPE tokenizer is trained on the training texts with `tokenizers`, then the model with Adam,
+A BPE tokenizer is trained on the training texts with `tokenizers` (the same one for both models
+of a language), then the model with Adam,
 fixed seeds, length-bucketed batches. For attention pooling, a validation slice carved (at random,
 fixed seed) from the TRAINING part picks the epoch whose weights are kept (early stopping: pooling
 overfits within a few passes). The held-out 10 % is only read at the end, for the metrics.
@@ -18,7 +20,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from attnviz.loading import data
+from attnviz.loading import data, trained
 from attnviz.train.save import Clock, machine, run, seed_everything, step, write
 from attnviz.zoo.classifier import PAD, UNK, Classifier, ClassifierConfig, batch, encode
 
@@ -43,7 +45,7 @@ VALIDATION = {"pooling": 0.1, "lstm": 0.0}
 LR = {"pooling": 3e-3, "lstm": 3e-3}
 SEED = 0
 QUICK = 1000  # texts used by a quick check (--steps)
-TRAIN_CHECK = 2000  # training texts whose accuracy is reported beside the held-out one
+TRAIN_CHECK = 2000  # training texts (at random) whose accuracy is reported beside the held-out one
 
 
 def train_tokenizer(texts: list[str], language: str) -> Tokenizer:
@@ -59,6 +61,16 @@ def train_tokenizer(texts: list[str], language: str) -> Tokenizer:
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
+
+
+def shared_tokenizer(language: str) -> Path:
+    """The language's tokenizer, written by the pooling model's recipe."""
+    path = trained.model_dir(f"sentiment-{language}") / "tokenizer.json"
+    if not path.is_file():
+        raise SystemExit(
+            f"{path} is missing: run python -m attnviz.train sentiment-{language} first"
+        )
+    return path
 
 
 def batches(lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -124,6 +136,7 @@ def card(name: str, config: ClassifierConfig, source: str, result: dict, size: i
             f"At most {result['epochs']} epochs, the weights of epoch {result['best_epoch']}"
             " kept (best on the validation slice)"
         )
+    after = f"    # after sentiment-{config.language}" if config.kind == "lstm" else ""
     return f"""# {name}
 
 {what}.
@@ -133,7 +146,8 @@ def card(name: str, config: ClassifierConfig, source: str, result: dict, size: i
   Distinct texts only; a text with two labels is dropped. Fixed split (seed {data.SEED}):
   {total} training texts{split}, {result["held_out"]["count"]} held out.
 - **Licence**: {src.licence}.
-- **Tokenizer**: BPE trained here with `tokenizers` on the training texts ({config.vocab} pieces).
+- **Tokenizer**: BPE trained here with `tokenizers` on all the training texts ({config.vocab}
+  pieces) by the sentiment-{config.language} recipe; the two classifiers of a language share it.
 - **Size**: {size:,} parameters (embedding {config.vocab} × {config.embed}
   {f"+ LSTM {config.hidden}" if config.hidden else ""}), float32 safetensors.
 - **Labels**: {", ".join(config.labels)}.
@@ -141,7 +155,8 @@ def card(name: str, config: ClassifierConfig, source: str, result: dict, size: i
 ## Held-out metrics
 
 Accuracy **{result["held_out"]["accuracy"]:.4f}** on {result["held_out"]["count"]} texts
-(accuracy on {TRAIN_CHECK} of the texts trained on {result["train_accuracy"]:.4f}{checked}).
+(accuracy on {TRAIN_CHECK} of the texts trained on, picked at random,
+{result["train_accuracy"]:.4f}{checked}).
 
 | class | precision | recall |
 |---|---|---|
@@ -149,7 +164,7 @@ Accuracy **{result["held_out"]["accuracy"]:.4f}** on {result["held_out"]["count"
 
 ## Retrain
 
-    python -m attnviz.train {name}
+    python -m attnviz.train {name}{after}
 
 {passes}; batch {BATCH}, Adam lr {LR[config.kind]}, seed {SEED}:
 {result["wall_s"]} s wall, {result["cpu_s"]} s CPU on {result["machine"]}.
@@ -163,11 +178,18 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
     texts, labels = data.texts(source, "train")
     if steps is not None:  # a quick check: a slice of the data is enough
         texts, labels = texts[:QUICK], labels[:QUICK]
+    # One tokenizer per language, so that the sentiment page can overlay the two models'
+    # weights token by token: the pooling recipe trains it on the whole training split, the
+    # LSTM recipe reads that file (BPE training is not repeatable: tokenizers' pair counts sit
+    # in hash maps, and ties between equal counts fall differently from run to run).
+    if kind == "lstm":
+        tokenizer = Tokenizer.from_file(str(shared_tokenizer(language)))
+    else:
+        tokenizer = train_tokenizer(texts, language)
     cut = int(round(len(texts) * VALIDATION[kind]))
     order = np.random.default_rng(SEED).permutation(len(texts)) if cut else np.arange(len(texts))
     check_texts, check_labels = [texts[i] for i in order[:cut]], labels[order[:cut]]
     texts, labels = [texts[i] for i in order[cut:]], labels[order[cut:]]
-    tokenizer = train_tokenizer(texts, language)
     config = ClassifierConfig(
         name=name,
         kind=kind,
@@ -210,6 +232,8 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
                 break
     if kept is not None:
         model.load_state_dict(kept)
+    # texts trained on, picked at random (the data files are sorted by label)
+    trained = np.random.default_rng(SEED).permutation(len(rows))[:TRAIN_CHECK]
     held_texts, held_labels = data.texts(source, "held_out")
     if steps is not None:
         held_texts, held_labels = held_texts[:QUICK], held_labels[:QUICK]
@@ -220,7 +244,7 @@ def train(name: str, out: Path, steps: int | None = None) -> dict:
             config.labels,
         ),
         "train_accuracy": float(
-            (evaluate(model, rows[:TRAIN_CHECK], device) == labels[:TRAIN_CHECK]).mean()
+            (evaluate(model, [rows[i] for i in trained], device) == labels[trained]).mean()
         ),
         "train_count": len(texts),
         "validation_count": len(check_texts),

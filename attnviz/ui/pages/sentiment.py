@@ -102,9 +102,6 @@ def show_agreement(traces: dict, language: str) -> None:
         st.success(t("sentiment.agree", label=a))
     else:
         st.info(t("sentiment.disagree", pooling=a, lstm=b))
-    if pooling.tokens != lstm.tokens:  # each model has its own tokenizer: no common columns
-        st.caption(t("sentiment.split_differs"))
-        return
     weights = {t(f"sentiment.model_{k}"): traces[k].step.weights[0] for k in KINDS}
     charts.chart(
         figs.compare_weights(pooling.tokens, weights), key="compare",
