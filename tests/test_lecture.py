@@ -4,7 +4,9 @@ with a notice, presentation mode reveals the breakdown step by step (ui/present.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -88,6 +90,22 @@ def test_playground_link_restores_the_view_and_the_url_follows_widgets():
     at.selectbox(key="score").set_value("cosine").run()
     at.text_area(key="k_text").input("2 0\n0 2").run()
     assert at.query_params["score"] == "cosine" and at.query_params["k"] == "2 0\n0 2"
+
+
+def test_playground_link_carries_the_learned_parameters():
+    square = dict(typed="1", q="1 0\n0 1", k="1 0\n0 1", v="1 2\n3 4", score="general")
+    at = open_link("playground", lang="en", general_W="2 0\n0 3", **square)
+    assert at.text_area(key="param_general_W_2_2").value == "2 0\n0 3" and not notices(at)
+    # the scores drawn are q W kᵀ with the linked W (q = k = I)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "masked" in c.proto.id)
+    z = spec["data"][0]["z"]  # plotly's typed array, or a list
+    z = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]) if "bdata" in z else z
+    assert np.allclose(np.reshape(z, (2, 2)), [[2, 0], [0, 3]])
+    at.text_area(key="param_general_W_2_2").input("1 1\n0 1").run()
+    assert at.query_params["general_W"] == "1 1\n0 1"
+    bad = open_link("playground", lang="en", general_W="1 2 3", **square)  # not 2 x 2
+    assert t("link.bad_value", "en", param="general_W") in notices(bad)
+    assert bad.text_area(key="param_general_W_2_2").value == "1 0\n0 1"
 
 
 def test_bad_links_fall_back_with_a_notice_and_never_render_user_text():

@@ -62,20 +62,30 @@ def matrix_input(name: str, mode: str) -> np.ndarray:
     return matrix
 
 
+def param_codec(name: str, value: np.ndarray) -> state.Codec:
+    """A learned parameter in the URL as typed text; one of another shape is refused."""
+    read = parse_vector if value.ndim == 1 else parse_matrix
+
+    def parse(raw: str) -> str:
+        if read(raw, name).shape != value.shape:  # InputError for a broken one
+            raise ValueError(f"{name}: shape {value.shape} expected")
+        return raw
+
+    return state.Codec(parse=parse, check=lambda v: isinstance(v, str), longest=4000)
+
+
 def params_input(score: str, dq: int, dk: int) -> dict[str, np.ndarray]:
-    """The learned parameters a score function needs, editable, reset when the shapes change."""
+    """The learned parameters a score function needs, editable, reset when the shapes change;
+    in the link as `general_W`, `additive_W1`, ... (a link's value of another shape is refused)."""
     defaults = attention.example_params(score, dq, dk)
     if not defaults:
         return {}
     params = {}
     with st.expander(t("playground.params", score=t(f"score.{score}")), expanded=False):
         for name, value in defaults.items():
-            text = st.text_area(
-                name,
-                matrix_text(value),
-                key=f"param_{score}_{name}_{dq}_{dk}",
-                max_chars=MAX_CHARS,
-            )
+            key = f"param_{score}_{name}_{dq}_{dk}"
+            state.bind(key, f"{score}_{name}", matrix_text(value), param_codec(name, value))
+            text = st.text_area(name, key=key, max_chars=MAX_CHARS)
             # A vector is typed as one row; a matrix typed in its place is refused, not flattened.
             params[name] = (parse_vector if value.ndim == 1 else parse_matrix)(text, name)
     return params
