@@ -92,6 +92,9 @@ def step_through(page, lang: str, keys) -> None:
     page.get_by_text(step_label(lang, 1)).wait_for(timeout=60_000)
     page.wait_for_function("() => !!document.getElementById('attnviz-keys')", timeout=60_000)
     for key, shown in keys:
+        # A remote's key goes to the page, not to a widget that kept the focus (the handler
+        # leaves keys typed into inputs alone): nothing focused, as after a click on the slide.
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
         page.keyboard.press(key)
         page.get_by_text(step_label(lang, shown)).wait_for(timeout=60_000)
 
