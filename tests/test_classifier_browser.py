@@ -3,6 +3,7 @@ mouse is read by the model; the sentiment page shows both models."""
 
 import pytest
 from conftest import needs_chromium
+from playwright.sync_api import expect
 
 from attnviz.i18n import t
 
@@ -15,7 +16,7 @@ def test_draw_a_digit_on_the_canvas(server, browser, idle):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/digits?lang=en")
     idle(page)
-    assert page.get_by_text(t("digits.draw_empty", "en")).count() == 1
+    expect(page.get_by_text(t("digits.draw_empty", "en"))).to_have_count(1)
     canvas = page.locator("canvas").last
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
@@ -41,6 +42,6 @@ def test_sentiment_page_shows_both_models(server, browser, idle, lang):
     idle(page)
     page.locator('[data-testid="stMetric"]').nth(1).wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stMetric"]').count() == 2
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(2)
     assert page.get_by_text(t("sentiment.model_lstm", lang)).count() >= 1
     page.close()

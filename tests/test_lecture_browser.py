@@ -229,7 +229,7 @@ def test_image_page_link_present_and_export(server, page, idle):
 def test_home_page_and_bad_links(server, page, idle):
     page.goto(f"{server}/?lang=xx")
     idle(page)
-    assert page.get_by_text(t("link.bad_value", "en", param="lang")).count() == 1
+    expect(page.get_by_text(t("link.bad_value", "en", param="lang"))).to_have_count(1)
     shoot(page, "home", "en")
     switch_language(page, idle, "zh")
     shoot(page, "home", "zh")

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from conftest import needs_chromium
+from playwright.sync_api import expect
 
 from attnviz import loading
 from attnviz.i18n import t
@@ -39,10 +40,10 @@ def test_click_in_overview_opens_the_head(server, browser, idle):
     page.mouse.click(x, y)
     time.sleep(1)
     idle(page)
-    assert page.get_by_text(t("text.opened", "en", layer=3, head=5)).count() == 1
+    expect(page.get_by_text(t("text.opened", "en", layer=3, head=5))).to_have_count(1)
     # The opened head's heatmap has its title (plotly draws it as SVG text).
     title = t("text.heatmap_title", "en", layer=3, head=5)
-    assert page.locator("svg text.gtitle").filter(has_text=title).count() == 1
+    expect(page.locator("svg text.gtitle").filter(has_text=title)).to_have_count(1)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     page.close()
