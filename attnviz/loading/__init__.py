@@ -126,16 +126,19 @@ def package_file(name: str, relpath: str) -> Path:
     """The path of a file inside model `name`'s package (or models/NAME/ for a model trained
     here); ModelMissing if it is not there."""
     package = MODELS[name].package
-    if package is None:
-        path = TRAINED / name / relpath
-    else:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelMissing(name)
-        path = Path(next(iter(spec.submodule_search_locations))) / relpath
-    if not path.is_file():
+    path = TRAINED / name / relpath if package is None else installed_file(package, relpath)
+    if path is None or not path.is_file():
         raise ModelMissing(name)
     return path
+
+
+def installed_file(package: str, relpath: str) -> Path | None:
+    """`relpath` inside the installed package `package` (located, never imported), or None."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relpath
+    return path if path.is_file() else None
 
 
 def installed(name: str) -> bool:

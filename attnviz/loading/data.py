@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from attnviz.loading import installed_file
 
 SEED = 0
 HELD_OUT = 0.1  # share of every data set kept out of training
@@ -73,11 +74,8 @@ class DataMissing(RuntimeError):
 
 
 def data_file(name: str, relpath: str) -> Path:
-    spec = importlib.util.find_spec(DATA[name].package)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataMissing(name)
-    path = Path(next(iter(spec.submodule_search_locations))) / relpath
-    if not path.is_file():
+    path = installed_file(DATA[name].package, relpath)
+    if path is None:
         raise DataMissing(name)
     return path
 

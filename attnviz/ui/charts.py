@@ -50,6 +50,7 @@ def styled(fig: go.Figure) -> go.Figure:
     through those methods cost 15-150 ms a figure (plotly validates every path), most of a
     rerun of the image page; the JSON costs ~3 ms.
     """
+    # `_validate=False`: plotly checked this JSON when the figure was built; not twice
     return go.Figure(style_spec(fig.to_dict(), _ink(), present.active()), _validate=False)
 
 

@@ -388,6 +388,17 @@ def shown_weights(view: figs.View, query: int) -> list[str]:
     return out
 
 
+def ranked_heads(ranked, value_name: str) -> pd.DataFrame:
+    """(layer, head, value) triples, 0-based, as a table counted from 1 as people do."""
+    return pd.DataFrame(
+        {
+            t("text.col_layer"): [r[0] + 1 for r in ranked],
+            t("text.col_head"): [r[1] + 1 for r in ranked],
+            value_name: [round(r[2], 4) for r in ranked],
+        }
+    )
+
+
 def open_head(layer: int, head: int) -> None:
     st.session_state.text_layer, st.session_state.text_head = layer + 1, head + 1
     st.session_state.text_view = "heads"
@@ -413,17 +424,7 @@ def find_heads() -> None:
         )  # fmt: skip
     ranked = headstats.rank_heads(trace.attentions[:, :, source, target])
     st.button(t("teach.find_open"), on_click=open_head, args=ranked[0][:2], key="text_find_open")
-    st.dataframe(
-        pd.DataFrame(
-            {
-                t("text.col_layer"): [r[0] + 1 for r in ranked],
-                t("text.col_head"): [r[1] + 1 for r in ranked],
-                t("teach.col_weight"): [round(r[2], 4) for r in ranked],
-            }
-        ),
-        hide_index=True,
-        height=300,
-    )
+    st.dataframe(ranked_heads(ranked, t("teach.col_weight")), hide_index=True, height=300)
 
 
 # ---------------------------------------------------------------- views
@@ -543,16 +544,7 @@ elif view_name == "stats":
     largest = metric not in ("entropy", "spread")
     ranked = headstats.rank(stats, metric, top=10, largest=largest)
     right.markdown(f"**{t('text.stats_rank', metric=t(f'text.metric.{metric}'))}**")
-    right.dataframe(
-        pd.DataFrame(
-            {
-                t("text.col_layer"): [r[0] + 1 for r in ranked],
-                t("text.col_head"): [r[1] + 1 for r in ranked],
-                t("text.col_value"): [round(r[2], 4) for r in ranked],
-            }
-        ),
-        hide_index=True,
-    )
+    right.dataframe(ranked_heads(ranked, t("text.col_value")), hide_index=True)
     st.markdown(f"**{t('text.stats_interesting')}**")
     # Only heads with a clear pattern: "mixed" and "broad" (near uniform) are left out.
     found = [
