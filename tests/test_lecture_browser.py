@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ROOT, needs_chromium
+from conftest import ROOT, needs_chromium, wait_until_idle
 from playwright.sync_api import expect
 
 from attnviz import loading
@@ -93,7 +93,9 @@ def step_through(page, lang: str, keys) -> None:
     page.wait_for_function("() => !!document.getElementById('attnviz-keys')", timeout=60_000)
     for key, shown in keys:
         # A remote's key goes to the page, not to a widget that kept the focus (the handler
-        # leaves keys typed into inputs alone): nothing focused, as after a click on the slide.
+        # leaves keys typed into inputs alone): nothing focused, as after a click on the slide;
+        # and once the last run has ended, not into buttons a running script is replacing.
+        wait_until_idle(page)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         page.keyboard.press(key)
         page.get_by_text(step_label(lang, shown)).wait_for(timeout=60_000)
