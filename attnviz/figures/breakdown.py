@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from attnviz.attention import Explained
 from attnviz.i18n import t
@@ -40,16 +39,17 @@ def vector_text(vector: np.ndarray, limit: int = 6) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def breakdown_frame(
+def breakdown_columns(
     step: AttentionStep,
     explained: Explained,
     key_labels: Sequence[str],
     lang: str,
     *,
     query: int = 0,
-) -> pd.DataFrame:
-    """One row per key: k_j, scores, scaled, masked, exp, weights, weights × v_j."""
-    rows = {
+) -> dict[str, list[str] | np.ndarray]:
+    """The table's columns by name, one entry per key: k_j, scores, scaled, masked, exp, weights
+    (numbers) and weights × v_j."""
+    return {
         t("breakdown.key", lang): list(key_labels),
         t("step.k", lang): [vector_text(k) for k in step.k],
         t("step.scores", lang): step.scores[query],
@@ -59,4 +59,3 @@ def breakdown_frame(
         t("step.weights", lang): step.weights[query],
         t("breakdown.contribution", lang): [vector_text(c) for c in explained.contributions],
     }
-    return pd.DataFrame(rows)

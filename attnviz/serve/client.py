@@ -75,6 +75,7 @@ class Session:
         self.states: dict[str, WidgetState] = {}  # widget id -> last value sent
         self.widgets: dict[str, Widget] = {}
         self.replicas: list[str] = []  # the replica header of every response, through nginx
+        self.queries: dict[str, str] = {}  # page -> the query string the app last gave its URL
         self.session_id = ""
         self._ws = None
 
@@ -138,8 +139,10 @@ class Session:
         """Run `page` with `changes` ({user key: value}) on top of every state set before."""
         for key, value in (changes or {}).items():
             self.set(key, value)
+        # As the browser: a page opens with the language only, then sends back the URL the app
+        # wrote (`page_info_changed`), so the app rewrites only the parameters that change.
         client = ClientState(
-            query_string=f"lang={self.lang}",
+            query_string=self.queries.get(page, f"lang={self.lang}"),
             page_name=page,
             context_info=ContextInfo(locale=self.lang, timezone="UTC", url=f"{self.base}/{page}"),
         )
@@ -178,6 +181,8 @@ class Session:
                 if key:
                     options = list(getattr(getattr(element, name), "options", []))
                     widgets[key] = Widget(name, widget_id, [str(o) for o in options])
+            elif kind == "page_info_changed":
+                self.queries[page] = msg.page_info_changed.query_string
             elif kind == "page_not_found":
                 errors.append(f"page not found: {page}")
             elif kind == "script_finished":

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 import streamlit as st
 
 from attnviz import i18n
 from attnviz.errors import InputError, incident
 from attnviz.trace import AttentionStep
 
-# torch (through attention and loading) and pandas (through figures.breakdown) are imported by
-# the functions that need them: the start page and the playground's first draw should not wait
-# ~1.2 s for them (issue 13, `python -X importtime`).
+# torch (through attention and loading) is imported by the functions that need it: the start
+# page and the playground's first draw should not wait ~1.2 s for it (issue 13,
+# `python -X importtime`).
 
 # Rows of the breakdown table shown before "show every key" (257 image patches would be a wall).
 TOP_KEYS = 16
@@ -86,7 +87,12 @@ def render_breakdown(
         extra: more columns (name -> one text per key), shown beside the weights.
     """
     from attnviz import attention
-    from attnviz.figures.breakdown import SCORE_LATEX, SOFTMAX_LATEX, breakdown_frame, vector_text
+    from attnviz.figures.breakdown import (
+        SCORE_LATEX,
+        SOFTMAX_LATEX,
+        breakdown_columns,
+        vector_text,
+    )
 
     explained = attention.explain(step, query)
     st.latex(SCORE_LATEX[step.score])
@@ -96,23 +102,29 @@ def render_breakdown(
         st.text(t("steps.no_query"))
     else:
         st.text(t("breakdown.query", vector=vector_text(step.q[query], limit=8)))
-    frame = breakdown_frame(step, explained, key_labels, lang(), query=query)
-    frame = frame.iloc[:, : _STEP_COLUMNS[shown - 1]]
-    if extra and shown >= 4:
-        for position, (name, values) in enumerate(extra.items()):
-            frame.insert(7 + position, name, list(values))
-    total = len(frame)
-    if total > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
-        top = np.argsort(-step.weights[query], kind="stable")[:TOP_KEYS]
-        frame = frame.iloc[top]
-        st.caption(t("breakdown.top_only", shown=TOP_KEYS, total=total))
-    # The numbers go as text, as they should read (a pandas Styler did the same at ~15 ms a
-    # table, a quarter of a rerun), right-aligned as numbers are.
-    numbers = frame.select_dtypes("number").columns
-    frame = frame.assign(**{column: [_cell(x) for x in frame[column]] for column in numbers})
+    columns = breakdown_columns(step, explained, key_labels, lang(), query=query)
+    names = list(columns)[: _STEP_COLUMNS[shown - 1]]
+    if extra and shown >= 4:  # beside the weights
+        names[7:7] = extra
+        columns.update(extra)
+    rows = np.arange(len(key_labels))
+    if len(rows) > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
+        rows = np.argsort(-step.weights[query], kind="stable")[:TOP_KEYS]
+        st.caption(t("breakdown.top_only", shown=TOP_KEYS, total=len(key_labels)))
+    # Every cell as the text it should read, right-aligned for numbers, in an Arrow table: a
+    # pandas Styler took ~15 ms a table and a plain DataFrame ~6 ms, most of a rerun's table.
+    numbers = [name for name in names if isinstance(columns[name], np.ndarray)]
+    table = pa.table(
+        {
+            name: [_cell(x) for x in columns[name][rows]]
+            if name in numbers
+            else [str(columns[name][i]) for i in rows]
+            for name in names
+        }
+    )
     right = st.column_config.TextColumn(alignment="right")
     st.dataframe(
-        frame, hide_index=True, width="stretch", column_config=dict.fromkeys(numbers, right)
+        table, hide_index=True, width="stretch", column_config=dict.fromkeys(numbers, right)
     )
     if shown >= 3 and np.isneginf(step.masked[query]).any():
         st.caption(t("breakdown.masked_note"))

@@ -1,13 +1,10 @@
 """Text attention: the real attention of MiniLM (English) and multilingual-E5 (Chinese and ~100
 languages) on the user's sentence or sentence pair, in every view.
 
-Only wiring: models and traces come from cached calls into attnviz.zoo.bert, figures from
+Only wiring: models, traces and cached figures come from attnviz.ui.sentences, figures from
 attnviz.figures, numbers from attnviz.headstats / attnviz.rollout / attnviz.attention.
 One view is drawn per rerun, so a 512-token input sends one large figure at most.
 """
-
-import tomllib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,65 +13,25 @@ import streamlit as st
 from attnviz import attention, headstats, i18n, loading
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
-from attnviz.figures.heatmap import heatmap
-from attnviz.rollout import rollout
 from attnviz.text import MAX_CHARS, visible
-from attnviz.ui import cache, charts, present, state
+from attnviz.ui import charts, present, state
 from attnviz.ui.common import lang, render_breakdown, show_error, t
+from attnviz.ui.sentences import (
+    get_heatmap,
+    get_model,
+    get_overview,
+    get_stats,
+    get_trace,
+    get_units,
+    samples,
+)
 from attnviz.zoo import bert
 
-SAMPLES = Path(__file__).resolve().parents[3] / "assets" / "samples_text.toml"
 TEXT_MODELS = ("minilm", "e5")
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 LINE_WINDOW = 64  # the line view draws at most this many tokens per column
 WORDS = {"tokens": "0", "words": "1"}  # the `words` URL parameter
 RANGES = ("head", "fixed")  # colour range of the weights: per head, or fixed 0-1
-
-
-@st.cache_data
-def samples() -> list[dict]:
-    return tomllib.loads(SAMPLES.read_text("utf-8"))["sample"]
-
-
-@st.cache_resource(show_spinner=False)
-def get_model(name: str):
-    return cache.resident(bert.load(name))
-
-
-def get_trace(name: str, text: str, pair: str | None):
-    # In the server's byte-bounded cache (attnviz/ui/cache.py), not st.cache_data: a 512-token
-    # trace is ~190 MB of read-only arrays, which cache_data would pickle on every hit.
-    key = ("trace", name, text, pair)
-    return cache.shared().get(key, lambda: get_model(name).trace(text, pair))
-
-
-def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
-    """Weights of every head over tokens, or over words when `words`, with their labels.
-
-    `layers` holds one (H, U, U) array per layer: for tokens the trace's own arrays (no copy:
-    a 512-token E5 trace already holds 150 MB of weights), for words their pooled versions,
-    which are cached beside the trace.
-    """
-    if not words:
-        return _units(get_trace(name, text, pair), False)
-    return cache.shared().get(
-        ("words", name, text, pair), lambda: _units(get_trace(name, text, pair), True)
-    )
-
-
-def _units(trace, words: bool) -> dict:
-    extras = trace.extras
-    special = np.asarray(trace.special)
-    segment = extras["segment"]  # (T,) 0 for sentence A, 1 for sentence B
-    layers = [layer.weights for layer in trace.layers]  # L x (H, T, T)
-    labels = [visible(token) for token in trace.tokens]
-    if words:
-        groups, labels = np.asarray(extras["word_index"]), [visible(w) for w in extras["words"]]
-        first = np.unique(groups, return_index=True)[1]  # the first piece of every word
-        layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
-        special, segment = special[first], np.asarray(segment)[first]
-        return dict(layers=layers, labels=labels, special=special, segment=segment, groups=groups)
-    return dict(layers=layers, labels=labels, special=special, segment=np.asarray(segment))
 
 
 def truncation_message(extras: dict, paired: bool) -> str:
@@ -85,63 +42,6 @@ def truncation_message(extras: dict, paired: bool) -> str:
     if a and b:
         return t("text.truncated_both", a=a, b=b)
     return t("text.truncated_a", dropped=a) if a else t("text.truncated_b", dropped=b)
-
-
-# Figures are small (the overview is at most 360 000 one-byte cells), so a count bounds them.
-@st.cache_resource(max_entries=64, show_spinner=False)
-def get_overview(name, text, pair, words, hide, direction, language):
-    units = get_units(name, text, pair, words)
-    return figs.overview_of(
-        units["layers"], units["labels"], units["special"], units["segment"],
-        direction=direction, hide_special=hide,
-        layer_word=i18n.t("text.layer", language), head_word=i18n.t("text.head", language),
-    )  # fmt: skip
-
-
-def get_stats(name: str, text: str, pair: str | None) -> headstats.HeadStats:
-    return cache.shared().get(
-        ("stats", name, text, pair), lambda: headstats.trace_stats(get_trace(name, text, pair))
-    )
-
-
-def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarray:
-    def make() -> np.ndarray:
-        layers = [layer.weights for layer in get_trace(name, text, pair).layers]  # L x (H, T, T)
-        result = rollout(layers).astype(np.float32)  # (L, T, T)
-        if words:  # rows still sum to 1
-            result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
-        return result
-
-    return cache.shared().get(("rollout", name, text, pair, words), make)
-
-
-# A heatmap is rebuilt only when what it shows changes (not when the breakdown's query or a
-# toggle does): plotly's figure building was most of a rerun. At 512 tokens one holds ~1.2 MB
-# (float32 cells and labels), so 64 entries stay under ~80 MB.
-@st.cache_resource(max_entries=64, show_spinner=False)
-def get_heatmap(name, text, pair, words, hide, direction, language, layer, head, fixed):
-    """(figure or None if empty, view) of one head (`head` >= 0) or of the rollout after `layer`
-    (`head` None); `fixed`: colours over 0-1 instead of the map's own range."""
-    units = get_units(name, text, pair, words)
-    if head is None:
-        matrix = get_rollout(name, text, pair, words)[layer]  # (T, T)
-        title = i18n.t("text.rollout_title", language, layer=layer + 1)
-    else:
-        matrix = units["layers"][layer][head]  # (T, T)
-        title = i18n.t("text.heatmap_title", language, layer=layer + 1, head=head + 1)
-    view = figs.select(
-        matrix, units["labels"], units["special"], units["segment"],
-        direction=direction, hide_special=hide,
-    )  # fmt: skip
-    if view.matrix.size == 0:
-        return None, view
-    fig = heatmap(
-        view.matrix, view.col_labels, view.row_labels, title=title,
-        x_title=i18n.t("text.key_axis", language), y_title=i18n.t("text.query_axis", language),
-        zmax=1.0 if fixed else None,
-        scale_title=i18n.t(f"range.title_{'fixed' if fixed else 'head'}", language),
-    )  # fmt: skip
-    return fig, view
 
 
 def heat(layer: int, head: int | None, key: str) -> figs.View:
