@@ -3,7 +3,7 @@
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
-from attnviz.ui import charts, present, state
+from attnviz.ui import charts, present, state, turns
 from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
@@ -38,6 +38,7 @@ navigation = st.navigation(
 )
 st.sidebar.caption(t("app_title"))
 try:
-    navigation.run()
+    with turns.turn():  # one run at a time does Python work (attnviz/ui/turns.py)
+        navigation.run()
 except Exception as exc:  # noqa: BLE001 - the last resort, for every page (see show_unexpected)
     show_unexpected(exc)

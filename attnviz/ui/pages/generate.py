@@ -19,7 +19,7 @@ from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
 from attnviz.loading import ModelMissing
-from attnviz.ui import charts, present
+from attnviz.ui import charts, present, turns
 from attnviz.ui import state as links
 from attnviz.ui.common import labeler, render_breakdown, show_error, t
 
@@ -183,7 +183,8 @@ if state.get("gen_running"):
     with st.spinner(t("generate.running")):
         while not gen.ended(eos, state.gen_target):
             token = generation.choose(gen.steps[-1].logits, sampling, gen.rng)
-            generation.advance(net, gen, token)
+            with turns.aside():  # a step's forward lets the other sessions run
+                generation.advance(net, gen, token)
             show_text(len(gen.new_ids))
             chart(len(gen.steps) - 1)
     state.gen_running = False
