@@ -82,11 +82,14 @@ def test_two_replicas_behind_nginx_keep_each_session_on_one():
 
 def test_nginx_conf_names_every_replica_and_keeps_nginx_variables():
     conf = render_nginx_conf("127.0.0.1:8501", [8601, 8602, 8603], Path("/tmp/p"))
-    assert conf.count("server 127.0.0.1:86") == 3
+    # the newcomers' pool, and each replica's own group with the other two as backups
+    assert conf.count("server 127.0.0.1:86") == 3 + 3 * 3
+    assert conf.count(" backup;") == 3 * 2
+    assert '"127.0.0.1:8602" replica_8602;' in conf  # the cookie names the replica's group
     assert "listen 127.0.0.1:8501;" in conf and "pid /tmp/p/nginx.pid;" in conf
     settings = [line for line in conf.splitlines() if not line.lstrip().startswith("#")]
     assert not any("${" in line for line in settings)  # every placeholder filled
-    assert "hash $sticky consistent;" in conf  # nginx's own variables untouched
+    assert "proxy_pass http://$replica;" in conf  # nginx's own variables untouched
 
 
 def test_kubernetes_manifests_keep_students_on_one_pod():

@@ -63,12 +63,32 @@ async def warm(base: str) -> list[str]:
 
 
 def render_nginx_conf(listen: str, ports: list[int], prefix: Path, user: str = "") -> str:
+    """deploy/nginx.conf.template for replicas on 127.0.0.1:`ports`: one pool for newcomers and,
+    for every replica, a group of its own (the others as its backups) that its cookie names."""
+    addresses = [f"127.0.0.1:{port}" for port in ports]
+
+    def server(address: str, extra: str = "") -> str:
+        return f"        server {address} max_fails=3 fail_timeout=10s{extra};"
+
+    replicas = [
+        "\n".join(
+            [f"    upstream replica_{port} {{", server(address)]
+            + [server(other, " backup") for other in addresses if other != address]
+            + ["        keepalive 8;", "    }"]
+        )
+        for port, address in zip(ports, addresses, strict=True)
+    ]
     # safe_substitute: nginx's own $variables pass through untouched.
-    servers = "\n".join(
-        f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;" for port in ports
-    )
     return string.Template(TEMPLATE.read_text("utf-8")).safe_substitute(
-        listen=listen, servers=servers, prefix=str(prefix), user=user
+        listen=listen,
+        servers="\n".join(server(address) for address in addresses),
+        routes="\n".join(
+            f'        "{address}" replica_{port};'
+            for port, address in zip(ports, addresses, strict=True)
+        ),
+        replicas="\n".join(replicas),
+        prefix=str(prefix),
+        user=user,
     )
 
 
