@@ -6,7 +6,7 @@ a time (the GIL). Twenty students' reruns running together therefore share one c
 twenty times as long, all finish late, and switching between them costs CPU of its own. Taking
 turns, each rerun runs alone and promptly while the others wait without using the processor —
 the same work in the same total time, but most answers come much sooner (issue 13, measured with
-`make load N=20` in BENCHMARKS.md: p50 0.93 s → 0.27 s, p95 1.68 s → 0.94 s).
+`make load N=20` in BENCHMARKS.md: p50 0.93 s → 0.28 s, p95 1.68 s → 0.86 s).
 
     with turns.turn():        # app.py, around the page
         ...
