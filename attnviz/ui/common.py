@@ -105,7 +105,7 @@ def render_breakdown(
     columns = breakdown_columns(step, explained, key_labels, lang(), query=query)
     names = list(columns)[: _STEP_COLUMNS[shown - 1]]
     if extra and shown >= 4:  # beside the weights
-        names[7:7] = extra
+        names[7:7] = list(extra)
         columns.update(extra)
     rows = np.arange(len(key_labels))
     if len(rows) > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
