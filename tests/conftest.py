@@ -62,8 +62,11 @@ def server():
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A busy CI machine draws a page's widgets seconds after the run ends (CI once missed the
+    # seq2seq text box at expect()'s default 5 s): every expect() waits up to a minute.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
