@@ -34,7 +34,7 @@ def test_seq2seq_page_draws_and_plays(server, browser, idle, lang, tmp_path_fact
     # plotly draws each figure a moment after the run ends; expect() retries until all three are
     expect(charts).to_have_count(3, timeout=60_000)
     # the heatmap cells are drawn (plotly paints a heatmap as an image inside the plot)
-    assert charts.first.locator(".hm image, .heatmaplayer image").count() >= 1
+    expect(charts.first.locator(".hm image, .heatmaplayer image").first).to_be_attached()
     play = page.get_by_text(t("seq2seq.play", lang), exact=True)
     play.scroll_into_view_if_needed()
     play.click()
