@@ -142,3 +142,17 @@ def test_greedy_says_paris_and_cache_equals_rerun(decoder):
         np.testing.assert_allclose(row, full.weights[:, :, query, : query + 1], atol=1e-5)
     np.testing.assert_allclose(cache.k[0].numpy(), full.k[0], atol=1e-5)
     assert cache.cut(len(ids)).length == len(ids)
+
+
+def test_rope_is_the_written_out_rotation_bit_for_bit():
+    """The complex product in `llama.rope` turns each pair (x[2i], x[2i+1]) exactly as
+    (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos) does, on a transposed view as in a layer."""
+    from attnviz.zoo import llama
+
+    x = torch.randn(16, 9, 64, generator=torch.Generator().manual_seed(0)).transpose(0, 1)
+    turns = llama.rope_turns(torch.arange(40, 56), 64, 10000.0, torch.float32)  # (16, 32)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    cos, sin = turns.real, turns.imag
+    written = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
+    assert torch.equal(llama.rope(x, turns), written)
+    assert not torch.equal(written, x)  # the positions do turn the pairs
