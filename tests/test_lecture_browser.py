@@ -208,7 +208,7 @@ def test_image_page_link_present_and_export(server, page, idle):
     title = t("figure.image_title", "en", what=t("image.overlay_title", "en"), layer=7,
               head=t("image.head_n", "en", n=2))  # fmt: skip
     # plotly draws each figure's title a moment after the run ends: wait for this one
-    expect(page.locator("svg text.gtitle").filter(has_text=title)).to_have_count(1, timeout=60_000)
+    expect(page.locator("svg text.gtitle").filter(has_text=title)).to_have_count(1)
     svg = svg_of_first_figure(page)
     assert svg.startswith("<svg") and "layer 7" in svg
     shoot(page, "image", "en")

@@ -32,7 +32,7 @@ def test_seq2seq_page_draws_and_plays(server, browser, idle, lang, tmp_path_fact
     assert [c.strip() for c in codes] == ["2026-11-22", "2026-11-22"]
     charts = page.locator(".js-plotly-plot")
     # plotly draws each figure a moment after the run ends; expect() retries until all three are
-    expect(charts).to_have_count(3, timeout=60_000)
+    expect(charts).to_have_count(3)
     # the heatmap cells are drawn (plotly paints a heatmap as an image inside the plot)
     expect(charts.first.locator(".hm image, .heatmaplayer image").first).to_be_attached()
     play = page.get_by_text(t("seq2seq.play", lang), exact=True)
