@@ -11,7 +11,7 @@ import pytest
 
 from attnviz import examples
 from attnviz.examples.code import c001_52, c004
-from attnviz.figures.breakdown import vector_text
+from attnviz.figures.breakdown import short, vector_text, visible
 from attnviz.i18n import LANGS, catalog, t
 
 E = math.e
@@ -78,26 +78,40 @@ def test_001_4_4_scores_scaled_weights_context_by_hand():
 def test_001_4_4_the_article_numbers_and_the_errata():
     ex = examples.run("001-4.4")
     claims = {c.symbol: c for c in ex.claims}
-    # 0.577 is 1/sqrt(3) = 0.57735..., not softmax(2/sqrt(3)) (= 1 alone, 1/3 among three)
-    assert not claims["a_i"].holds
-    close(claims["a_i"].correct, [1 / 3] * 3)
-    assert claims["w_i"].holds and claims["y_1"].holds
-    assert claims[r"\frac{Q \cdot K_i}{\sqrt{d_k}} = \frac{2}{\sqrt{3}}"].holds
+    # a_i is the scaled score everywhere on the page: 2 / sqrt(3) = 1.1547, while the article
+    # writes 0.577 = 1/sqrt(3), which no reading of softmax(2/sqrt(3)) gives
+    a_i = claims[r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}"]
+    assert not a_i.holds
+    close(a_i.correct, [2 / ROOT3] * 3)
+    assert {ours: symbol for symbol, ours in ex.notation}[
+        "scaled"
+    ] == r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}"
+    assert ex.steps[0].notation["scaled"].startswith("aᵢ = ")
+    assert claims["w_i"].holds and claims[r"y \;(\text{the article's } y_1)"].holds
     # y_1 = y_2 = y_3 is right for the article's single query; that there is only one query
     # (not three outputs) is an erratum, shown with the three-query walk, not a wrong number.
-    assert "y_1, y_2, y_3" not in claims
     assert "examples.errata.e001_one_query" in keys_of(ex)
     readings = ex.as_written[0].values
     close(readings[0], [1.0, 1.0, 1.0])  # softmax of a single number
-    close(readings[1], [1 / ROOT3] * 3)
-    close(readings[2], [0.577] * 3)
+    close(readings[1], [1 / 3] * 3)  # softmax over the three keys: w_i
+    close(readings[2], [2 / ROOT3] * 3)  # the scaled score itself: a_i = 1.1547
+    assert readings[2, 0] == pytest.approx(1.1547, abs=5e-5)
+    close(readings[3], [0.577] * 3)  # the article's value
+    assert abs(0.577 - 1 / ROOT3) < 5e-4  # ... which is 1/sqrt(3)
     assert {"examples.errata.e001_0577", "examples.errata.e001_keys_two_ways"} <= keys_of(ex)
+    # the opening page shows y_i = sum_j w_i x_j, so the index erratum is beside it
+    assert "examples.errata.e001_index_4" in keys_of(ex)
+    en = catalog("en")
+    assert (
+        "1.1547" in en["examples.errata.e001_0577"] and "0.577" in en["examples.errata.e001_0577"]
+    )
 
 
 def test_001_4_4_with_the_listed_values_and_with_three_queries():
     ex = examples.run("001-4.4")
     # V_i of the listed pairs (1,1), (0,1), (1,0) are 1, 1, 0: y = (1 + 1 + 0) / 3
     close(ex.steps[1].step.context, [[2 / 3]])
+    assert "2/3" in catalog("en")["examples.errata.e001_values"]
     # queries x_1, x_2, x_3: x_i . K_j picks component i of K_j
     three = ex.steps[2].step
     close(three.scores, [[1, 0, 1], [1, 1, 0], [0, 1, 1]])
@@ -124,6 +138,23 @@ def test_001_4_2_three_readings_differ_by_hand():
     close(readings[1], w)  # a second division by a sum that is already 1 changes nothing
     close(readings[2], [0.5, 0.0, 0.5])  # (1/sqrt3) / (2/sqrt3), 0, (1/sqrt3) / (2/sqrt3)
     assert ex.as_written[0].keyed_rows
+
+
+def test_001_4_2_with_the_listed_values_y_is_0_6096():
+    ex = examples.run("001-4.2")
+    walk = ex.steps[1]
+    assert walk.caption == "examples.step.values_v" and walk.features == ("V",)
+    # query x_1: weights (w, w', w) with w = e^(1/sqrt3) / (2 e^(1/sqrt3) + 1), w' = 1 / (...)
+    big = math.exp(1 / ROOT3) / (2 * math.exp(1 / ROOT3) + 1)
+    small = 1 / (2 * math.exp(1 / ROOT3) + 1)
+    y = big * 1 + small * 1 + big * 0  # V = (1, 1, 0)
+    assert y == pytest.approx(0.6096, abs=5e-5)
+    close(walk.step.context, [[y]])
+    # the erratum is beside this walk (V from the list), not the one that sums the inputs
+    (values,) = [e for e in ex.errata if e.key.endswith("e001_values")]
+    assert values.at == "examples.step.values_v"
+    text = catalog("en")["examples.errata.e001_values"]
+    assert f"{y:.4f}" in text and "2/3" in text
 
 
 # --- 001 §3.2 --------------------------------------------------------------------------------
@@ -173,11 +204,11 @@ def test_001_5_2_failures_shown_by_our_own_smallest_code():
 def test_001_5_2_walks_are_the_trained_model_with_its_bias_and_padding_masked(fitted):
     ex = examples.run("001-5.2")
     model, ids, *_ = fitted
-    ids_shown = ex.inputs[0].values  # "abc", "ca" + <PAD>: a=1, c=2, b=3 by first use
-    close(ids_shown, [[1, 3, 2], [2, 1, 0]])
-    table = ex.inputs[1].values  # (vocab, E)
-    w = model.scorer.weight[0].detach().double().numpy()
-    b = model.scorer.bias[0].item()
+    ids_shown = ex.inputs[0].values  # "abc", "ca" + <PAD>: a=1, b=2, c=3 in alphabetic order
+    close(ids_shown, [[1, 2, 3], [3, 1, 0]])
+    table = ex.inputs[1].values  # (alphabet, E)
+    w = model.gate.w.detach().double().numpy()
+    b = model.gate.b.item()
     assert abs(b) > 1e-3  # the bias is really there, and really added
     for walk, row in zip(ex.steps, ids_shown, strict=True):
         step = walk.step
@@ -302,6 +333,21 @@ def test_003_alpha_transformed_and_sum_by_hand():
     errors = {f.error for f in ex.failures}
     assert {"UFuncTypeError", "AxisError", "AttributeError"} == errors
     assert [f.observed for f in ex.failures] == [True, True, False]
+    # NumPy's errors are said to be NumPy's, beside what TensorFlow itself raises
+    string, rank, session = ex.failures
+    assert string.framework == rank.framework == "TensorFlow 2" and not session.framework
+    assert "float tensor but is a string tensor [Op:MatMul]" in string.framework_error
+    assert "Invalid reduction dimension (1 for input with 1 dimension(s)" in rank.framework_error
+
+
+def test_003_as_written_with_numbers_w_x_is_one_score_with_weight_1():
+    ex = examples.run("003-5")
+    (one,) = [t.values for t in ex.as_written if t.caption.endswith("one_score")]
+    # W = [0.5, -0.5] against one number per word (hello -> 1, world -> 3): 0.5 - 1.5 = -1
+    close(one, [[-1.0, 1.0]])  # one score for both words, and its softmax is 1
+    shapes = {e.key: e for e in ex.errata}["examples.errata.e003_shapes"]
+    assert shapes.at.endswith("one_score")
+    assert "softmax of one score is 1" in catalog("en")["examples.errata.e003_shapes"]
 
 
 # --- 004 -------------------------------------------------------------------------------------
@@ -450,18 +496,22 @@ def test_each_erratum_is_attached_to_a_place_of_its_example_with_lines(name):
         assert erratum.section[0].isdigit() or f"examples.page.part_{erratum.section}" in catalog(
             "zh"
         )
-        if erratum.kind == "code" and ex.listings:  # the corrected code says where it fixes it
+        for section, lines in erratum.also:  # where the article says it again
+            assert section[0].isdigit() and 0 < lines[0] <= lines[1]
+        # the corrected code says where it fixes an error (a note corrects nothing)
+        if erratum.kind == "code" and ex.listings and not erratum.note:
             assert any(code.line_of(erratum.key) for code in ex.listings), erratum.key
-    # ranked: math, then code, then references, on every place
+    # ranked: errors before notes; math, then code, then references, on every place
     for place in places:
-        kinds = [e.kind for e in ex.errata_at(place)]
-        assert kinds == sorted(kinds, key=("math", "code", "refs").index)
+        order = [(e.note, ("math", "code", "refs").index(e.kind)) for e in ex.errata_at(place)]
+        assert order == sorted(order)
 
 
 def test_the_index_slip_is_attached_to_4_2_as_well_as_3_2():
-    at_42 = {e.key: e for e in examples.run("001-4.2").errata}
-    assert at_42["examples.errata.e001_index_4"].at == "examples.step.correct"
-    assert at_42["examples.errata.e001_index_4"].lines == (213, 242)
+    for name in ("001-4.2", "001-4.4"):  # beside y_i = sum_j w_i x_j, both where it is shown
+        index = {e.key: e for e in examples.run(name).errata}["examples.errata.e001_index_4"]
+        assert index.at == "examples.step.values_x"
+        assert (index.lines, index.also) == ((213, 213), (("4.3", (242, 242)),))
     assert "examples.errata.e001_index" in keys_of(examples.run("001-3.2"))
 
 
@@ -471,9 +521,10 @@ def test_unverifiable_citations_are_worded_as_unverifiable():
         assert refs[key].kind == "refs"
         en = catalog("en")[key]
         assert "cannot be" in en and "invented" not in en and "fake" not in en
-    assert [e.kind for e in examples.ARTICLE_ERRATA["001"]] == sorted(
-        (e.kind for e in examples.ARTICLE_ERRATA["001"]), key=("math", "code", "refs").index
-    )
+    order = [
+        (e.note, ("math", "code", "refs").index(e.kind)) for e in examples.ARTICLE_ERRATA["001"]
+    ]
+    assert order == sorted(order)  # errors before notes, then math, code, references
 
 
 def test_reworded_errata_say_what_the_issue_asked():
@@ -483,10 +534,9 @@ def test_reworded_errata_say_what_the_issue_asked():
     assert "build a graph first" not in en["examples.errata.e003_tf_versions"]
     assert "cannot produce" not in en["examples.errata.e004_pooling"]
     assert "learned projections" in en["examples.errata.e004_pooling"]
-    assert (
-        "2/3" in en["examples.errata.e001_values"]
-        and "[1/3, 1/3, 1/3]" in en["examples.errata.e001_values"]
-    )
+    assert "2/3" in en["examples.errata.e001_values"]
+    assert "0.6096" in en["examples.errata.e001_values"]
+    assert "second computation" not in en["examples.errata.e001_values"]
     assert all("on the left" not in text for text in catalog("en").values())
     assert all("左侧" not in text for text in catalog("zh").values())
 
@@ -549,8 +599,11 @@ def test_step_labels_use_the_article_notation_and_scaled_only_when_scaled():
         ("scores", "Q·Kᵢ"),
         ("scaled", "aᵢ = Q·Kᵢ/√dₖ"),
         ("weights", "wᵢ"),
-        ("context", "y"),
+        ("context", "y (Vᵢ = xᵢ)"),
     )
+    # 001-3.2's weights depend on i and j: the tab says so, as its erratum asks
+    assert dict(examples.run("001-3.2").steps[0].stages)["weights"] == "wᵢⱼ"
+    assert dict(examples.run("001-4.4").steps[2].stages)["weights"] == "wᵢⱼ"  # three queries
     assert dict(examples.run("002-4").steps[0].stages)["weights"] == "αᵢⱼ"
     for name in examples.names():
         for walk in examples.run(name).steps:
@@ -634,7 +687,8 @@ def test_errata_keys_are_used_exactly_once_and_none_is_orphaned():
     used = [e.key for name in examples.names() for e in examples.run(name).errata]
     used += [e.key for errata in examples.ARTICLE_ERRATA.values() for e in errata]
     repeated = {k for k, n in Counter(used).items() if n > 1}
-    assert repeated == {"examples.errata.e001_values"}  # §4.2's formula and §4.4's example
+    # §4.2's formulas and §4.4's example, where each is shown
+    assert repeated == {"examples.errata.e001_values", "examples.errata.e001_index_4"}
     defined = {k for k in catalog("en") if k.startswith("examples.errata.")}
     assert defined == set(used)
 
@@ -663,7 +717,8 @@ def open_examples(lang: str, **params: str):
 
 
 def shown_errata(at) -> str:
-    return "\n".join(w.value for w in at.warning)
+    """Errors (warnings) and notes (information boxes) as the page shows them."""
+    return "\n".join(w.value for w in (*at.warning, *at.info))
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -706,7 +761,21 @@ def test_page_walks_the_whole_path():
             assert not at.exception, (name, walk.caption, [e.message for e in at.exception])
             query = len(walk.queries) - 1 if len(walk.queries) > 1 else 0
             vector = vector_text(walk.step.context[query], limit=8)
-            assert at.text[-1].value == t("breakdown.context", lang, vector=vector), name
+            symbol = walk.notation  # the breakdown speaks the article's notation
+            assert at.text[-1].value == t(
+                "examples.breakdown.context",
+                lang,
+                context=symbol["context"],
+                weights=short(symbol["weights"]),
+                vector=vector,
+            ), name
+            # and shows a scaled or masked column only where something is scaled or masked
+            columns = list(at.dataframe[-1].value.columns)
+            assert len(columns) == len(visible(5, walk.skipped)), (name, columns)
+            assert symbol["weights"] in columns and t("step.weights", lang) not in columns
+            assert (t("step.masked", lang) in columns) == walk.masked, (name, columns)
+            for stage in walk.skipped:
+                assert words[f"examples.page.skipped_{stage}"] in [c.value for c in at.caption]
 
 
 def display_values(dataframe) -> list[list[str]]:
@@ -722,7 +791,8 @@ def test_page_opens_the_example_and_step_named_in_the_url_and_shows_nan_as_a_das
     assert at.header[0].value == catalog("zh")["examples.title.004-4"]
     assert at.radio(key="004-4_walk").value == 1
     assert at.info[0].value == catalog("zh")["examples.summary.004-4"]
-    assert not at.info[1:]  # no notice
+    notes = [catalog("zh")[e.key] for e in examples.run("004-4").errata if e.note]
+    assert all(any(n in box.value for n in notes) for box in at.info[1:])  # notes only
     tables = [cells for cells in map(display_values, at.dataframe) if cells]
     # the shapes table: Q is (2, 4), no third axis; as written Q Kᵀ is (2, 2, 16)
     assert next(cells[:2] for cells in tables if cells[0][-1] == "—") == [
@@ -740,3 +810,62 @@ def test_page_bad_url_values_get_a_notice_and_the_default():
     at = open_examples("en", example="001-4.4", step="7")
     assert t("link.bad_value", "en", param="step") in [w.value for w in at.warning]
     assert at.radio(key="001-4.4_walk").value == 0 and at.query_params["step"] == "0"
+
+
+# --- the breakdown's layout (figures/breakdown.py) -------------------------------------------
+
+
+def test_breakdown_figures_are_pure_and_select_columns_by_name():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, attnviz.figures.breakdown\n"
+        "bad = {'torch', 'attnviz.attention', 'streamlit'} & set(sys.modules)\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from attnviz.figures import breakdown
+
+    assert breakdown.visible(1) == ["key", "k", "scores"]
+    assert breakdown.visible(4, ("scaled", "masked")) == ["key", "k", "scores", "exp", "weights"]
+    walk = examples.run("002-4").steps[0]
+    names = breakdown.headers("en", walk.notation)
+    assert (names["scores"], names["weights"]) == ("s(i, j)", "αᵢⱼ")
+    assert names["masked"] == t("step.masked", "en")  # no article symbol: our word, translated
+    assert names["exp"] == "exp(masked − max)"  # the softmax reads the masked scores ...
+    assert breakdown.headers("en", walk.notation, walk.skipped)["exp"] == "exp(s(i, j) − max)"
+    four = examples.run("001-4.4").steps[0]  # ... or, with nothing masked, the scaled ones
+    assert breakdown.headers("zh", four.notation, four.skipped)["exp"] == "exp(aᵢ − max)"
+    assert [
+        short(s) for s in ("aᵢ = Q·Kᵢ/√dₖ", "sₜ (Attention Score)", "s(i, j)", "y (Vᵢ = xᵢ)")
+    ] == [
+        "aᵢ",
+        "sₜ",
+        "s(i, j)",
+        "y",
+    ]
+    assert breakdown.headers("en")["weights"] == t("step.weights", "en")  # other pages: ours
+
+
+def test_notes_repeats_and_framework_errors_reach_the_json():
+    payload = examples.to_json("004-4", "zh")
+    notes = [e for e in payload["errata"] if e["note"]]
+    assert [e["text"] for e in notes] == [catalog("zh")["examples.errata.e004_pooling"]]
+    pooling = notes[0]
+    assert pooling["also"] == [
+        {"section": "4", "lines": [88, 88]},
+        {"section": "6", "lines": [106, 106]},
+    ]
+    assert all(e["note"] is False for e in payload["errata"] if e is not pooling)
+    # clarifications, not errors, everywhere they are worded as such
+    for name, key in (("001-4.2", "e001_sqrt_reason"), ("001-5.2", "e001_loss_name")):
+        (erratum,) = [e for e in examples.run(name).errata if e.key.endswith(key)]
+        assert erratum.note and not erratum.at.startswith("examples.failure.")
+    failures = examples.to_json("003-5")["failures"]
+    assert [f["framework"] for f in failures] == ["TensorFlow 2", "TensorFlow 2", ""]
+    assert failures[0]["error"] == "UFuncTypeError"  # what ran here, NumPy's
+    assert failures[0]["framework_error"].startswith("InvalidArgumentError: cannot compute MatMul")
+    steps = examples.to_json("001-5.2")["steps"]
+    # "abc" fills the row: nothing masked; "ca" is padded: its <PAD> is masked
+    assert [s["skipped"] for s in steps] == [["scaled", "masked"], ["scaled"]]

@@ -88,9 +88,12 @@ def test_examples_link_restores_the_view_and_presentation_reveals_the_steps():
     assert not link_notices(at)
     assert {"HTML", "CSV", "NPY"} <= downloads(at)
     columns = lambda: list(at.dataframe[-1].value.columns)  # noqa: E731
-    assert columns()[-1] == t("step.scores", "en")  # presentation: one step per click
+    from attnviz import examples
+
+    symbol = examples.run("001-4.4").steps[2].notation  # the breakdown speaks the article's
+    assert columns()[-1] == symbol["scores"]  # presentation: one step per click
     at.button(key="step_next_examples").click().run()
-    assert columns()[-1] == t("step.scaled", "en")
+    assert columns()[-1] == symbol["scaled"]
     at.selectbox(key="examples_path").set_value("002-4").run()  # its own first computation
     assert at.query_params["example"] == "002-4" and at.query_params["step"] == "0"
 

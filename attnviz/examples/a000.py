@@ -18,10 +18,13 @@ from attnviz.examples.base import (
 )
 from attnviz.examples.code import c000
 
-SYMBOLS = ("Attention Score", "Attention Score", "Attention Weight", "Output")
+# The article names the quantities in words, the corrected formulas with letters: each pair
+# is tied once, here and in the notation line.
+SYMBOLS = ("sₜ (Attention Score)", "sₜ (Attention Score)", "αₜ (Attention Weight)", "c (Output)")
 T, B, E, H = c000.STEPS, c000.BATCH, c000.FEATURES, c000.HIDDEN
 
 ARTICLE_ERRATA = (
+    Erratum("examples.errata.e000_sum_decides", "math", "steps", (21, 21)),
     Erratum("examples.errata.e000_multihead", "math", "faq", (106, 108)),
     Erratum("examples.errata.e000_arxiv_sat", "refs", "tools", (85, 85)),
     Erratum("examples.errata.e000_arxiv_bahdanau", "refs", "tools", (86, 86)),
@@ -76,10 +79,10 @@ def _ex000() -> WorkedExample:
         article="000",
         section="code",
         notation=(
-            (r"\text{Input Data}", "k, v"),
-            (r"\text{Attention Score}", "scores"),
-            (r"\text{Attention Weight}", "weights"),
-            (r"\text{Output}", "context"),
+            (r"\text{Input Data} = h_t", "k, v"),
+            (r"\text{Attention Score} = s_t", "scores"),
+            (r"\text{Attention Weight} = \alpha_t", "weights"),
+            (r"\text{Output} = c", "context"),
         ),
         inputs=(
             Table("examples.table.input_t1", inputs[:, 0].numpy(), batch, dims(E)),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from attnviz.attention import attend
@@ -21,18 +19,48 @@ from attnviz.examples.base import (
 )
 from attnviz.examples.code import c001_33
 
-SYMBOLS_3 = ("r(xᵢ, xⱼ)", "r(xᵢ, xⱼ)", "wᵢ", "yᵢ")
+SYMBOLS_3 = ("r(xᵢ, xⱼ)", "r(xᵢ, xⱼ)", "wᵢⱼ", "yᵢ")
 READINGS = "examples.table.readings"
-SYMBOLS_4 = ("Q·Kᵢ", "aᵢ = Q·Kᵢ/√dₖ", "wᵢ", "y")
+# One meaning per symbol in §4: aᵢ is the scaled score (§4.3's definition), wᵢ its softmax over
+# the keys, y the one output of the one query Q; V says which values y sums.
+SYMBOLS_4 = ("Q·Kᵢ", "aᵢ = Q·Kᵢ/√dₖ", "wᵢ", "y (Vᵢ = xᵢ)")
+SYMBOLS_4V = ("Q·Kᵢ", "aᵢ = Q·Kᵢ/√dₖ", "wᵢ", "y (Vᵢ = 1, 1, 0)")
+SYMBOLS_4SELF = ("xᵢ·Kⱼ", "aᵢⱼ = xᵢ·Kⱼ/√dₖ", "wᵢⱼ", "yᵢ")
 
 # Errata about the article as a whole (claims in prose, references), not one computation.
 ARTICLE_ERRATA = (
-    Erratum("examples.errata.e001_complexity", "math", "3.4", (176, 176)),
+    Erratum("examples.errata.e001_rnn_extension", "math", "2.3", (89, 89)),
+    Erratum("examples.errata.e001_max_aggregation", "math", "3.1", (122, 122)),
+    Erratum(
+        "examples.errata.e001_complexity", "math", "3.4", (176, 176), also=(("9.2", (529, 529)),)
+    ),
     Erratum("examples.errata.e001_static", "math", "8.1", (503, 503)),
     Erratum("examples.errata.e001_unverifiable", "refs", "7", (453, 492)),
-    Erratum("examples.errata.e001_origin", "refs", "7.3.1", (457, 481)),
-    Erratum("examples.errata.e001_ref_dropout", "refs", "7.3.1", (482, 482)),
-    Erratum("examples.errata.e001_ref_vit", "refs", "7.3.2", (486, 486)),
+    Erratum(
+        "examples.errata.e001_origin",
+        "refs",
+        "7.1.3",
+        (457, 457),
+        also=(("7.3.1", (481, 481)), ("10.4", (581, 581))),
+    ),  # fmt: skip
+    Erratum(
+        "examples.errata.e001_ref_dropout",
+        "refs",
+        "7.3.1",
+        (482, 482),
+        also=(("10.1", (567, 567)),),
+    ),  # fmt: skip
+    Erratum(
+        "examples.errata.e001_ref_vit", "refs", "7.3.2", (486, 486), also=(("10.2", (571, 571)),)
+    ),
+    Erratum(
+        "examples.errata.e001_no_code",
+        "code",
+        "2.4",
+        (97, 102),
+        note=True,
+        also=(("5.1", (280, 286)),),
+    ),  # fmt: skip
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -56,7 +84,7 @@ def _ex001_32() -> WorkedExample:
             (r"x_i", "q"),
             (r"x_j", "k, v"),
             (r"r(x_i, x_j) = x_i \cdot x_j", "scores"),
-            (r"w_i", "weights"),
+            (r"w_{ij}", "weights"),
             (r"y_i", "context"),
         ),
         inputs=(Table("examples.table.x", x, points, dims(x.shape[1])),),
@@ -94,8 +122,13 @@ def _ex001_32() -> WorkedExample:
                 "examples.table.rowsum_weights",
             ),
             Erratum(
-                "examples.errata.e001_index", "math", "3.2", (144, 144), "examples.step.correct"
-            ),
+                "examples.errata.e001_index",
+                "math",
+                "3.2",
+                (144, 144),
+                "examples.step.correct",
+                also=(("3.2", (140, 140)),),
+            ),  # fmt: skip
             Erratum(
                 "examples.errata.e001_unsummed",
                 "code",
@@ -121,7 +154,7 @@ _NOTATION_4 = (
     (r"K_i", "k"),
     (r"V_i", "v"),
     (r"Q \cdot K_i", "scores"),
-    (r"\frac{Q \cdot K_i}{\sqrt{d_k}}", "scaled"),
+    (r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}", "scaled"),
     (r"w_i", "weights"),
     (r"y", "context"),
 )
@@ -150,13 +183,37 @@ def _inputs_4(q: tuple[float, ...]) -> tuple[Table, ...]:
     )
 
 
+def _one_query(q: np.ndarray) -> tuple[Walk, Walk]:
+    """The query's walk with the inputs as values (what the article sums), then with the listed
+    values V_i = 1, 1, 0 (what its formula y = sum_i w_i V_i sums): two different outputs y."""
+    k, x = np.array(_K44), np.array(_X44)
+    values = np.array([[pair[1]] for pair in _KV44])  # (3, 1)
+    keys = labels("K_", 3)
+    return (
+        Walk("examples.step.values_x", attend(q, k, x, score="scaled_dot"), ("Q",), keys, dims(3),
+             SYMBOLS_4),
+        Walk("examples.step.values_v", attend(q, k, values, score="scaled_dot"), ("Q",), keys,
+             ("V",), SYMBOLS_4V),
+    )  # fmt: skip
+
+
+def _values_erratum(section: str, lines: tuple[int, int]) -> Erratum:
+    return Erratum("examples.errata.e001_values", "math", section, lines, "examples.step.values_v")
+
+
+def _index_erratum() -> Erratum:
+    return Erratum(
+        "examples.errata.e001_index_4", "math", "4.2", (213, 213), "examples.step.values_x",
+        also=(("4.3", (242, 242)),),
+    )  # fmt: skip
+
+
 def _ex001_42() -> WorkedExample:
     # §4.4's query gives three equal scores, so every reading of the formulas agrees there.
     # With the query x_1 = [1, 0, 0] (our choice) the scores differ and the readings split.
     q = np.array([_X44[0]])  # (1, 3)
-    k, x = np.array(_K44), np.array(_X44)
-    step = attend(q, k, x, score="scaled_dot")
-    scaled = step.scaled[0]  # (3,)
+    walks = _one_query(q)
+    scaled = walks[0].step.scaled[0]  # (3,): a_i
     readings = np.stack(
         [
             np.full(3, 1 / 3),  # softmax of each scalar alone is 1, then 1 / (1 + 1 + 1)
@@ -174,10 +231,11 @@ def _ex001_42() -> WorkedExample:
             Table("examples.table.x", _X44, labels("x_", 3), dims(3)),
             Table("examples.table.query_ours", q, ("Q",), dims(3)),
             Table("examples.table.keys_vectors", _K44, keys, dims(3)),
+            Table("examples.table.keys_pairs", _KV44, labels("i=", 3), ("K_i", "V_i")),
         ),
         article_formulas=_FORMULAS_42 + _FORMULAS_43,
         correct_formulas=_CORRECT_4,
-        steps=(Walk("examples.step.correct", step, ("Q",), keys, dims(3), SYMBOLS_4),),
+        steps=walks,
         as_written=(
             Table(
                 READINGS,
@@ -193,13 +251,9 @@ def _ex001_42() -> WorkedExample:
         errata=(
             Erratum("examples.errata.e001_double_norm", "math", "4.2", (205, 209), READINGS),
             Erratum("examples.errata.e001_plain_norm", "math", "4.3", (233, 238), READINGS),
-            Erratum(
-                "examples.errata.e001_index_4", "math", "4.2", (213, 242), "examples.step.correct"
-            ),
-            Erratum(
-                "examples.errata.e001_values", "math", "4.2", (213, 214), "examples.step.correct"
-            ),
-            Erratum("examples.errata.e001_sqrt_reason", "math", "4.3", (234, 234)),
+            _index_erratum(),
+            _values_erratum("4.2", (212, 214)),
+            Erratum("examples.errata.e001_sqrt_reason", "math", "4.3", (234, 234), note=True),
             Erratum("examples.errata.e001_query_def", "math", "4.3", (222, 223)),
         ),
     )
@@ -208,14 +262,13 @@ def _ex001_42() -> WorkedExample:
 def _ex001_44() -> WorkedExample:
     q, k, x = np.array([_Q44]), np.array(_K44), np.array(_X44)
     keys = labels("K_", 3)
-    # The article's own output uses x_j as the values; here V = X, so y matches its numbers.
-    step = attend(q, k, x, score="scaled_dot")
-    # If the values were the V_i of the listed pairs (1, 1, 0), y would be a number, 2/3.
-    values = np.array([[pair[1]] for pair in _KV44])  # (3, 1)
-    step_v = attend(q, k, values, score="scaled_dot")
+    # The article's own output uses x_j as the values (V = X), so its y matches the first walk;
+    # with the listed V_i = (1, 1, 0) y is a number, 2/3.
+    walks = _one_query(q)
+    step = walks[0].step
     # Three outputs y_1, y_2, y_3 need three queries; with queries x_1, x_2, x_3 they differ.
     step_self = attend(x, k, x, score="scaled_dot")
-    one_over_root3 = 1 / math.sqrt(3)
+    alone = np.array([softmax_rows(np.array([[a]]))[0, 0] for a in step.scaled[0]])  # (3,)
     return WorkedExample(
         name="001-4.4",
         article="001",
@@ -225,31 +278,35 @@ def _ex001_44() -> WorkedExample:
         article_formulas=_FORMULAS_42,
         correct_formulas=_CORRECT_4,
         steps=(
-            Walk("examples.step.correct", step, ("Q",), keys, dims(3), SYMBOLS_4),
-            Walk("examples.step.values_v", step_v, ("Q",), keys, ("V",), SYMBOLS_4),
+            *walks,
             Walk(
-                "examples.step.three_queries", step_self, labels("x_", 3), keys, dims(3), SYMBOLS_4
+                "examples.step.three_queries",
+                step_self,
+                labels("x_", 3),
+                keys,
+                dims(3),
+                SYMBOLS_4SELF,
             ),
-        ),
+        ),  # fmt: skip
         as_written=(
             Table(
                 "examples.table.softmax_one",
-                [[1.0, 1.0, 1.0], [one_over_root3] * 3, [0.577] * 3],
-                ("examples.reading.scalar", "examples.reading.root3", "examples.reading.claimed"),
+                [alone, step.weights[0], step.scaled[0], [0.577] * 3],
+                (
+                    "examples.reading.scalar",
+                    "examples.reading.over_keys",
+                    "examples.reading.scaled",
+                    "examples.reading.claimed",
+                ),
                 keys,
                 keyed_rows=True,
             ),
         ),
         results=(),
         claims=(
-            Claim(
-                r"\frac{Q \cdot K_i}{\sqrt{d_k}} = \frac{2}{\sqrt{3}}",
-                (2 / math.sqrt(3),) * 3,
-                tuple(step.scaled[0]),
-            ),
-            Claim(r"a_i", (0.577,) * 3, tuple(step.weights[0])),
+            Claim(r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}", (0.577,) * 3, tuple(step.scaled[0])),
             Claim(r"w_i", (0.333,) * 3, tuple(step.weights[0])),
-            Claim(r"y_1", (0.333,) * 3, tuple(step.context[0])),
+            Claim(r"y \;(\text{the article's } y_1)", (0.333,) * 3, tuple(step.context[0])),
         ),
         failures=(),
         errata=(
@@ -263,9 +320,8 @@ def _ex001_44() -> WorkedExample:
             Erratum(
                 "examples.errata.e001_0577", "math", "4.4", (249, 251), "examples.table.softmax_one"
             ),
-            Erratum(
-                "examples.errata.e001_values", "math", "4.4", (259, 261), "examples.step.values_v"
-            ),
+            _index_erratum(),
+            _values_erratum("4.4", (259, 261)),
             Erratum(
                 "examples.errata.e001_one_query",
                 "math",

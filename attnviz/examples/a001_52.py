@@ -22,7 +22,8 @@ from attnviz.examples.base import (
 )
 from attnviz.examples.code import c001_52
 
-SYMBOLS = ("attention_scores", "attention_scores", "weights", "attended_embed")
+# The article names the quantities in code, the corrected formulas with letters: tied once.
+SYMBOLS = ("sₜ (attention_scores)", "sₜ (attention_scores)", "αₜ (weights)", "attended_embed")
 SHOWN = ("abc", "ca")  # two texts of the data set, one of them padded
 NAN = math.nan
 SPLIT = "examples.table.split"
@@ -36,16 +37,16 @@ def _counts(values: torch.Tensor) -> list[int]:
 
 
 def _ex001_52() -> WorkedExample:
-    model, ids, targets, vocab, train_rows, val_rows, _ = c001_52.fit()
+    model, ids, targets, alphabet, train_rows, val_rows, _ = c001_52.fit()
     texts = [text for text, _ in c001_52.DATA]
     rows = [texts.index(text) for text in SHOWN]
     shown = ids[rows]  # (2, T)
     width = c001_52.WIDTH
     with torch.no_grad():
-        embed = model.table(shown).double()  # (2, T, E)
+        embed = model.vectors(shown).double()  # (2, T, E)
         logits, alpha = model(shown)
-        w = model.scorer.weight[0].double().numpy()
-        bias = model.scorer.bias[0].double().numpy()
+        w = model.gate.w.double().numpy()
+        bias = model.gate.b.double().numpy()
         unmasked = torch.softmax(embed @ torch.from_numpy(w) + float(bias), dim=-1)  # (2, T)
         # As written the loop visits the unshuffled first 80 % one sample at a time; the
         # printed "epoch loss" is the loss of the last one only.
@@ -77,17 +78,17 @@ def _ex001_52() -> WorkedExample:
         article="001",
         section="5.2",
         notation=(
-            (r"\text{embed}", "k, v"),
-            (r"\text{attention\_scores}", "scores"),
-            (r"\text{weights}", "weights"),
-            (r"\text{attended\_embed}", "context"),
+            (r"\text{embed} = e_t", "k, v"),
+            (r"\text{attention\_scores} = s_t", "scores"),
+            (r"\text{weights} = \alpha_t", "weights"),
+            (r"\text{attended\_embed} = \textstyle\sum_t \alpha_t e_t", "context"),
         ),
         inputs=(
             Table("examples.table.token_ids", shown.numpy(), quoted, positions),
             Table(
                 "examples.table.embedding",
-                model.table.weight.detach().numpy(),
-                tuple(vocab),
+                model.vectors.weight.detach().numpy(),
+                alphabet,
                 dims(width),
             ),
         ),
@@ -218,7 +219,14 @@ def _ex001_52() -> WorkedExample:
                 "examples.table.unmasked",
             ),
             Erratum("examples.errata.e001_split", "code", "5.2.1", (322, 327), SPLIT),
-            Erratum("examples.errata.e001_loss_name", "code", "5.2.3", (357, 362)),
+            Erratum(
+                "examples.errata.e001_loss_name",
+                "code",
+                "5.2.3",
+                (357, 362),
+                note=True,
+                also=(("5.3", (405, 405)),),
+            ),  # fmt: skip
             Erratum(
                 "examples.errata.e001_unbatched",
                 "code",
@@ -226,7 +234,7 @@ def _ex001_52() -> WorkedExample:
                 (369, 391),
                 "examples.failure.unbatched",
             ),
-            Erratum("examples.errata.e001_rebind", "code", "5.2.3", (369, 369), SHAPES),
+            Erratum("examples.errata.e001_rebind", "code", "5.2.3", (369, 369), SHAPES, note=True),
             Erratum(
                 "examples.errata.e001_target_dtype",
                 "code",

@@ -119,10 +119,11 @@ def _ex002() -> WorkedExample:
             Erratum(
                 "examples.errata.e002_euclid",
                 "math",
-                "3.2.2",
-                (51, 59),
+                "3.1",
+                (35, 35),
                 "examples.step.neg_euclidean",
-            ),
+                also=(("2", (19, 19)), ("2", (21, 21))),
+            ),  # fmt: skip
             Erratum("examples.errata.e002_steps_text", "math", "3.1", (33, 37)),
         ),
         listings=(code,),

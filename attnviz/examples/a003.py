@@ -14,12 +14,25 @@ from attnviz.examples.base import (
     dims,
     fails,
     listing,
+    softmax_rows,
 )
 from attnviz.examples.code import c003
 
 SYMBOLS = ("WᵀXᵢ", "WᵀXᵢ", "αᵢ", "Y")
+TF = "TensorFlow 2"
+# What TensorFlow 2 (eager) raises at the article's lines, in its own words (stated from its
+# op type check and its reduction kernel's message; TensorFlow is not installed here).
+TF_MATMUL = (
+    "InvalidArgumentError: cannot compute MatMul as input #1(zero-based) was expected to be a"
+    " float tensor but is a string tensor [Op:MatMul]"
+)
+TF_SUM = "InvalidArgumentError: Invalid reduction dimension (1 for input with 1 dimension(s)"
+ONE_SCORE = "examples.table.one_score"
 
-ARTICLE_ERRATA = (Erratum("examples.errata.e003_ref_tutorial", "refs", "7", (106, 106)),)
+ARTICLE_ERRATA = (
+    Erratum("examples.errata.e003_ref_aiayn", "refs", "7", (105, 105)),
+    Erratum("examples.errata.e003_ref_tutorial", "refs", "7", (106, 106)),
+)
 
 
 def _ex003() -> WorkedExample:
@@ -29,6 +42,12 @@ def _ex003() -> WorkedExample:
     step = attend(np.zeros((1, 2)), x, x, score="linear", params={"w": w})
     weights = step.weights[0]  # (2,): alpha, one per word
     transformed = weights[:, None] * x  # (2, 2): X' = alpha (.) X, row i scaled by alpha_i
+    # As written, with one number per word in place of each string (X a 2 x 1 column, ours:
+    # the first feature): W (1 x 2) @ X contracts over the two words, so there is one score,
+    # and the softmax of one score is 1.
+    column = x[:, :1]  # (2, 1)
+    one_score = w[None, :] @ column  # (1, 1)
+    one_weight = softmax_rows(one_score)  # (1, 1): exactly 1
     return WorkedExample(
         name="003-5",
         article="003",
@@ -57,6 +76,12 @@ def _ex003() -> WorkedExample:
         as_written=(
             # The text's last step adds the transformed input to the input: X + X'.
             Table("examples.table.text_add", x + transformed, c003.WORDS, dims(2)),
+            Table(
+                ONE_SCORE,
+                np.column_stack([one_score, one_weight]),
+                ("W X",),
+                ("score", "softmax"),
+            ),
         ),
         results=(Table("examples.table.transformed", transformed, c003.WORDS, dims(2)),),
         claims=(),
@@ -66,12 +91,16 @@ def _ex003() -> WorkedExample:
                 "import numpy as np\nnp.ones((1, 2)) @ np.array(['hello', 'world'])",
                 "5",
                 (69, 76),
+                framework=TF,
+                framework_error=TF_MATMUL,
             ),
             fails(
                 "examples.failure.rank1_axis1",
                 "import numpy as np\nnp.ones(2).sum(axis=1)",
                 "5",
                 (82, 82),
+                framework=TF,
+                framework_error=TF_SUM,
             ),
             Failure(
                 "examples.failure.tf_session",
@@ -87,7 +116,14 @@ def _ex003() -> WorkedExample:
             Erratum(
                 "examples.errata.e003_alpha_axis", "math", "4.1", (31, 39), "examples.step.correct"
             ),
-            Erratum("examples.errata.e003_add", "math", "3.3", (25, 27), "examples.table.text_add"),
+            Erratum(
+                "examples.errata.e003_add",
+                "math",
+                "3.3",
+                (27, 27),
+                "examples.table.text_add",
+                also=(("4.3", (53, 53)),),
+            ),  # fmt: skip
             Erratum(
                 "examples.errata.e003_strings",
                 "code",
@@ -95,9 +131,7 @@ def _ex003() -> WorkedExample:
                 (63, 79),
                 "examples.failure.string_matmul",
             ),
-            Erratum(
-                "examples.errata.e003_shapes", "code", "5", (70, 82), "examples.failure.rank1_axis1"
-            ),
+            Erratum("examples.errata.e003_shapes", "code", "5", (73, 82), ONE_SCORE),
             Erratum(
                 "examples.errata.e003_tf_versions",
                 "code",

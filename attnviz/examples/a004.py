@@ -160,15 +160,30 @@ def _ex004() -> WorkedExample:
             fails("examples.failure.no_numpy", "import math\nnp.sqrt(8)", "4", (75, 75)),
         ),
         errata=(
-            Erratum("examples.errata.e004_pooling", "math", "3.3", (43, 43)),
-            Erratum("examples.errata.e004_soft_threshold", "math", "3.3", (47, 47)),
+            Erratum(
+                "examples.errata.e004_pooling",
+                "math",
+                "3.3",
+                (43, 43),
+                note=True,
+                also=(("4", (88, 88)), ("6", (106, 106))),
+            ),
+            Erratum(
+                "examples.errata.e004_soft_threshold",
+                "math",
+                "3.3",
+                (47, 47),
+                also=(("4", (77, 77)), ("4", (88, 88)), ("6", (110, 110))),
+            ),
             Erratum(
                 "examples.errata.e004_scores_weights",
                 "math",
                 "3.3",
                 (49, 49),
                 "examples.step.picture1",
+                also=(("4", (88, 88)), ("6", (112, 112))),
             ),
+            Erratum("examples.errata.e004_no_conv", "code", "4", (55, 84)),
             Erratum("examples.errata.e004_cross", "code", "4", (64, 72), "examples.step.picture1"),
             Erratum(
                 "examples.errata.e004_undefined",

@@ -47,19 +47,41 @@ class Walk:
     queries: tuple[str, ...]  # (Tq,)
     keys: tuple[str, ...]  # (Tk,)
     features: tuple[str, ...]  # (Dv,) columns of v and context
-    # The article's symbols for scores, scaled, weights and context (plain text, e.g. "wᵢ").
+    # The article's symbols for scores, scaled, weights and context (plain text, e.g. "wᵢⱼ"):
+    # the one place our names are mapped to the article's notation, for the tabs, the
+    # step-by-step breakdown and the JSON export alike.
     symbols: tuple[str, str, str, str] = ("scores", "scaled", "weights", "context")
+
+    @property
+    def scaled(self) -> bool:
+        """Whether anything was scaled (a scale or temperature other than 1)."""
+        return self.step.scale != 1.0 or self.step.temperature != 1.0
+
+    @property
+    def masked(self) -> bool:
+        """Whether any key was hidden from a query (padding)."""
+        return bool(np.isneginf(self.step.masked).any())
+
+    @property
+    def notation(self) -> dict[str, str]:
+        """Our name -> the article's symbol for scores, scaled, weights and context (no article
+        has a symbol for masked scores: that stage keeps our name)."""
+        return dict(zip(("scores", "scaled", "weights", "context"), self.symbols, strict=True))
 
     @property
     def stages(self) -> tuple[tuple[str, str], ...]:
         """(our name, the article's symbol) of each stage worth a tab: "scaled" only when
-        something was scaled (a scale or temperature other than 1)."""
+        something was scaled."""
         names = ("scores", "scaled", "weights", "context")
-        scaled = self.step.scale != 1.0 or self.step.temperature != 1.0
+        notation = self.notation
+        return tuple((name, notation[name]) for name in names if self.scaled or name != "scaled")
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Stages that change nothing here, left out of the breakdown: "scaled" and "masked"
+        would only repeat the scores."""
         return tuple(
-            (name, symbol)
-            for name, symbol in zip(names, self.symbols, strict=True)
-            if scaled or name != "scaled"
+            name for name, kept in (("scaled", self.scaled), ("masked", self.masked)) if not kept
         )
 
     def __post_init__(self) -> None:
@@ -93,22 +115,31 @@ KINDS = ("math", "code", "refs")  # the order errata are listed in: math, then c
 
 @dataclass(frozen=True)
 class Erratum:
-    """One thing the article gets wrong, where it says it, and where the page shows it."""
+    """One thing the article gets wrong, where it says it, and where the page shows it.
+
+    A note (`note=True`) is a clarification: the article is not wrong but says too little or
+    says it loosely; the page shows it apart from the errors.
+    """
 
     key: str  # catalog key, examples.errata.*
     kind: str  # one of KINDS
     section: str  # the article's section, "5.2.3"
     lines: tuple[int, int]  # first and last line of the article's text that it concerns
     at: str = ""  # caption key of the step, table, failure or listing it belongs to; "" = all
+    note: bool = False
+    # Where the article says the same thing again: (section, (first, last)) each.
+    also: tuple[tuple[str, tuple[int, int]], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS or self.lines[0] > self.lines[1]:
-            raise ValueError(f"{self.key}: kind {self.kind!r}, lines {self.lines}")
+        spans = [self.lines, *(lines for _, lines in self.also)]
+        if self.kind not in KINDS or any(first > last for first, last in spans):
+            raise ValueError(f"{self.key}: kind {self.kind!r}, lines {spans}")
 
 
 def ranked(errata) -> tuple[Erratum, ...]:
-    """Math first, then code, then references; the article's order within each kind."""
-    return tuple(sorted(errata, key=lambda e: (KINDS.index(e.kind), e.lines)))
+    """Errors before notes; math first, then code, then references; the article's order within
+    each kind."""
+    return tuple(sorted(errata, key=lambda e: (e.note, KINDS.index(e.kind), e.lines)))
 
 
 @dataclass(frozen=True)
@@ -118,6 +149,8 @@ class Failure:
 
     `observed` is True when we ran `code` and caught this exception; False when the failure is
     stated from the library's documented behaviour (TensorFlow is not installed here).
+    `framework` names the article's library when `code` is NumPy's equivalent of its failing
+    line: `framework_error` is then what that library raises instead (stated, not run).
     """
 
     caption: str  # catalog key: what goes wrong, in words
@@ -127,14 +160,22 @@ class Failure:
     observed: bool
     section: str  # where the article's failing line is
     lines: tuple[int, int]
+    framework: str = ""  # "TensorFlow 2" when `code` is NumPy's stand-in for its line
+    framework_error: str = ""  # "InvalidArgumentError: ...", as that library words it
 
 
-def fails(caption: str, code: str, section: str, lines: tuple[int, int]) -> Failure:
-    """Run our own smallest snippet (fixed text in this package) and keep the error it raises."""
+def fails(
+    caption: str, code: str, section: str, lines: tuple[int, int], **framework: str
+) -> Failure:
+    """Run our own smallest snippet (fixed text in this package) and keep the error it raises.
+    `framework` (framework=..., framework_error=...) names what the article's library raises
+    instead, when the snippet is NumPy's equivalent."""
     try:
         exec(code, {"__name__": "snippet"})  # noqa: S102 - our own constant code, never input
     except Exception as exc:  # noqa: BLE001 - the exception itself is the data we keep
-        return Failure(caption, code, type(exc).__name__, str(exc), True, section, lines)
+        return Failure(
+            caption, code, type(exc).__name__, str(exc), True, section, lines, **framework
+        )
     raise AssertionError(f"{code!r} was expected to fail but ran")
 
 

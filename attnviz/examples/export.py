@@ -44,6 +44,7 @@ def _walk(walk: Walk, lang: str) -> dict:
         "keys": list(walk.keys),
         "features": list(walk.features),
         "stages": {ours: symbol for ours, symbol in walk.stages},
+        "skipped": list(walk.skipped),  # stages that change nothing here (not in the breakdown)
         "score": step.score,
         "scale": step.scale,
         "temperature": step.temperature,
@@ -56,8 +57,10 @@ def _erratum(erratum: Erratum, lang: str, listings: tuple[Listing, ...]) -> dict
     return {
         "text": t(erratum.key, lang),
         "kind": erratum.kind,
+        "note": erratum.note,  # a clarification, not an error
         "section": erratum.section,
         "lines": list(erratum.lines),
+        "also": [{"section": section, "lines": list(lines)} for section, lines in erratum.also],
         "at": t(erratum.at, lang) if erratum.at else "",
         "fixed_at": {module: line for module, line in fixed.items() if line},
     }
@@ -100,6 +103,8 @@ def to_json(name: str, lang: str = "en") -> dict:
                 "observed": f.observed,
                 "section": f.section,
                 "lines": list(f.lines),
+                "framework": f.framework,
+                "framework_error": f.framework_error,
             }
             for f in example.failures
         ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -58,11 +58,6 @@ def show_unexpected(exc: Exception) -> None:
     st.error(t("error.unexpected", id=incident(exc)), icon="🛑")
 
 
-# Columns of the breakdown table visible after each step (key, k, scores | scaled | masked |
-# exp, weights | weights × v): score -> scale -> mask -> softmax -> weighted sum.
-_STEP_COLUMNS = (3, 4, 5, 7, 8)
-
-
 def _cell(x: float) -> str:
     """How a number of the table reads: −∞ for a masked score, — for no value (NaN)."""
     if np.isnan(x):
@@ -78,6 +73,9 @@ def render_breakdown(
     widget_key: str = "breakdown",
     shown: int = 5,
     extra: dict[str, Sequence[str]] | None = None,
+    notation: Mapping[str, str] | None = None,
+    skipped: Collection[str] = (),
+    formulas: Sequence[str] = (),
 ) -> None:
     """Every step of one query: formula, q, per-key table, softmax sums and the context.
 
@@ -85,28 +83,33 @@ def render_breakdown(
         shown: how many of the five steps (score, scale, mask, softmax, weighted sum) to show;
             presentation mode reveals them one per click (`attnviz.ui.present.steps`).
         extra: more columns (name -> one text per key), shown beside the weights.
+        notation: an article's symbols (our name -> symbol; "q" the query's label) for the
+            headers and lines; `formulas` (LaTeX, in that notation) replace ours.
+        skipped: stages whose columns would only repeat the scores ("scaled", "masked").
     """
     from attnviz import attention
-    from attnviz.figures.breakdown import (
-        SCORE_LATEX,
-        SOFTMAX_LATEX,
-        breakdown_columns,
-        vector_text,
-    )
+    from attnviz.figures import breakdown
 
     explained = attention.explain(step, query)
-    st.latex(SCORE_LATEX[step.score])
-    if shown >= 4:
-        st.latex(SOFTMAX_LATEX)
-    if step.score == "linear":  # the gate w·k never reads q: no query vector to show
+    for formula in formulas or [breakdown.SCORE_LATEX[step.score]]:
+        st.latex(formula)
+    if shown >= 4 and not formulas:
+        st.latex(breakdown.SOFTMAX_LATEX)
+    said = breakdown.lines(
+        step, explained.row_max, explained.total, lang(), query=query, notation=notation
+    )
+    if step.score == "linear":  # the gate w·k + b never reads q: no query vector to show
         st.text(t("steps.no_query"))
     else:
-        st.text(t("breakdown.query", vector=vector_text(step.q[query], limit=8)))
-    columns = breakdown_columns(step, explained, key_labels, lang(), query=query)
-    names = list(columns)[: _STEP_COLUMNS[shown - 1]]
+        st.text(said["query"])
+    columns = breakdown.breakdown_columns(
+        step, explained.exp, explained.contributions, key_labels, query=query
+    )
+    names = breakdown.visible(shown, skipped)
     if extra and shown >= 4:  # beside the weights
-        names[7:7] = list(extra)
+        names[names.index("weights") + 1 : names.index("weights") + 1] = list(extra)
         columns.update(extra)
+    headers = breakdown.headers(lang(), notation, skipped) | {name: name for name in extra or ()}
     rows = np.arange(len(key_labels))
     if len(rows) > TOP_KEYS and not st.toggle(t("breakdown.show_all"), key=f"{widget_key}_all"):
         rows = np.argsort(-step.weights[query], kind="stable")[:TOP_KEYS]
@@ -116,7 +119,7 @@ def render_breakdown(
     numbers = [name for name in names if isinstance(columns[name], np.ndarray)]
     table = pa.table(
         {
-            name: [_cell(x) for x in columns[name][rows]]
+            headers[name]: [_cell(x) for x in columns[name][rows]]
             if name in numbers
             else [str(columns[name][i]) for i in rows]
             for name in names
@@ -124,18 +127,14 @@ def render_breakdown(
     )
     right = st.column_config.TextColumn(alignment="right")
     st.dataframe(
-        table, hide_index=True, width="stretch", column_config=dict.fromkeys(numbers, right)
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config=dict.fromkeys((headers[name] for name in numbers), right),
     )
     if shown >= 3 and np.isneginf(step.masked[query]).any():
         st.caption(t("breakdown.masked_note"))
     if shown >= 4:
-        st.text(
-            t(
-                "breakdown.softmax_line",
-                row_max=explained.row_max,
-                total=explained.total,
-                weight_sum=float(step.weights[query].sum()),
-            )
-        )
+        st.text(said["softmax"])
     if shown >= 5:
-        st.text(t("breakdown.context", vector=vector_text(step.context[query], limit=8)))
+        st.text(said["context"])

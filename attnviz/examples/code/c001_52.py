@@ -1,13 +1,18 @@
-"""Article 001 §5.2, corrected: a sequence classifier that pools token embeddings by attention.
+"""Article 001 §5.2, corrected: a text classifier that reads a text through attention pooling.
 
-Our toy data: label 1 when a text contains "b". Batches keep their batch axis, padding is
-masked, the split is shuffled, and each epoch reports the mean loss over all its samples.
+The pooling is the app's own attention (`attnviz.attention.compute`, score "linear": every
+token gets the score w·eₜ + b, the same for any query), so this model and the page's walks run
+one computation. Our toy data: label 1 when a text contains "b". Batches keep their batch
+axis, <PAD> is masked, the held-out part is drawn at random, and each epoch reports the mean
+loss over all its samples.
 
     python -m attnviz.examples.code.c001_52
 """
 
 import torch
 from torch import nn
+
+from attnviz.attention import compute
 
 PAD = 0
 # (text, label), sorted by label as exported tables often are
@@ -18,88 +23,98 @@ DATA = (
 WIDTH, EPOCHS, BATCH = 4, 30, 4
 
 
-def encode(texts) -> tuple[torch.Tensor, dict[str, int]]:
-    """Character ids (N, T), <PAD> = 0 after the end of each text; ids in order of first use."""
-    vocab = {"<PAD>": PAD}
-    for text in texts:
-        for char in text:
-            vocab.setdefault(char, len(vocab))
-    longest = max(len(text) for text in texts)
-    rows = [[vocab[char] for char in text] + [PAD] * (longest - len(text)) for text in texts]
-    return torch.tensor(rows), vocab
+def char_ids(texts) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """(N, T) ids of the characters, <PAD> (0) after a text ends; and the alphabet, id -> char."""
+    alphabet = ("<PAD>", *sorted(set("".join(texts))))
+    ids = torch.full((len(texts), max(map(len, texts))), PAD)  # (N, T), all <PAD> to start
+    for row, text in enumerate(texts):
+        ids[row, : len(text)] = torch.tensor([alphabet.index(char) for char in text])
+    return ids, alphabet
 
 
-class PooledClassifier(nn.Module):
-    def __init__(self, vocab_size: int, width: int) -> None:
+class Gate(nn.Module):
+    """Attention pooling with a learned gate: one score per token, softmax, weighted sum."""
+
+    def __init__(self, width: int) -> None:
         super().__init__()
-        self.table = nn.Embedding(vocab_size, width)
-        self.scorer = nn.Linear(width, 1)  # one score per token  # fix: e001_squeeze
-        self.head = nn.Linear(width, 1)  # reads the pooled embedding  # fix: e001_fc_width
+        # w is (E,): one score per token, where the article's layer gave hidden_dim of them
+        self.w = nn.Parameter(torch.randn(width) / width**0.5)  # fix: e001_squeeze
+        self.b = nn.Parameter(torch.zeros(()))
+
+    def forward(self, tokens: torch.Tensor, ids: torch.Tensor):
+        """tokens (B, T, E) -> the attention Steps, one query row per text (Tq = 1)."""
+        keep = (ids != PAD)[:, None, :].numpy()  # (B, 1, T): <PAD> weighs 0  # fix: e001_padding
+        row = tokens[:, :1]  # the linear score ignores the query; this only makes Tq = 1
+        gate = {"w": self.w, "b": self.b}
+        return compute(row, tokens, tokens, score="linear", params=gate, allowed=keep)
+
+
+class Reader(nn.Module):
+    """ids (B, T) -> one logit per text (B,) and the attention weights (B, T)."""
+
+    def __init__(self, symbols: int, width: int) -> None:
+        super().__init__()
+        self.vectors = nn.Embedding(symbols, width)  # ids -> vectors  # fix: e001_ids_embeddings
+        self.gate = Gate(width)
+        self.logit = nn.Linear(width, 1)  # as wide as the pooled vector  # fix: e001_fc_width
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids (B, T) -> one logit per sequence (B,) and the weights alpha (B, T)."""
-        e = self.table(ids)  # embeddings come from the ids here  # fix: e001_ids_embeddings
-        s = self.scorer(e).squeeze(-1)  # s_t = w·e_t + b: (B, T)
-        s = s.masked_fill(ids == PAD, float("-inf"))  # <PAD> gets weight 0  # fix: e001_padding
-        alpha = torch.softmax(s, dim=-1)
-        pooled = torch.einsum("bt,bte->be", alpha, e)  # sum_t alpha_t e_t: (B, E)
-        return self.head(pooled).squeeze(-1), alpha
+        steps = self.gate(self.vectors(ids), ids)
+        return self.logit(steps.context[:, 0]).squeeze(-1), steps.weights[:, 0]
 
 
-def split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row numbers of an 80/20 split after a seeded shuffle."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))  # fix: e001_split
-    cut = int(0.8 * n)
-    return order[:cut], order[cut:]
+def held_out(n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row numbers to train on and to hold out (a fifth), drawn at random with a seed."""
+    drawn = torch.randperm(n, generator=torch.Generator().manual_seed(seed))  # fix: e001_split
+    return drawn[n // 5 :], drawn[: n // 5]
 
 
-def train(model: PooledClassifier, ids: torch.Tensor, labels: torch.Tensor) -> list[float]:
-    """Adam on binary cross-entropy; returns the mean loss of each epoch."""
-    loss_fn = nn.BCEWithLogitsLoss()  # binary cross-entropy on one logit  # fix: e001_loss_name
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    shuffle = torch.Generator().manual_seed(1)
-    history = []
+def train(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> list[float]:
+    """Adam on the binary cross-entropy of one logit; returns each epoch's mean loss."""
+    bce = nn.BCEWithLogitsLoss(reduction="sum")
+    adam = torch.optim.Adam(model.parameters(), lr=0.05)
+    draw = torch.Generator().manual_seed(1)
+    means = []
     for _ in range(EPOCHS):
-        total = 0.0
-        for rows in torch.randperm(len(ids), generator=shuffle).split(BATCH):
-            batch_ids = ids[rows]  # new names: ids and labels stay whole  # fix: e001_rebind
-            batch_labels = labels[rows].float()  # fix: e001_target_dtype
-            logits, _ = model(batch_ids)  # (B, T) in, (B,) out  # fix: e001_unbatched
-            loss = loss_fn(logits, batch_labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        history.append(total / len(ids))  # every sample, not the last one  # fix: e001_epoch_loss
-    return history
+        summed = 0.0
+        for rows in torch.randperm(len(ids), generator=draw).split(BATCH):
+            logits, _ = model(ids[rows])  # (B, T) in, (B,) out  # fix: e001_unbatched
+            loss = bce(logits, labels[rows].float())  # float targets  # fix: e001_target_dtype
+            adam.zero_grad()
+            (loss / len(rows)).backward()
+            adam.step()
+            summed += loss.item()
+        means.append(summed / len(ids))  # over every sample, not the last  # fix: e001_epoch_loss
+    return means
 
 
-def accuracy(model: PooledClassifier, ids: torch.Tensor, labels: torch.Tensor) -> float:
+def accuracy(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> float:
     with torch.no_grad():
         logits, _ = model(ids)
     return ((logits > 0).long() == labels).float().mean().item()
 
 
 def fit():
-    """The whole recipe, seeded: (model, ids, labels, vocab, train rows, val rows, history)."""
+    """The whole recipe, seeded: (model, ids, labels, alphabet, train rows, held-out rows,
+    mean loss per epoch)."""
     torch.manual_seed(0)
     texts, targets = zip(*DATA, strict=True)
-    ids, vocab = encode(texts)
+    ids, alphabet = char_ids(texts)
     labels = torch.tensor(targets)
-    train_rows, val_rows = split(len(ids))
-    model = PooledClassifier(len(vocab), WIDTH)
-    history = train(model, ids[train_rows], labels[train_rows])
-    return model, ids, labels, vocab, train_rows, val_rows, history
+    train_rows, test_rows = held_out(len(ids))
+    model = Reader(len(alphabet), WIDTH)
+    means = train(model, ids[train_rows], labels[train_rows])
+    return model, ids, labels, alphabet, train_rows, test_rows, means
 
 
 def main() -> None:
-    model, ids, labels, vocab, train_rows, val_rows, history = fit()
-    print("vocabulary:", vocab)
-    print("validation labels:", labels[val_rows].tolist())
+    model, ids, labels, alphabet, train_rows, test_rows, means = fit()
+    print("alphabet:", " ".join(f"{i}={char}" for i, char in enumerate(alphabet)))
+    print("held-out labels:", labels[test_rows].tolist())
     for epoch in (1, 10, 20, EPOCHS):
-        print(f"epoch {epoch:2}: mean loss {history[epoch - 1]:.4f}")
+        print(f"epoch {epoch:2}: mean loss {means[epoch - 1]:.4f}")
     print(f"accuracy: train {accuracy(model, ids[train_rows], labels[train_rows]):.2f},", end=" ")
-    print(f"validation {accuracy(model, ids[val_rows], labels[val_rows]):.2f}")
+    print(f"validation {accuracy(model, ids[test_rows], labels[test_rows]):.2f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def pictures() -> torch.Tensor:
 def demo():
     """Seeded stand-ins for trained weights; returns (images, features, state, attention)."""
     torch.manual_seed(0)
-    conv = nn.Conv2d(1, CHANNELS, kernel_size=3, padding=1).double()
+    conv = nn.Conv2d(1, CHANNELS, kernel_size=3, padding=1).double()  # fix: e004_no_conv
     nn.init.normal_(conv.weight, std=0.3)  # visible contrast (PyTorch's default is tiny)
     attention = CrossAttention(STATE, CHANNELS, KEY).double()
     for layer in (attention.to_q, attention.to_k, attention.to_v):

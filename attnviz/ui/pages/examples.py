@@ -36,17 +36,21 @@ def cite(section: str, lines: tuple[int, int]) -> str:
 
 
 def show_errata(ex: examples.WorkedExample, errata) -> None:
-    """The errata of one place, math first, then code, then references."""
-    if not errata:
-        return
-    items = []
-    for erratum in errata:
-        fixed = [code.line_of(erratum.key) for code in ex.listings]
-        fix = [t("examples.page.fixed_at", line=line) for line in fixed if line]
-        where = " · ".join([cite(erratum.section, erratum.lines), *fix])
-        kind = t(f"examples.page.kind_{erratum.kind}")
-        items.append(f"- **{kind}** · {where}  \n{t(erratum.key)}")
-    st.warning("\n".join(items), icon="⚠️")
+    """The errata of one place, math first, then code, then references: the errors as a
+    warning, the clarifications (notes) apart, as information."""
+    for note, icon, box in ((False, "⚠️", st.warning), (True, "ℹ️", st.info)):
+        items = []
+        for erratum in (e for e in errata if e.note == note):
+            fixed = [code.line_of(erratum.key) for code in ex.listings]
+            fix = [t("examples.page.fixed_at", line=line) for line in fixed if line]
+            again = [cite(section, lines) for section, lines in erratum.also]
+            also = [t("examples.page.also", where="; ".join(again))] if again else []
+            where = " · ".join([cite(erratum.section, erratum.lines), *also, *fix])
+            kind = t(f"examples.page.kind_{erratum.kind}")
+            label = f"{t('examples.page.note')} · {kind}" if note else kind
+            items.append(f"- **{label}** · {where}  \n{t(erratum.key)}")
+        if items:
+            box("\n".join(items), icon=icon)
 
 
 def show_table(ex: examples.WorkedExample, table: examples.Table) -> None:
@@ -99,9 +103,15 @@ def show_failures(ex: examples.WorkedExample) -> None:
     for failure in ex.failures:
         st.markdown(f"**{t(failure.caption)}** · {cite(failure.section, failure.lines)}")
         st.code(failure.code, language="python", wrap_lines=True)
-        observed = "failure_observed" if failure.observed else "failure_stated"
-        st.caption(t(f"examples.page.{observed}"))
+        if failure.framework:  # our code is NumPy's stand-in for the article's library
+            st.caption(t("examples.page.failure_numpy", framework=failure.framework))
+        else:
+            observed = "failure_observed" if failure.observed else "failure_stated"
+            st.caption(t(f"examples.page.{observed}"))
         st.code(f"{failure.error}: {failure.message}", language=None, wrap_lines=True)
+        if failure.framework:
+            st.caption(t("examples.page.failure_framework", framework=failure.framework))
+            st.code(failure.framework_error, language=None, wrap_lines=True)
         show_errata(ex, ex.errata_at(failure.caption))
 
 
@@ -235,8 +245,12 @@ if len(walk.queries) > 1:
         format_func=lambda i: walk.queries[i],
         key=query_key,
     )
+for stage in walk.skipped:  # said once, so a missing column is not a puzzle
+    st.caption(t(f"examples.page.skipped_{stage}"))
 render_breakdown(
     walk.step, walk.keys, query=query, widget_key=f"{name}_{walk_index}_breakdown",
     shown=present.steps("examples", len(present.STEPS)),
+    notation={**walk.notation, "q": walk.queries[query]}, skipped=walk.skipped,
+    formulas=ex.correct_formulas,
 )  # fmt: skip
 state.link_box()
