@@ -603,7 +603,8 @@ def test_step_labels_use_the_article_notation_and_scaled_only_when_scaled():
     )
     # 001-3.2's weights depend on i and j: the tab says so, as its erratum asks
     assert dict(examples.run("001-3.2").steps[0].stages)["weights"] == "wᵢⱼ"
-    assert dict(examples.run("001-4.4").steps[2].stages)["weights"] == "wᵢⱼ"  # three queries
+    three = examples.run("001-4.4").steps[2]  # three queries: w_ij, y_i, in its formulas too
+    assert dict(three.stages)["weights"] == "wᵢⱼ" and "w_{ij}" in three.formulas[-1]
     assert dict(examples.run("002-4").steps[0].stages)["weights"] == "αᵢⱼ"
     for name in examples.names():
         for walk in examples.run(name).steps:

@@ -26,6 +26,11 @@ READINGS = "examples.table.readings"
 SYMBOLS_4 = ("Q·Kᵢ", "aᵢ = Q·Kᵢ/√dₖ", "wᵢ", "y (Vᵢ = xᵢ)")
 SYMBOLS_4V = ("Q·Kᵢ", "aᵢ = Q·Kᵢ/√dₖ", "wᵢ", "y (Vᵢ = 1, 1, 0)")
 SYMBOLS_4SELF = ("xᵢ·Kⱼ", "aᵢⱼ = xᵢ·Kⱼ/√dₖ", "wᵢⱼ", "yᵢ")
+FORMULAS_4SELF = (
+    r"a_{ij} = \frac{x_i \cdot K_j}{\sqrt{d_k}}",
+    r"w_{ij} = \frac{\exp(a_{ij})}{\sum_{k=1}^{n} \exp(a_{ik})}",
+    r"y_i = \sum_{j=1}^{n} w_{ij} x_j",
+)
 
 # Errata about the article as a whole (claims in prose, references), not one computation.
 ARTICLE_ERRATA = (
@@ -286,6 +291,7 @@ def _ex001_44() -> WorkedExample:
                 keys,
                 dims(3),
                 SYMBOLS_4SELF,
+                FORMULAS_4SELF,
             ),
         ),  # fmt: skip
         as_written=(

@@ -51,6 +51,9 @@ class Walk:
     # the one place our names are mapped to the article's notation, for the tabs, the
     # step-by-step breakdown and the JSON export alike.
     symbols: tuple[str, str, str, str] = ("scores", "scaled", "weights", "context")
+    # LaTeX of this computation in those symbols, where it differs from the example's
+    # corrected formulas (a walk with a query per position).
+    formulas: tuple[str, ...] = ()
 
     @property
     def scaled(self) -> bool:

@@ -45,6 +45,7 @@ def _walk(walk: Walk, lang: str) -> dict:
         "features": list(walk.features),
         "stages": {ours: symbol for ours, symbol in walk.stages},
         "skipped": list(walk.skipped),  # stages that change nothing here (not in the breakdown)
+        "formulas": list(walk.formulas),  # LaTeX where it differs from correct_formulas
         "score": step.score,
         "scale": step.scale,
         "temperature": step.temperature,

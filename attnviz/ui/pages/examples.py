@@ -251,6 +251,6 @@ render_breakdown(
     walk.step, walk.keys, query=query, widget_key=f"{name}_{walk_index}_breakdown",
     shown=present.steps("examples", len(present.STEPS)),
     notation={**walk.notation, "q": walk.queries[query]}, skipped=walk.skipped,
-    formulas=ex.correct_formulas,
+    formulas=walk.formulas or ex.correct_formulas,
 )  # fmt: skip
 state.link_box()
