@@ -69,7 +69,7 @@ def held_out(n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     return drawn[n // 5 :], drawn[: n // 5]
 
 
-def train(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> list[float]:
+def train(model: Reader, ids: torch.Tensor, answers: torch.Tensor) -> list[float]:
     """Adam on the binary cross-entropy of one logit; returns each epoch's mean loss."""
     bce = nn.BCEWithLogitsLoss(reduction="sum")
     adam = torch.optim.Adam(model.parameters(), lr=0.05)
@@ -79,7 +79,7 @@ def train(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> list[float]
         summed = 0.0
         for rows in torch.randperm(len(ids), generator=draw).split(BATCH):
             logits, _ = model(ids[rows])  # (B, T) in, (B,) out  # fix: e001_unbatched
-            loss = bce(logits, labels[rows].float())  # float targets  # fix: e001_target_dtype
+            loss = bce(logits, answers[rows].float())  # float answers  # fix: e001_target_dtype
             adam.zero_grad()
             (loss / len(rows)).backward()
             adam.step()
@@ -88,33 +88,33 @@ def train(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> list[float]
     return means
 
 
-def accuracy(model: Reader, ids: torch.Tensor, labels: torch.Tensor) -> float:
+def accuracy(model: Reader, ids: torch.Tensor, answers: torch.Tensor) -> float:
     with torch.no_grad():
         logits, _ = model(ids)
-    return ((logits > 0).long() == labels).float().mean().item()
+    return ((logits > 0).long() == answers).float().mean().item()
 
 
 def fit():
-    """The whole recipe, seeded: (model, ids, labels, alphabet, train rows, held-out rows,
+    """The whole recipe, seeded: (model, ids, answers, alphabet, train rows, held-out rows,
     mean loss per epoch)."""
     torch.manual_seed(0)
-    texts, targets = zip(*DATA, strict=True)
+    texts, classes = zip(*DATA, strict=True)
     ids, alphabet = char_ids(texts)
-    labels = torch.tensor(targets)
+    answers = torch.tensor(classes)
     train_rows, test_rows = held_out(len(ids))
     model = Reader(len(alphabet), WIDTH)
-    means = train(model, ids[train_rows], labels[train_rows])
-    return model, ids, labels, alphabet, train_rows, test_rows, means
+    means = train(model, ids[train_rows], answers[train_rows])
+    return model, ids, answers, alphabet, train_rows, test_rows, means
 
 
 def main() -> None:
-    model, ids, labels, alphabet, train_rows, test_rows, means = fit()
+    model, ids, answers, alphabet, train_rows, test_rows, means = fit()
     print("alphabet:", " ".join(f"{i}={char}" for i, char in enumerate(alphabet)))
-    print("held-out labels:", labels[test_rows].tolist())
+    print("held-out classes:", answers[test_rows].tolist())
     for epoch in (1, 10, 20, EPOCHS):
         print(f"epoch {epoch:2}: mean loss {means[epoch - 1]:.4f}")
-    print(f"accuracy: train {accuracy(model, ids[train_rows], labels[train_rows]):.2f},", end=" ")
-    print(f"validation {accuracy(model, ids[test_rows], labels[test_rows]):.2f}")
+    print(f"accuracy: train {accuracy(model, ids[train_rows], answers[train_rows]):.2f},", end=" ")
+    print(f"validation {accuracy(model, ids[test_rows], answers[test_rows]):.2f}")
 
 
 if __name__ == "__main__":
