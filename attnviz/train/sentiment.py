@@ -3,11 +3,13 @@
     python -m attnviz.train sentiment-zh     # or sentiment-en, lstm-zh, lstm-en
                                              # (lstm-xx reads sentiment-xx's tokenizer)
 
-A BPE tokenizer is trained on the training texts with `tokenizers` (the same one for both models
-of a language), then the model with Adam,
-fixed seeds, length-bucketed batches. For attention pooling, a validation slice carved (at random,
-fixed seed) from the TRAINING part picks the epoch whose weights are kept (early stopping: pooling
-overfits within a few passes). The held-out 10 % is only read at the end, for the metrics.
+The texts are every data set of the language (data.CORPORA: Chinese reviews; English tweets, film
+review snippets and rated words), each split on its own. A BPE tokenizer is trained on the
+training texts with `tokenizers` (the same one for both models of a language), then the model
+with Adam, fixed seeds, length-bucketed batches. For attention pooling, a validation slice carved
+(at random, fixed seed) from the TRAINING part picks the epoch whose weights are kept (early
+stopping: pooling overfits within a few passes). The held-out 10 % is only read at the end, for
+the metrics, which go into CARD.md and config.json (`held_out`, shown by the sentiment page).
 """
 
 from __future__ import annotations
