@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from attnviz.figures import classifier as figs
 from attnviz.i18n import LANGS, t
+from attnviz.zoo import classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +44,11 @@ def test_sentiment_samples_in_both_model_languages(lang):
         assert at.success or at.info  # agreement, either way
         assert len(at.get("plotly_chart")) == 5  # 2 shaded, 2 probabilities, 1 comparison
         assert len(at.dataframe) == 2  # breakdown table, logits table
+        for name in (f"sentiment-{language}", f"lstm-{language}"):  # how good, and on what
+            scores = classifier.held_out(name)
+            shown = [c.value for c in at.caption if f"{scores['accuracy']:.1%}" in c.value]
+            domains = [t(f"sentiment.domain.{part['domain']}", lang) for part in scores["data"]]
+            assert len(shown) == 1 and all(d in shown[0] for d in domains), shown
     at.radio(key="sentiment_breakdown").set_value("lstm").run()
     assert not at.exception
     # any own text: both models cut it the same way (one tokenizer a language), so the
@@ -50,6 +56,19 @@ def test_sentiment_samples_in_both_model_languages(lang):
     at.segmented_control(key="sentiment_language").set_value("zh").run()
     own(at, "房间很干净，但是早餐一般，服务员态度冷淡。")
     assert len(at.get("plotly_chart")) == 5
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_plain_english_sentences_get_their_polarity(lang):
+    at = open_page("sentiment", lang)
+    at.segmented_control(key="sentiment_language").set_value("en").run()
+    for sentence, label in (
+        ("I absolutely loved this movie", "positive"),
+        ("What a fantastic performance by the whole cast", "positive"),
+        ("The plot was boring and the acting was terrible", "negative"),
+    ):
+        own(at, sentence)
+        assert [m.value for m in at.metric] == [t(f"sentiment.label.{label}", lang)] * 2
 
 
 def own(at: AppTest, sentence: str) -> AppTest:

@@ -80,9 +80,9 @@ MODELS = {
             )
             for name, title in (
                 ("sentiment-zh", "attention pooling (001 §5.2), Chinese reviews"),
-                ("sentiment-en", "attention pooling (001 §5.2), English tweets"),
+                ("sentiment-en", "attention pooling (001 §5.2), English tweets, reviews, words"),
                 ("lstm-zh", "LSTM + attention (000), Chinese reviews"),
-                ("lstm-en", "LSTM + attention (000), English tweets"),
+                ("lstm-en", "LSTM + attention (000), English tweets, reviews, words"),
             )
         ),
         ModelSource(

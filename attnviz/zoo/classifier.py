@@ -60,7 +60,9 @@ class ClassifierConfig:
 
     @classmethod
     def from_dict(cls, config: dict) -> ClassifierConfig:
-        return cls(**{**config, "labels": tuple(config["labels"])})
+        """config.json, less what the recipe measured (`held_out`: see `held_out` below)."""
+        fields = {k: v for k, v in config.items() if k != "held_out"}
+        return cls(**{**fields, "labels": tuple(config["labels"])})
 
 
 class Classifier(nn.Module):
@@ -128,6 +130,12 @@ def load(name: str) -> Loaded:
         raise ValueError(f"{folder}: tokenizer does not match the config (vocab, [PAD] = 0)")
     device = loading.pick_device()
     return Loaded(config, model.to(device).eval(), tokenizer, device)
+
+
+def held_out(name: str) -> dict:
+    """What the recipe measured on the held-out texts (config.json's `held_out`): accuracy and
+    count overall, and per data set its name, package, domain, accuracy and count."""
+    return trained.read_config(trained.model_dir(name))["held_out"]
 
 
 def _has_words(tokens: list[str]) -> bool:

@@ -90,6 +90,12 @@ def show_model(kind: str, name: str, trace) -> None:
     )
     if trace.dropped:
         st.caption(t("sentiment.truncated", kept=len(trace.tokens), dropped=trace.dropped))
+    scores = classifier.held_out(name)
+    parts = [
+        t("sentiment.held_out_part", **{**part, "domain": t(f"sentiment.domain.{part['domain']}")})
+        for part in scores["data"]
+    ]
+    st.caption(t("sentiment.held_out", **scores, parts=t("sentiment.held_out_join").join(parts)))
     charts.trace_download(
         lambda: classifier.npz_arrays(trace), f"{name}-trace", key=f"sentiment_npz_{kind}"
     )
