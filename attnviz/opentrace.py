@@ -110,6 +110,7 @@ def check(
         layers = _layers(weights, np.asarray(q), np.asarray(k), np.asarray(v), allowed)
         if layers is None:
             notices.append("open.qkv_dropped")
+    weights = weights.view()  # read-only for the cache's sharers, the caller's array untouched
     weights.flags.writeable = False
     return OpenTrace(queries, keys, weights, str(model), layers), notices
 
