@@ -51,7 +51,9 @@ with present.fold(t("present.inputs")):
     st.caption(t("open.no_link"))
     upload = st.file_uploader(t("open.upload"), key="open_upload")
 if upload is None:
-    st.info(t("open.upload_hint", limit=opentrace.MAX_FILE_BYTES // 2**20))
+    # Streamlit refuses a larger upload itself (server.maxUploadSize, .streamlit/config.toml).
+    limit = min(opentrace.MAX_FILE_BYTES // 2**20, st.get_option("server.maxUploadSize"))
+    st.info(t("open.upload_hint", limit=limit))
     state.link_box()
     st.stop()
 try:
