@@ -44,11 +44,13 @@ def open_clicked_head() -> None:
 
 
 st.title(t("open.title"))
-if not present.active():
+# The introduction and the note on links only before a file is there: with one, the first
+# figure should be in view (a phone included).
+waiting = st.session_state.get("open_upload") is None
+if waiting and not present.active():
     st.markdown(t("open.intro"))
-
-with present.fold(t("present.inputs")):
     st.caption(t("open.no_link"))
+with present.fold(t("present.inputs")):
     upload = st.file_uploader(t("open.upload"), key="open_upload")
 if upload is None:
     # Streamlit refuses a larger upload itself (server.maxUploadSize, .streamlit/config.toml).
@@ -99,15 +101,11 @@ fixed = False
 if view in ("heads", "overview", "rollout"):
     with c4:
         state.bind("open_range", "range", "head", state.choice(RANGES))
-        fixed = (
-            st.radio(
-                t("range.label"),
-                RANGES,
-                format_func=lambda r: word(f"range.{r}"),
-                key="open_range",
-            )  # fmt: skip
-            == "fixed"
-        )
+        chosen_range = st.radio(
+            t("range.label"), RANGES, format_func=lambda r: word(f"range.{r}"), key="open_range",
+            horizontal=True,
+        )  # fmt: skip
+        fixed = chosen_range == "fixed"
 if not trace.self_attention:
     st.caption(t("error.open_self_only"))
 
@@ -203,4 +201,5 @@ elif view == "rollout":
     )  # fmt: skip
 
 charts.trace_download(lambda: opentrace.arrays(trace), stem, key="open_npz")
+st.caption(t("open.no_link"))
 state.link_box()
