@@ -5,9 +5,11 @@
     queries     (Tq,)           str     the query labels and
     keys        (Tk,)           str     the key labels (cross-attention)
     attentions  (L, H, Tq, Tk)  float   weights: each row >= 0 and summing to 1 (within 1e-3)
-    q, k, v     (L, H, Tq, Dh), (L, H, Tk, Dh), (L, H, Tk, Dv)   optional, all three or none:
-                                        the step-by-step breakdown, softmax(q kᵀ / √Dh)
-    allowed     (Tq, Tk)        bool    optional: which keys each query may see (a causal mask)
+    q, k, v     (L, H, Tq, Dh), (L, G, Tk, Dh), (L, G, Tk, Dv)   optional, all three or none:
+                                        the step-by-step breakdown, softmax(q kᵀ / √Dh); G = H,
+                                        or G key/value heads each shared by H/G query heads (GQA)
+    allowed     (Tq, Tk)        bool    optional: which keys each query may see (a causal mask);
+                                        by default the keys some head gives a weight above 0
     model       ()              str     optional: the model's name
 
 Other members are ignored (the CLI's files add ids, token_type_ids, logits ...). Reading never
@@ -97,8 +99,8 @@ def check(
         raise InputError(
             "error.open_row_sum", layer=layer, head=head, row=row, total=float(sums[worst])
         )
-    if allowed is None:
-        allowed = np.ones((tq, tk), dtype=bool)
+    if allowed is None:  # a causal model's hidden keys get exactly 0 from every head
+        allowed = (weights > 0).any(axis=(0, 1))  # (Tq, Tk)
     allowed = np.asarray(allowed)
     if allowed.dtype != np.bool_ or allowed.shape != (tq, tk):
         raise InputError("error.open_shape", name="allowed", shape=allowed.shape, want=(tq, tk))
@@ -130,13 +132,16 @@ def _layers(weights, q, k, v, allowed) -> tuple[LayerTrace, ...] | None:
     """One LayerTrace per layer when softmax(q kᵀ / √Dh) gives the weights, else None."""
     n_layers, n_heads, tq, tk = weights.shape
     dh = q.shape[-1] if q.ndim == 4 else 0
-    want = {"q": (n_layers, n_heads, tq, dh), "k": (n_layers, n_heads, tk, dh)}
-    want["v"] = (n_layers, n_heads, tk, v.shape[-1] if v.ndim == 4 else 0)
+    # G key/value heads, each shared by H/G query heads (grouped-query attention), or G = H
+    groups = k.shape[1] if k.ndim == 4 and k.shape[1] and n_heads % k.shape[1] == 0 else n_heads
+    want = {"q": (n_layers, n_heads, tq, dh), "k": (n_layers, groups, tk, dh)}
+    want["v"] = (n_layers, groups, tk, v.shape[-1] if v.ndim == 4 else 0)
     for name, array in (("q", q), ("k", k), ("v", v)):
         if array.dtype.kind != "f" or array.shape != want[name] or 0 in array.shape:
             raise InputError("error.open_shape", name=name, shape=array.shape, want=want[name])
         if not np.isfinite(array).all():
             raise InputError("error.open_not_finite", name=name)
+    k, v = (np.repeat(x, n_heads // groups, axis=1) for x in (k, v))  # (L, H, Tk, D)
     layers = []
     for layer in range(n_layers):
         ql, kl, vl = (x[layer].astype(np.float64) for x in (q, k, v))  # (H, T, D)

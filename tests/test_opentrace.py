@@ -72,6 +72,22 @@ def test_qkv_give_the_breakdown_and_others_are_dropped_with_a_notice():
     refused(npz(tokens=np.array(TOKENS), attentions=w, q=q, k=k), "error.open_qkv_partial")
 
 
+def test_grouped_query_heads_and_an_inferred_causal_mask():
+    """4 query heads sharing 2 key/value heads (as SmolLM2's 9 share 3), causal weights and no
+    `allowed`: the mask is read from the zeros, and the breakdown holds."""
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(1, 4, 5, 3))
+    k, v = rng.normal(size=(2, 1, 2, 5, 3))
+    scaled = q @ np.repeat(k, 2, axis=1).swapaxes(-1, -2) / np.sqrt(3)  # (1, 4, T, T)
+    scaled = np.where(np.tril(np.ones((5, 5), bool)), scaled, -np.inf)
+    w = np.exp(scaled - scaled.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    trace, notices = opentrace.read(npz(tokens=np.array(TOKENS), attentions=w, q=q, k=k, v=v))
+    assert notices == [] and trace.layers[0].k.shape == (4, 5, 3)
+    np.testing.assert_array_equal(trace.layers[0].allowed, np.tril(np.ones((5, 5), bool)))
+    np.testing.assert_allclose(trace.layers[0].context[3], w[0, 3] @ v[0, 1], atol=1e-5)
+
+
 def test_a_causal_mask_travels_with_the_file():
     allowed = np.tril(np.ones((5, 5), bool))
     w = np.where(allowed, 1.0, 0.0) / allowed.sum(-1, keepdims=True)  # (T, T)
