@@ -232,3 +232,20 @@ def test_example_notebook_runs(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert attnviz.load(tmp_path / "my-bert.npz").attentions.shape[:2] == (6, 12)
+
+
+def test_the_generate_pages_download_opens_with_its_breakdown(smollm2):
+    """SmolLM2's 9 query heads share 3 key/value heads, under a causal mask: both are read."""
+    from attnviz import attention, generation
+
+    prompt = generation.prepare(smollm2, "The capital of France is")
+    gen = generation.start(smollm2.net, prompt)
+    for _ in range(2):
+        token = generation.choose(gen.steps[-1].logits, generation.Sampling(greedy=True), gen.rng)
+        generation.advance(smollm2.net, gen, token)
+    arrays = generation.arrays(gen, smollm2.tokenizer.labels(gen.ids))
+    trace, notices = opentrace.read(opentrace_bytes(**arrays))
+    t_ = len(gen.ids)
+    assert notices == [] and trace.layers[0].allowed.sum() == t_ * (t_ + 1) // 2
+    step = attention.breakdown(trace.layers[29], 8, t_ - 1)
+    np.testing.assert_allclose(step.weights[0], arrays["attentions"][29, 8, -1], atol=1e-4)
