@@ -237,8 +237,8 @@ def _header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple, n
             offset = handle.tell()
     except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile, NotImplementedError):
         raise InputError("error.open_not_npz") from None
-    if dtype.hasobject:
-        raise InputError("error.open_pickle", name=member.filename[:-4])
+    if dtype.hasobject:  # the name is the file's: only its plain letters reach a message
+        raise InputError("error.open_pickle", name=re.sub(r"\W", "", member.filename[:-4])[:40])
     count = int(np.prod(shape, dtype=object))  # exact: np.int64 could overflow
     size = count * dtype.itemsize
     if size > MAX_EXPANDED_BYTES:
@@ -258,7 +258,8 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype) -> None:
     if dtype.kind not in kind or dtype.names is not None or len(shape) != ndim:
         if name in LABELS:
             raise InputError("error.open_labels", name=name)
-        raise InputError("error.open_type", name=name, dtype=str(dtype), shape=shape)
+        # dtype.str ("<f4", "|V8"): a structured type's field names never reach a message
+        raise InputError("error.open_type", name=name, dtype=dtype.str, shape=shape)
 
 
 # ---------------------------------------------------------------- writing

@@ -120,7 +120,11 @@ def test_open_page_shows_the_same_values(bert, lang):
     assert not at.exception and not at.error, [e.value for e in at.error]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     np.testing.assert_array_equal(heatmap_z(spec), reference(out)[2, 4])
-    assert at.get("text")[0].value.startswith("[CLS] · the")
+    texts = [e.value for e in at.get("text")]
+    assert texts[0] == t(
+        "open.caption", lang, model="minilm-hf", queries=16, keys=16, layers=6, heads=12
+    )
+    assert texts[1].startswith("[CLS] · the")
     assert at.dataframe, "the breakdown table"  # q, k, v were saved
     for view in ("overview", "lines", "stats", "rollout"):
         at.radio(key="open_view").set_value(view).run()

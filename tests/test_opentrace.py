@@ -121,6 +121,14 @@ def test_bad_arrays_are_refused(arrays, key):
     refused(npz(**arrays), key)
 
 
+def test_names_and_types_from_the_file_reach_a_message_as_plain_letters():
+    error = refused(npz(**{"**[x](javascript:1)**": np.array([{}])}), "error.open_pickle")
+    assert error.params == {"name": "xjavascript1"}
+    fields = np.zeros(25, dtype=[("<b>[evil](x)</b>", "<f4")]).reshape(1, 1, 5, 5)
+    error = refused(npz(tokens=np.array(TOKENS), attentions=fields), "error.open_type")
+    assert error.params["dtype"] == "|V4"
+
+
 def test_nan_is_refused():
     w = weights()
     w[1, 2, 3, 0] = np.nan

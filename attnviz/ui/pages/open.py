@@ -70,11 +70,12 @@ for notice in notices:
 n_layers, n_heads, n_queries, n_keys = trace.attentions.shape
 rows, cols = figs.labels(trace)
 stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in trace.model)[:40] or "trace"
-st.caption(
+# st.text: the model's name and the labels come from the file, never read as Markdown or HTML
+st.text(
     t("open.caption", model=trace.model or t("open.unnamed"), queries=n_queries, keys=n_keys,
       layers=n_layers, heads=n_heads)
 )  # fmt: skip
-st.text(" · ".join(cols))  # st.text: labels are never read as Markdown or HTML
+st.text(" · ".join(cols))
 if not trace.self_attention:
     st.caption(t("open.caption_cross"))
     st.text(" · ".join(rows))
