@@ -1,5 +1,7 @@
 """attnviz: page config, language, navigation (behind the last-resort handler) — nothing else."""
 
+from importlib import resources
+
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
@@ -27,14 +29,15 @@ charts.export_format()
 
 # The default page is served at "/", so the landing page takes that place and every other page
 # keeps a stable path (/examples, /playground, /text, /image, ...).
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
-home = st.Page("attnviz/ui/pages/home.py", title=t("nav.home"), icon="🏠", default=True)
+PAGES = (
+    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate", "open",
+)  # fmt: skip
+# Found from the package, not from this script: installed, this script is attnviz/entry/app.py.
+FOLDER = resources.files("attnviz.ui") / "pages"
+home = st.Page(FOLDER / "home.py", title=t("nav.home"), icon="🏠", default=True)
 navigation = st.navigation(
     [home]
-    + [
-        st.Page(f"attnviz/ui/pages/{name}.py", title=t(f"nav.{name}"), url_path=name)
-        for name in PAGES
-    ]
+    + [st.Page(FOLDER / f"{name}.py", title=t(f"nav.{name}"), url_path=name) for name in PAGES]
 )
 st.sidebar.caption(t("app_title"))
 try:

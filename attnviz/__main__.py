@@ -12,6 +12,9 @@
     python -m attnviz generate --model smollm2 --text "..." --max-new-tokens N [--temperature T
         --top-k K --top-p P --seed S]
     python -m attnviz models
+    python -m attnviz serve [--port 8501 --address 127.0.0.1 --replicas N]   (the app)
+
+Installed (`pip install .`), the same commands are `attnviz models`, `attnviz trace ...`.
 
 Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
 and a non-zero exit, never a traceback. `--out` is written exactly as named, and only as a
@@ -269,6 +272,9 @@ def parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the models and whether they are installed")
     models.set_defaults(run=cmd_models)
+
+    # Listed for --help; main() hands everything after "serve" to attnviz.serve's own parser.
+    commands.add_parser("serve", help="start the app (see python -m attnviz.serve --help)")
     return main
 
 
@@ -281,6 +287,11 @@ def terminal_lang() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        from attnviz.serve.__main__ import main as serve
+
+        return serve(argv[1:])
     args = parser().parse_args(argv)
     lang = terminal_lang()
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from attnviz import opentrace
 from attnviz.bpe import clean_prompt
 from attnviz.errors import InputError
 from attnviz.trace import LayerTrace
@@ -199,7 +200,9 @@ def trace_arrays(decoder: Decoder, text: str) -> dict[str, np.ndarray]:
     """What `python -m attnviz trace --model smollm2` writes: one forward over the text."""
     prompt = prepare(decoder, text)
     trace = decoder.net(prompt.ids)[2]
-    return {
+    return {  # an open trace (attnviz/opentrace.py) with the ids, logits and cut besides
+        "version": np.array(opentrace.VERSION),
+        "model": np.array("smollm2"),
         "ids": np.asarray(prompt.ids, dtype=np.int64),  # (T,)
         "tokens": np.array(decoder.tokenizer.labels(prompt.ids), dtype=str),  # (T,)
         "attentions": np.asarray(trace.weights, dtype=np.float32),  # (L, H, T, T)

@@ -27,7 +27,6 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -63,7 +62,6 @@ DISPLAY_MAX = 1024  # decoded photos are shrunk to this long side: enough for th
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 MEAN = (0.485, 0.456, 0.406)  # ImageNet, per RGB channel
 STD = (0.229, 0.224, 0.225)
-SAMPLES = Path("assets") / "images"  # relative to the repository root (see sample_images)
 
 
 _decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
@@ -346,7 +344,7 @@ def sample_images() -> dict[str, bytes]:
 
     The folder is found at call time next to the package, so importing reads nothing.
     """
-    import attnviz
+    from attnviz import shipped
 
-    folder = Path(attnviz.__file__).resolve().parent.parent / SAMPLES
+    folder = shipped.folder("assets") / "images"
     return {path.stem: path.read_bytes() for path in sorted(folder.glob("*.jpg"))}

@@ -267,7 +267,7 @@ def test_forward_refuses_wrong_input_and_keeps_no_state(model, photos):
 def test_trace_arrays_for_the_cli(model):
     data = images.sample_images()["coffee"]
     arrays = dinov2.trace_arrays(data, model)
-    assert set(arrays) == {"pixel_values", "attentions", "saliency"}
+    assert set(arrays) == {"version", "model", "tokens", "pixel_values", "attentions", "saliency"}
     assert arrays["pixel_values"].shape == (3, 224, 224)
     assert arrays["attentions"].shape == (12, 6, 257, 257)
     assert arrays["saliency"].shape == (224, 224)

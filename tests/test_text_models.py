@@ -199,7 +199,7 @@ def test_trace_arrays_for_cli(minilm):
     from attnviz.zoo.bert import trace_arrays
 
     arrays = trace_arrays("minilm", "Is it raining?", "No.")
-    assert set(arrays) == {"ids", "tokens", "token_type_ids", "attentions"}
+    assert set(arrays) == {"version", "model", "ids", "tokens", "token_type_ids", "attentions"}
     t = len(arrays["ids"])
     assert arrays["ids"].dtype == np.int64 and arrays["token_type_ids"].shape == (t,)
     assert arrays["tokens"].dtype.kind == "U" and arrays["tokens"].shape == (t,)

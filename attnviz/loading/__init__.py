@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from attnviz import shipped
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -104,9 +106,6 @@ MODELS = {
     )
 }
 
-# The repository's models/ folder, found from this package (the app runs from the repository).
-TRAINED = Path(__file__).resolve().parents[2] / "models"
-
 
 class ModelMissing(RuntimeError):
     """A model's package is not installed; `install` is the command that fixes it."""
@@ -126,10 +125,15 @@ def package_file(name: str, relpath: str) -> Path:
     """The path of a file inside model `name`'s package (or models/NAME/ for a model trained
     here); ModelMissing if it is not there."""
     package = MODELS[name].package
-    path = TRAINED / name / relpath if package is None else installed_file(package, relpath)
+    path = trained_dir() / name / relpath if package is None else installed_file(package, relpath)
     if path is None or not path.is_file():
         raise ModelMissing(name)
     return path
+
+
+def trained_dir() -> Path:
+    """models/: the clone's, or the installed package's copy (see attnviz/shipped.py)."""
+    return shipped.folder("models")
 
 
 def installed_file(package: str, relpath: str) -> Path | None:

@@ -12,11 +12,11 @@ import csv
 import gzip
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from attnviz import shipped
 from attnviz.loading import installed_file
 
 SEED = 0
@@ -190,5 +190,5 @@ def digits(part: str) -> tuple[np.ndarray, np.ndarray]:
 
 def sample_sentences() -> dict[str, list[str]]:
     """The sentiment page's sample sentences by language (assets/sentiment_samples.toml)."""
-    path = Path(str(resources.files("attnviz"))).parent / "assets" / "sentiment_samples.toml"
+    path = shipped.folder("assets") / "sentiment_samples.toml"
     return tomllib.loads(path.read_text("utf-8"))

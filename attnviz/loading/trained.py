@@ -51,7 +51,7 @@ def model_dir(name: str) -> Path:
     """models/NAME/ of a model trained here (where its recipe writes)."""
     if name not in loading.MODELS or loading.MODELS[name].package is not None:
         raise KeyError(f"{name!r} is not a model trained here")
-    return loading.TRAINED / name
+    return loading.trained_dir() / name
 
 
 def read_config(folder: Path) -> dict:

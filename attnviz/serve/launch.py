@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from attnviz import shipped
 from attnviz.serve.http import healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def free_port() -> int:
 
 
 def streamlit_command(port: int, address: str) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    return [sys.executable, "-m", "streamlit", "run", str(shipped.app_script()),
             "--server.port", str(port), "--server.address", address, *SERVE_FLAGS]  # fmt: skip
 
 
@@ -126,7 +127,9 @@ class Served:
         if self.replicas > 1:  # the cores shared out: N processes of N torch threads would fight
             threads = str(max(1, (os.cpu_count() or 1) // self.replicas))
             env.setdefault("OMP_NUM_THREADS", threads)
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+        # cwd: the entry script's folder, whose .streamlit/config.toml Streamlit reads
+        cwd = shipped.app_script().parent
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
         self.procs.append(proc)
         return proc
 

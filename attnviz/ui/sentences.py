@@ -7,12 +7,11 @@ there is wrapped anew each time (Streamlit reads its source to key the cache).
 """
 
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from attnviz import headstats, i18n
+from attnviz import headstats, i18n, shipped
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
@@ -20,12 +19,11 @@ from attnviz.text import visible
 from attnviz.ui import cache
 from attnviz.zoo import bert
 
-SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples_text.toml"
-
 
 @st.cache_data
 def samples() -> list[dict]:
-    return tomllib.loads(SAMPLES.read_text("utf-8"))["sample"]
+    path = shipped.folder("assets") / "samples_text.toml"
+    return tomllib.loads(path.read_text("utf-8"))["sample"]
 
 
 @st.cache_resource(show_spinner=False)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnviz import attention, loading
+from attnviz import attention, loading, opentrace
 from attnviz.errors import InputError
 from attnviz.loading.e5q4 import dequantize_q4
 from attnviz.text import Encoded, UnigramTokenizer, WordPieceTokenizer
@@ -315,8 +315,11 @@ def trace_arrays(name: str, text: str, pair: str | None = None) -> dict[str, np.
 
 
 def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
-    """A text trace as the CLI's .npz keys (the page's "whole trace" download too)."""
+    """A text trace as the CLI's .npz keys (the page's "whole trace" download too): an open
+    trace (attnviz/opentrace.py) with the token ids and types besides."""
     return {
+        "version": np.array(opentrace.VERSION),
+        "model": np.array(trace.model),
         "ids": np.asarray(trace.extras["ids"], dtype=np.int64),  # (T,)
         "tokens": np.array(trace.tokens, dtype=str),  # (T,)
         "token_type_ids": np.asarray(trace.extras["token_type_ids"], dtype=np.int64),  # (T,)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from attnviz import attention, images
+from attnviz import attention, images, opentrace
 from attnviz.errors import InputError
 from attnviz.loading import DTYPE, onnx_reader, pick_device
 from attnviz.trace import ModelTrace
@@ -247,8 +247,12 @@ def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.n
 
 
 def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
-    """An image trace as the CLI's .npz keys (the page's "whole trace" download too)."""
+    """An image trace as the CLI's .npz keys (the page's "whole trace" download too): an open
+    trace (attnviz/opentrace.py, tokens CLS and the patches) with the pixels and saliency."""
     return {
+        "version": np.array(opentrace.VERSION),
+        "model": np.array(trace.model),
+        "tokens": np.array(trace.tokens, dtype=str),  # (T,)
         "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
         "attentions": trace.attentions.astype(np.float32),
         "saliency": np.asarray(trace.extras["saliency"], dtype=np.float32),

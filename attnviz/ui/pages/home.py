@@ -1,5 +1,7 @@
 """The landing page: what attnviz shows and a link to each page."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from attnviz.ui.common import t
@@ -12,5 +14,6 @@ st.markdown(t("home.intro"))
 st.latex(r"\mathrm{context} = \mathrm{softmax}\!\left(\frac{q\,k^\top}{\sqrt{d_k}}\right) v")
 for column, name in zip(st.columns(len(PAGES)), PAGES, strict=True):
     with column, st.container(border=True):
-        st.page_link(f"attnviz/ui/pages/{name}.py", label=t(f"nav.{name}"), icon=ICONS[name])
+        # beside this file: an installed app runs from attnviz/entry/app.py, not the repository
+        st.page_link(Path(__file__).parent / f"{name}.py", label=t(f"nav.{name}"), icon=ICONS[name])
         st.caption(t(f"home.about_{name}"))
