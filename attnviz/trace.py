@@ -20,7 +20,7 @@ import numpy as np
 STEP_NAMES = ("q", "k", "v", "scores", "scaled", "masked", "weights", "context")
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
+def frozen(array: np.ndarray) -> np.ndarray:
     """A read-only view: traces are shared between users through the cache, so nobody may write."""
     array = np.asarray(array)
     view = array.view()
@@ -49,7 +49,7 @@ class AttentionStep:
 
     def __post_init__(self) -> None:
         for name in STEP_NAMES:
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         *lead, tq, tk = self.scores.shape
         expected = {
             "k": (*lead, tk, self.k.shape[-1]),
@@ -86,7 +86,7 @@ class LayerTrace:
 
     def __post_init__(self) -> None:
         for name in ("q", "k", "v", "weights", "context", "allowed"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         h, tq, dh = self.q.shape
         tk = self.k.shape[1]
         expected = {
@@ -119,9 +119,9 @@ class ModelTrace:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", _frozen(self.hidden))
-        object.__setattr__(self, "special", _frozen(np.asarray(self.special, dtype=bool)))
-        object.__setattr__(self, "extras", {k: _frozen(v) for k, v in self.extras.items()})
+        object.__setattr__(self, "hidden", frozen(self.hidden))
+        object.__setattr__(self, "special", frozen(np.asarray(self.special, dtype=bool)))
+        object.__setattr__(self, "extras", {k: frozen(v) for k, v in self.extras.items()})
         t = len(self.tokens)
         if self.hidden.shape[:2] != (len(self.layers) + 1, t):
             raise ValueError(f"hidden has shape {self.hidden.shape}, expected (L+1, {t}, D)")
@@ -157,7 +157,7 @@ class ClassifierTrace:
 
     def __post_init__(self) -> None:
         for name in ("logits", "bias", "probabilities"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         if self.step.weights.shape != (1, len(self.tokens)):
             raise ValueError(f"weights {self.step.weights.shape} do not match the tokens")
         if not self.logits.shape == self.bias.shape == self.probabilities.shape:
@@ -187,7 +187,7 @@ class DigitTrace:
 
     def __post_init__(self) -> None:
         for name in ("pixel_values", "logits", "probabilities"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         if self.step.weights.shape != (self.side**2, self.side**2):
             raise ValueError(f"weights {self.step.weights.shape} do not match side {self.side}")
 

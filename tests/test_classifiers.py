@@ -3,6 +3,7 @@ held-out data, attention against plain-torch references, and bad input."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -24,6 +25,9 @@ TEXT_MODELS = ("sentiment-zh", "sentiment-en", "lstm-zh", "lstm-en")
 SOURCE = {"zh": "reviews-zh", "en": "tweets-en"}
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = 600  # held-out texts checked per model: seconds, not minutes
+# Each model read once for the module: the zoo keeps no cache (the UI's is attnviz/ui/cache.py).
+load_classifier = functools.cache(classifier.load)
+load_digits = functools.cache(cnn_attention.load)
 
 
 def stated_accuracy(name: str) -> float:
@@ -46,7 +50,7 @@ def test_the_two_classifiers_of_a_language_share_one_tokenizer(language):
 
 @pytest.mark.parametrize("name", TEXT_MODELS)
 def test_text_model_reaches_its_stated_accuracy(name):
-    loaded = classifier.load(name)
+    loaded = load_classifier(name)
     texts, labels = data.texts(SOURCE[loaded.config.language], "held_out")
     rows = classifier.encode(loaded.tokenizer, texts[:SAMPLE], loaded.config.max_tokens)
     accuracy = (evaluate(loaded.model, rows, loaded.device) == labels[:SAMPLE]).mean()
@@ -64,7 +68,7 @@ def test_chinese_models_reach_88_percent():
 
 
 def test_digits_reach_97_percent_held_out():
-    loaded = cnn_attention.load()
+    loaded = load_digits()
     images, labels = data.digits("held_out")
     pixels = torch.as_tensor(images, dtype=torch.float32)[:, None] / 255
     with torch.no_grad():
@@ -78,9 +82,9 @@ def test_loading_is_strict(name, tmp_path):
     path = trained.model_dir(name) / "model.safetensors"
     tensors = load_file(str(path))
     module = (
-        cnn_attention.DigitsCNN(cnn_attention.load().config)
+        cnn_attention.DigitsCNN(load_digits().config)
         if name == "digits"
-        else classifier.Classifier(classifier.load(name).config)
+        else classifier.Classifier(load_classifier(name).config)
     )
     trained.load_strict(module, path)  # the real file loads
     first = sorted(tensors)[0]
@@ -100,10 +104,10 @@ def test_loading_is_strict(name, tmp_path):
 @pytest.mark.parametrize("name", ("sentiment-zh", "lstm-en"))
 def test_text_attention_equals_a_plain_torch_reference(name):
     """softmax over the tokens of w·x, the weighted sum and fc, written with torch's own ops."""
-    loaded = classifier.load(name)
+    loaded = load_classifier(name)
     model = loaded.model
     sentence = "质量很好，物流也快" if name.endswith("zh") else "I really love this phone"
-    trace = classifier.trace(name, sentence)
+    trace = classifier.trace(load_classifier(name), sentence)
     ids = torch.tensor([loaded.tokenizer.encode(sentence).ids])
     with torch.no_grad():
         x = model.embedding(ids)  # (1, T, D)
@@ -122,7 +126,7 @@ def test_text_attention_equals_a_plain_torch_reference(name):
 
 
 def test_padding_gets_no_weight_and_changes_nothing():
-    loaded = classifier.load("lstm-zh")
+    loaded = load_classifier("lstm-zh")
     rows = classifier.encode(loaded.tokenizer, ["很好", "这本书写得不错，推荐购买"], 256)
     ids, allowed = classifier.batch(rows)
     with torch.no_grad():
@@ -134,7 +138,7 @@ def test_padding_gets_no_weight_and_changes_nothing():
 
 def test_digit_attention_equals_torch_sdpa():
     images, _ = data.digits("held_out")
-    trace = cnn_attention.trace(images[0].astype(np.float32) / 255)
+    trace = cnn_attention.trace(load_digits(), images[0].astype(np.float32) / 255)
     q, k, v = (torch.as_tensor(np.array(getattr(trace.step, n))) for n in "qkv")
     with torch.no_grad():
         context = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
@@ -156,24 +160,24 @@ def test_digit_attention_equals_torch_sdpa():
 @pytest.mark.parametrize("name", ("sentiment-zh", "lstm-en"))
 def test_bad_text_gets_a_message(name, sentence, key):
     with pytest.raises(InputError) as info:
-        classifier.trace(name, sentence)
+        classifier.trace(load_classifier(name), sentence)
     assert info.value.key == key
 
 
 def test_other_language_is_a_best_effort_or_a_message():
     """English read by a Chinese model is a best effort the page labels by its script; Chinese
     has no piece in the English vocabulary, so the English models say they know no word."""
-    trace = classifier.trace("sentiment-zh", "great book")
+    trace = classifier.trace(load_classifier("sentiment-zh"), "great book")
     assert trace.probabilities.sum() == pytest.approx(1.0)
     assert classifier.script_share("great book") == 0.0
     assert classifier.script_share("这本书写得很好 ok") == pytest.approx(7 / 9)
     with pytest.raises(InputError) as info:
-        classifier.trace("sentiment-en", "这本书写得很好")
+        classifier.trace(load_classifier("sentiment-en"), "这本书写得很好")
     assert info.value.key == "error.sentiment_no_words"
 
 
 def test_long_text_is_cut_and_says_how_much():
-    trace = classifier.trace("sentiment-en", "good " * 400)
+    trace = classifier.trace(load_classifier("sentiment-en"), "good " * 400)
     assert len(trace.tokens) == 256 and trace.dropped == 144
 
 
@@ -186,7 +190,7 @@ def test_drawn_digits_survive_the_round_trip():
         big = np.asarray(Image.fromarray(255 - images[i]).resize((200, 200)))
         pixels, notices = digit_images.from_bytes(png(big))
         assert notices == () and pixels.shape == (28, 28)
-        right += cnn_attention.trace(pixels).prediction == labels[i]
+        right += cnn_attention.trace(load_digits(), pixels).prediction == labels[i]
     assert right >= 18, right
 
 
@@ -208,7 +212,7 @@ def test_a_photo_is_a_labelled_best_effort():
     photo = (ROOT / "assets" / "images" / "astronaut.jpg").read_bytes()
     pixels, notices = digit_images.from_bytes(photo)
     assert [n.key for n in notices] == ["notice.digit_not_digit"]
-    assert cnn_attention.trace(pixels).probabilities.sum() == pytest.approx(1.0)
+    assert cnn_attention.trace(load_digits(), pixels).probabilities.sum() == pytest.approx(1.0)
 
 
 def test_not_an_image_gets_a_message():

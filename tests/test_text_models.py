@@ -196,9 +196,10 @@ def test_minilm_truncates_at_512(minilm):
 
 @needs_minilm
 def test_trace_arrays_for_cli(minilm):
-    from attnviz.zoo.bert import trace_arrays
+    from attnviz.zoo import bert, registry
 
-    arrays = trace_arrays("minilm", "Is it raining?", "No.")
+    request = registry.Request(text="Is it raining?", pair="No.")
+    arrays = bert.npz_arrays(registry.trace("minilm", request, minilm))
     assert set(arrays) == {"ids", "tokens", "token_type_ids", "attentions"}
     t = len(arrays["ids"])
     assert arrays["ids"].dtype == np.int64 and arrays["token_type_ids"].shape == (t,)

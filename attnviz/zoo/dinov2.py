@@ -228,26 +228,28 @@ class ImageModel:
         )
 
 
-def load() -> ImageModel:
+def load(name: str = NAME) -> ImageModel:
     """Read the ONNX weights and build the model (loading.ModelMissing if not installed)."""
     tensors, facts = onnx_reader.read()
     return ImageModel(tensors, facts, DinoConfig())
 
 
-def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.ndarray]:
-    """What the CLI saves to .npz for one image file's bytes (InputError if they are bad).
+READS = "image"
 
-    Returns exactly: pixel_values float32 (3, 224, 224), attentions float32 (L, H, T, T)
-    = (12, 6, 257, 257), saliency float32 (224, 224).
-    """
-    image = images.decode(data)  # InputError before the model is even loaded
-    model = model or load()
-    _, trace = model.forward(images.preprocess(image))
-    return npz_arrays(trace)
+
+def prepare(request) -> np.ndarray:
+    """pixel_values (3, 224, 224) of a registry.Request's image bytes (InputError if bad)."""
+    return images.preprocess(images.decode(request.image))
+
+
+def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ModelTrace:
+    return model.forward(pixel_values)[1]
 
 
 def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
-    """An image trace as the CLI's .npz keys (the page's "whole trace" download too)."""
+    """An image trace as the CLI's .npz keys (the page's "whole trace" download too):
+    pixel_values float32 (3, 224, 224), attentions float32 (L, H, T, T) = (12, 6, 257, 257),
+    saliency float32 (224, 224)."""
     return {
         "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
         "attentions": trace.attentions.astype(np.float32),

@@ -12,7 +12,7 @@ import streamlit as st
 from attnviz import dateforms, i18n
 from attnviz.figures import seq2seq as figs
 from attnviz.figures.breakdown import vector_text
-from attnviz.ui import charts, present, state
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 from attnviz.zoo import seq2seq
 
@@ -23,18 +23,6 @@ EXTRAS = {
     "extra_outside": "22-Nov-2026",
     "extra_mixed": "2026年 Nov 22日",
 }
-
-
-@st.cache_resource(show_spinner=False)
-def get_model(name: str):
-    from attnviz.loading import trained
-
-    return trained.load_seq2seq(name)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def get_trace(name: str, text: str):
-    return get_model(name).trace(text, name)
 
 
 def sample_text(sample: str) -> str:
@@ -89,7 +77,7 @@ with present.fold(t("present.inputs")):
 traces = {}
 try:
     for score in SCORES:
-        traces[score] = get_trace(f"dates-{score}", text)
+        traces[score] = cache.get_trace(f"dates-{score}", text)
 except Exception as exc:  # InputError / ModelMissing become messages; anything else re-raises
     show_error(exc)
     st.stop()
