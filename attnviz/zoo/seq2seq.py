@@ -26,7 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnviz import attention, dateforms, loading
 from attnviz.errors import InputError
-from attnviz.loading import trained
+from attnviz.loading.safetensors_reader import read_strict
 from attnviz.trace import AttentionStep
 from attnviz.zoo.registry import Prediction
 
@@ -257,7 +257,7 @@ def expected_shapes(config: Seq2SeqConfig) -> dict[str, tuple[int, ...]]:
 
 
 def load(name: str, folder: Path | None = None) -> Seq2Seq:
-    """A dates model on the picked device, in eval mode, read strictly (see trained.read_checked).
+    """A dates model on the picked device, in eval mode, read strictly (see safetensors_reader).
 
     Args:
         folder: read from here instead of models/NAME/ (a recipe's fresh output).
@@ -269,7 +269,7 @@ def load(name: str, folder: Path | None = None) -> Seq2Seq:
         config_path, weights_path = folder / "config.json", folder / "model.safetensors"
     config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
     model = Seq2Seq(config)
-    model.load_state_dict(trained.read_checked(weights_path, expected_shapes(config)), strict=True)
+    model.load_state_dict(read_strict(weights_path, expected_shapes(config)), strict=True)
     return model.to(loading.pick_device()).eval()
 
 
