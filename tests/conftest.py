@@ -95,3 +95,65 @@ def smollm2():
     from attnviz.zoo import llama
 
     return llama.load()
+
+
+def open_app(
+    page: str | None = None,
+    lang: str | None = None,
+    *,
+    first_run: bool = True,
+    timeout: float = 240,
+    **params: str,
+):
+    """app.py under AppTest with `lang` and `params` in the URL, switched to `page` (a file
+    under attnviz/ui/pages/). `first_run`: the start page runs first, as for a visitor who
+    arrives at "/"; without it the first run is the page itself, as for a link straight to it.
+    The timeout is per run and generous: a busy machine runs a page's first forward slowly."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    if lang:
+        at.query_params["lang"] = lang
+    for name, value in params.items():
+        at.query_params[name] = value
+    if first_run or page is None:
+        at.run()
+    if page:
+        at.switch_page(f"attnviz/ui/pages/{page}.py").run()
+    return at
+
+
+def _source(function) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):  # made at run time (Hypothesis wraps some): no file to read
+        return ""
+
+
+def _openers(module) -> set[str]:
+    """Names of the module's functions that open the app (open_app and the module's wrappers)."""
+    import inspect
+
+    names = {"open_app"}
+    for name, function in inspect.getmembers(module, inspect.isfunction):
+        if function.__module__ == module.__name__ and "open_app(" in _source(function):
+            names.add(name)
+    return names
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs a page under AppTest `page`, so the fast loop can leave them out
+    (`make fast`: pytest -m "not browser and not page and not training")."""
+    openers: dict[str, set[str]] = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None or item.get_closest_marker("browser"):
+            continue
+        module = item.module
+        if module.__name__ not in openers:
+            openers[module.__name__] = _openers(module)
+        source = _source(function)
+        if any(f"{name}(" in source for name in openers[module.__name__]):
+            item.add_marker(pytest.mark.page)

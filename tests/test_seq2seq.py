@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import open_app
 from safetensors.torch import load_file, save_file
 
 from attnviz import attention, dateforms, loading
@@ -227,14 +228,9 @@ def test_recipe_runs_end_to_end_on_a_tiny_budget(tmp_path):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_page_under_apptest(lang):
-    from streamlit.testing.v1 import AppTest
-
     from attnviz.i18n import t
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page("attnviz/ui/pages/seq2seq.py").run()
+    at = open_app("seq2seq", lang)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == t("seq2seq.title", lang)
     # the default sample, rewritten by both models, with no notice
