@@ -31,7 +31,7 @@ from attnviz.errors import InputError
 from attnviz.loading.e5q4 import dequantize_q4
 from attnviz.loading.safetensors_reader import read_strict
 from attnviz.text import Encoded, UnigramTokenizer, WordPieceTokenizer
-from attnviz.trace import ModelTrace
+from attnviz.trace import TextTrace
 
 NAMES = ("minilm", "e5")
 
@@ -130,15 +130,8 @@ class Bert(nn.Module):
         self.embed = Embeddings(config, word)
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.layers))
 
-    def forward(self, enc: Encoded) -> tuple[torch.Tensor, ModelTrace]:
-        """(embedding (D,), trace) of one tokenised input.
-
-        trace.extras (numpy, read-only): ids (T,), token_type_ids (T,), segment (T,) 0 = A,
-        1 = B, display (T,) pieces without "##"/"▁", word_index (T,) into words (W,),
-        embedding (D,) mean-pooled and L2-normalised, truncated () bool, dropped () tokens
-        cut at 512 (dropped_a (), dropped_b (): of them, from the end of sentence A / B),
-        removed () control characters removed from the input.
-        """
+    def forward(self, enc: Encoded) -> tuple[torch.Tensor, TextTrace]:
+        """(embedding (D,), TextTrace) of one tokenised input."""
         t = len(enc.ids)
         if not 0 < t <= self.config.positions:
             raise ValueError(f"{t} tokens; this model reads 1 to {self.config.positions}")
@@ -162,26 +155,22 @@ class Bert(nn.Module):
         # Mean pooling over every token, then unit length: the sentence embedding both
         # sentence-transformers (MiniLM) and the E5 engine compute.
         embedding = F.normalize(x.mean(dim=0), dim=0)  # (D,)
-        trace = ModelTrace(
+        trace = TextTrace(
             model=self.config.name,
             tokens=enc.tokens,
             layers=tuple(layers),
             hidden=torch.stack(hidden).cpu().numpy(),  # (L+1, T, D)
             special=enc.special,
-            extras={
-                "ids": enc.ids,
-                "token_type_ids": enc.token_type_ids,
-                "segment": enc.segment,
-                "display": np.array(enc.display, dtype=str),
-                "word_index": enc.word_index,
-                "words": np.array(enc.words, dtype=str),
-                "embedding": embedding.cpu().numpy(),
-                "truncated": np.array(enc.truncated),
-                "dropped": np.array(enc.dropped),
-                "dropped_a": np.array(enc.dropped_a),
-                "dropped_b": np.array(enc.dropped_b),
-                "removed": np.array(enc.removed),
-            },
+            ids=enc.ids,
+            token_type_ids=enc.token_type_ids,
+            segment=enc.segment,
+            display=tuple(enc.display),
+            word_index=enc.word_index,
+            words=tuple(enc.words),
+            embedding=embedding.cpu().numpy(),
+            dropped_a=enc.dropped_a,
+            dropped_b=enc.dropped_b,
+            removed=enc.removed,
         )
         return embedding, trace
 
@@ -198,7 +187,7 @@ class TextModel:
     def encode(self, text: str, pair: str | None = None) -> Encoded:
         return self.tokenizer.encode(text, pair)
 
-    def trace(self, text: str, pair: str | None = None) -> ModelTrace:
+    def trace(self, text: str, pair: str | None = None) -> TextTrace:
         """Tokenise and run the forward; InputError for bad text (see text.clean)."""
         enc = self.encode(text, pair)
         with torch.inference_mode():
@@ -337,15 +326,15 @@ def prepare(request) -> tuple[str, str | None]:
     return request.text, request.pair
 
 
-def run(model: TextModel, name: str, value: tuple[str, str | None]) -> ModelTrace:
+def run(model: TextModel, name: str, value: tuple[str, str | None]) -> TextTrace:
     return model.trace(*value)
 
 
-def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+def npz_arrays(trace: TextTrace) -> dict[str, np.ndarray]:
     """A text trace as the CLI's .npz keys (the page's "whole trace" download too)."""
     return {
-        "ids": np.asarray(trace.extras["ids"], dtype=np.int64),  # (T,)
+        "ids": np.asarray(trace.ids, dtype=np.int64),  # (T,)
         "tokens": np.array(trace.tokens, dtype=str),  # (T,)
-        "token_type_ids": np.asarray(trace.extras["token_type_ids"], dtype=np.int64),  # (T,)
+        "token_type_ids": np.asarray(trace.token_type_ids, dtype=np.int64),  # (T,)
         "attentions": trace.attentions.astype(np.float32),  # (L, H, T, T)
     }

@@ -11,11 +11,12 @@ of the ONNX file (read by `loading.onnx_reader`, no onnxruntime).
        1x1 conv to one channel, bilinear resize to 224 x 224, sigmoid: the saliency map.
 
 Every attention goes through `attention.heads` (the model path) on (H, T, Dh) tensors.
-The forward stores nothing on the model: it returns (saliency, ModelTrace).
+The forward stores nothing on the model: it returns (saliency, ImageTrace).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from PIL import Image
 from attnviz import attention, images
 from attnviz.errors import InputError
 from attnviz.loading import DTYPE, onnx_reader, pick_device
-from attnviz.trace import ModelTrace
+from attnviz.trace import ImageTrace
 
 NAME = "dinov2"
 # A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
@@ -144,7 +145,7 @@ class ImageModel:
         return torch.sigmoid(x)[0, 0]  # (size, size)
 
     @torch.inference_mode()
-    def forward(self, pixel_values: np.ndarray) -> tuple[np.ndarray, ModelTrace]:
+    def forward(self, pixel_values: np.ndarray) -> tuple[np.ndarray, ImageTrace]:
         """One photo's pixel_values (3, 224, 224) -> (saliency (224, 224), trace)."""
         cfg = self.config
         pixel_values = np.asarray(pixel_values, dtype=np.float32)
@@ -191,40 +192,28 @@ class ImageModel:
         hidden_np = torch.stack(hidden).cpu().numpy()  # (L+1, T, D)
         special = np.zeros(t, dtype=bool)
         special[0] = True
-        trace = ModelTrace(
+        trace = ImageTrace(
             model=NAME,
             tokens=patch_labels(cfg.grid),
             layers=tuple(layers),
             hidden=hidden_np,
             special=special,
-            extras={
-                "pixel_values": pixel_values,
-                "saliency": saliency,
-                "token_norms": np.linalg.norm(hidden_np, axis=-1),  # (L+1, T)
-            },
+            pixel_values=pixel_values,
+            saliency=saliency,
+            token_norms=np.linalg.norm(hidden_np, axis=-1),  # (L+1, T)
         )
         return saliency, trace
 
-    def trace(self, image: Image.Image) -> ModelTrace:
-        """The trace of one decoded photo (see `images.decode`).
-
-        Extras: pixel_values (3, 224, 224), saliency (224, 224), token_norms (L+1, T),
-        picture (224, 224, 3) uint8 = what the model sees, box [left, top, width, height] of the
-        photo on it, content (P,) = share of each patch covered by the photo (0 = padding).
-        """
+    def trace(self, image: Image.Image) -> ImageTrace:
+        """The trace of one decoded photo (see `images.decode`), with the picture the model
+        sees, the photo's box on it and each patch's share of photo (0 = padding)."""
         picture, box = images.letterbox(image)
         _, trace = self.forward(images.normalize(picture))
-        extras = dict(trace.extras)
-        extras["picture"] = np.asarray(picture, dtype=np.uint8)
-        extras["box"] = np.asarray(box, dtype=np.int64)
-        extras["content"] = images.patch_content(box)
-        return ModelTrace(
-            model=trace.model,
-            tokens=trace.tokens,
-            layers=trace.layers,
-            hidden=trace.hidden,
-            special=trace.special,
-            extras=extras,
+        return dataclasses.replace(
+            trace,
+            picture=np.asarray(picture, dtype=np.uint8),
+            box=np.asarray(box, dtype=np.int64),
+            content=images.patch_content(box),
         )
 
 
@@ -242,42 +231,43 @@ def prepare(request) -> np.ndarray:
     return images.preprocess(images.decode(request.image))
 
 
-def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ModelTrace:
+def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ImageTrace:
     return model.forward(pixel_values)[1]
 
 
-def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+def npz_arrays(trace: ImageTrace) -> dict[str, np.ndarray]:
     """An image trace as the CLI's .npz keys (the page's "whole trace" download too):
     pixel_values float32 (3, 224, 224), attentions float32 (L, H, T, T) = (12, 6, 257, 257),
     saliency float32 (224, 224)."""
     return {
-        "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
+        "pixel_values": np.asarray(trace.pixel_values, dtype=np.float32),
         "attentions": trace.attentions.astype(np.float32),
-        "saliency": np.asarray(trace.extras["saliency"], dtype=np.float32),
+        "saliency": np.asarray(trace.saliency, dtype=np.float32),
     }
 
 
 def artifact_patches(
-    trace: ModelTrace, layer: int, factor: float = ARTIFACT_FACTOR, sink: float = SINK_FACTOR
+    trace: ImageTrace, layer: int, factor: float = ARTIFACT_FACTOR, sink: float = SINK_FACTOR
 ) -> np.ndarray:
     """Token indices (1..P, CLS excluded) of the patches that swamp the maps of `layer`.
 
     Two rules, either one suffices:
     - high norm: the norm of the patch's hidden state entering the layer (``token_norms[layer]``)
       is more than `factor` times the median norm of the photo's patches there (padding left
-      out when `extras["content"]` says which patches are padding). Not applied in layer 0, which
+      out when `trace.content` says which patches are padding). Not applied in layer 0, which
       sees raw patch embeddings (a large norm there means a bright patch, not an artifact).
     - attention sink: averaged over heads and queries, the patch receives more than `sink`
       times the even share (1/T) of the weights of `layer`.
 
     Returns a sorted int array, often empty.
     """
-    norms = np.asarray(trace.extras["token_norms"])  # (L+1, T)
+    norms = np.asarray(trace.token_norms)  # (L+1, T)
     if not 0 <= layer < norms.shape[0] - 1:
         raise IndexError(f"layer {layer} out of range 0..{norms.shape[0] - 2}")
     patches = norms[layer, 1:]  # (P,)
     # The median of the photo's own patches: black letterbox padding would pull it down.
-    photo = np.asarray(trace.extras.get("content", np.ones(len(patches)))) >= 0.5  # (P,)
+    content = np.ones(len(patches)) if trace.content is None else trace.content  # (P,)
+    photo = content >= 0.5  # (P,)
     typical = np.median(patches[photo] if photo.any() else patches)
     high = patches > factor * typical if layer else np.zeros(len(patches), bool)
     weights = trace.layers[layer].weights  # (H, T, T)
