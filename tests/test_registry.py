@@ -66,3 +66,21 @@ def test_a_bad_seq2seq_config_raises():
         Seq2SeqConfig(score="additive", input_chars="aab")
     with pytest.raises(ValueError):
         Seq2SeqConfig(score="general", input_chars="abc", embed=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "request_"),
+    [
+        ("dinov2", registry.Request(image=b"not an image")),
+        ("digits", registry.Request(image=b"")),
+    ],
+)
+def test_bad_input_fails_before_any_model_loads(name, request_, monkeypatch):
+    from attnviz.errors import InputError
+
+    def no_load(name):
+        raise AssertionError("the model was loaded for bad input")
+
+    monkeypatch.setattr(registry.family(name), "load", no_load)
+    with pytest.raises(InputError):
+        registry.trace(name, request_)

@@ -1,8 +1,9 @@
 """Where weights come from, and the one place that picks device and dtype.
 
-Only this package knows checkpoint names and file locations. Files are found through
-`importlib` in installed packages (never a hard-coded path); nothing is fetched from a hub.
-The readers for each format live beside this file and check every key and shape.
+`MODELS` says where each registered model's files are (the family that reads them is
+attnviz.zoo.registry's). Files are found through `importlib` in installed packages (never a
+hard-coded path); nothing is fetched from a hub. The readers for each format live beside this
+file and check every key and shape; each model's checkpoint key map lives with the model.
 """
 
 from __future__ import annotations
