@@ -143,14 +143,51 @@ def _openers(module) -> set[str]:
     return names
 
 
+# Tests of 5 s or more (a shared 2-core machine, `pytest --durations`, issue 19): models loaded
+# whole, transformers as the oracle, servers started, held-out sets read. `make fast` leaves
+# them out; `make test` runs them. A module name marks all its tests.
+SLOW = {
+    "test_llama.py",
+    "test_generate.py",
+    "test_deploy.py::test_two_replicas_behind_nginx_keep_each_session_on_one",
+    "test_examples.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
+    "test_cli_pinned.py::test_trace_npz_is_pinned",
+    "test_cli.py::test_python_dash_m_runs",
+    "test_cli.py::test_trace_dinov2_npz_and_bad_image",
+    "test_cli.py::test_trace_e5_chinese_npz",
+    "test_cli.py::test_trace_minilm_pair_npz",
+    "test_fuzz.py::test_fuzz_text_pipeline",
+    "test_fuzz.py::test_hostile_pair_corpus",
+    "test_fuzz.py::test_hostile_text_corpus",
+    "test_seq2seq.py::test_held_out_accuracy_on_a_small_sample",
+    "test_hostile_cli.py::test_image_is_read_only_from_a_regular_file",
+    "test_hostile_cli.py::test_a_whole_animated_gif_is_traced",
+    "test_hostile_cli.py::test_out_in_a_missing_or_unwritable_place_is_one_line",
+    "test_hostile_cli.py::test_out_refuses_what_is_not_a_regular_file",
+    "test_hostile.py::test_decode_bomb_peak_memory_is_bounded",
+    "test_text_models.py::test_very_long_text_gets_a_message",
+    "test_text_models.py::test_odd_text_gives_a_correct_trace",
+    "test_text_models.py::test_markup_is_kept_as_literal_tokens",
+    "test_text_figures.py::test_overview_of_512_tokens_is_small",
+    "test_classifiers.py::test_drawn_digits_survive_the_round_trip",
+    "test_classifiers.py::test_text_model_reaches_its_stated_accuracy",
+}
+TRAINING = {"test_seq2seq.py::test_recipe_runs_end_to_end_on_a_tiny_budget"}
+
+
 def pytest_collection_modifyitems(items):
-    """Mark every test that runs a page under AppTest `page`, so the fast loop can leave them out
-    (`make fast`: pytest -m "not browser and not page and not training")."""
+    """Mark the tests that run a page under AppTest `page` (found by the opener they call), and
+    the SLOW and TRAINING ones, so the fast loop can leave them out (`make fast`)."""
     openers: dict[str, set[str]] = {}
     for item in items:
         function = getattr(item, "function", None)
         if function is None or item.get_closest_marker("browser"):
             continue
+        where = item.nodeid.split("[")[0].removeprefix("tests/")
+        if where in SLOW or where.split("::")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if where in TRAINING:
+            item.add_marker(pytest.mark.training)
         module = item.module
         if module.__name__ not in openers:
             openers[module.__name__] = _openers(module)
