@@ -122,7 +122,7 @@ def test_every_initializer_gets_one_role(proto):
     assert set(tensors) == set(reader.expected_shapes())
     assert len(proto.graph.initializer) == len(tensors) + 1  # two position rows become one
     assert facts == {
-        "norm_eps": pytest.approx(1e-6),
+        "eps": pytest.approx(1e-6),
         "head_width": 64,
         "bn_eps": pytest.approx(1e-5),
         "upconvs": 3,
@@ -209,8 +209,8 @@ def test_config_checked_on_creation_and_against_the_graph(proto):
     with pytest.raises(ValueError):
         dinov2.DinoConfig(size=225)
     tensors, facts = reader.map_initializers(proto)
-    with pytest.raises(reader.OnnxLayoutError, match="norm_eps"):
-        dinov2.ImageModel(tensors, {**facts, "norm_eps": 1e-5}, dinov2.DinoConfig())
+    with pytest.raises(reader.OnnxLayoutError, match="eps"):
+        dinov2.ImageModel(tensors, {**facts, "eps": 1e-5}, dinov2.DinoConfig())
     config = dinov2.DinoConfig()
     assert hash(config) == hash(dinov2.DinoConfig())  # frozen: usable as a cache key
     assert (config.grid, config.tokens, config.head_width) == (16, 257, 64)

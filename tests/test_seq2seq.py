@@ -102,7 +102,7 @@ def test_trace_attention_is_the_formula(models, name, text):
     trace = model.trace(text, name)
     step = trace.step
     tq, tk = len(trace.output_tokens), len(trace.input_tokens)
-    assert trace.attentions.shape == (tq, tk) == (10, len(dateforms.normalize(text)))
+    assert trace.weights.shape == (tq, tk) == (10, len(dateforms.normalize(text)))
     np.testing.assert_allclose(step.weights.sum(axis=1), 1.0, atol=1e-5)
     assert (step.weights >= 0).all()
     params = {k: v.detach().cpu().double().numpy() for k, v in model.score_params.items()}

@@ -45,11 +45,11 @@ class DinoConfig:
     layers: int = 12
     heads: int = 6
     width: int = 384
-    mlp: int = 1536
+    ffn: int = 1536  # width of the feed-forward layer
     patch: int = 14
     size: int = 224
     pos_grid: int = 37  # the position embeddings were trained for 518 x 518 inputs
-    norm_eps: float = 1e-6
+    eps: float = 1e-6  # LayerNorm epsilon
     bn_eps: float = 1e-5
     upconvs: int = 3
 
@@ -60,7 +60,7 @@ class DinoConfig:
             raise ValueError(f"input size {self.size} is not a multiple of patch {self.patch}")
         if self.size // self.patch * 2**self.upconvs > self.size:
             raise ValueError("the decoder would upsample past the input size")
-        if min(self.layers, self.heads, self.mlp, self.pos_grid) < 1 or self.norm_eps <= 0:
+        if min(self.layers, self.heads, self.ffn, self.pos_grid) < 1 or self.eps <= 0:
             raise ValueError(f"invalid config {self}")
 
     @property
@@ -86,7 +86,7 @@ class ImageModel:
 
     def __init__(self, tensors: dict[str, np.ndarray], facts: dict, config: DinoConfig) -> None:
         want = {
-            "norm_eps": config.norm_eps,
+            "eps": config.eps,
             "head_width": config.head_width,
             "bn_eps": config.bn_eps,
             "upconvs": config.upconvs,
@@ -115,7 +115,7 @@ class ImageModel:
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         d = self.config.width
         return F.layer_norm(
-            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.norm_eps
+            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.eps
         )
 
     def _decoder(self, patches: torch.Tensor) -> torch.Tensor:

@@ -96,8 +96,9 @@ class DateTrace:
         return out
 
     @property
-    def attentions(self) -> np.ndarray:
-        return self.step.weights  # (Tq, Tk)
+    def weights(self) -> np.ndarray:
+        """The alignment (Tq, Tk): row t is where output character t looked."""
+        return self.step.weights
 
 
 class Seq2Seq(nn.Module):
@@ -293,6 +294,6 @@ def npz_arrays(trace) -> dict[str, np.ndarray]:
     return {
         "input_tokens": np.array(trace.input_tokens),
         "output_tokens": np.array(trace.output_tokens),
-        "attentions": trace.attentions,  # (T_out, T_in)
+        "attentions": trace.weights,  # (Tq, Tk), the CLI's key for every model's weights
         "prediction": np.array(trace.prediction),
     }

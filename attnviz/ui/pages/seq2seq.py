@@ -103,11 +103,11 @@ for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
             if key != "seq2seq.notice.unknown_chars":  # said once above the columns
                 st.warning(t(key), icon="⚠️")
         fig = figs.alignment(
-            trace.attentions, trace.input_tokens, trace.output_tokens, step=step,
+            trace.weights, trace.input_tokens, trace.output_tokens, step=step,
             x_title=t("seq2seq.input_axis"), y_title=t("seq2seq.output_axis"),
         )  # fmt: skip
         charts.chart(
-            fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.attentions,
+            fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.weights,
             rows=trace.output_tokens, cols=trace.input_tokens,
         )  # fmt: skip
 
@@ -139,7 +139,7 @@ render_breakdown(
 st.caption(t("seq2seq.animation"))
 charts.chart(
     figs.animation(
-        trace.attentions,
+        trace.weights,
         trace.input_tokens,
         trace.output_tokens,
         play=t("seq2seq.play"),
@@ -149,7 +149,7 @@ charts.chart(
     ),  # fmt: skip
     key="s2s_animation",
     name=f"dates-{chosen}-animation",
-    matrix=trace.attentions,
+    matrix=trace.weights,
     rows=trace.output_tokens,
     cols=trace.input_tokens,
 )
