@@ -133,12 +133,13 @@ def _source(function) -> str:
 
 
 def _openers(module) -> set[str]:
-    """Names of the module's functions that open the app (open_app and the module's wrappers)."""
+    """Names of the functions a test module can call that open the app: open_app and the
+    wrappers around it, the module's own or imported from another test module."""
     import inspect
 
     names = {"open_app"}
     for name, function in inspect.getmembers(module, inspect.isfunction):
-        if function.__module__ == module.__name__ and "open_app(" in _source(function):
+        if function.__module__.startswith("test") and "open_app(" in _source(function):
             names.add(name)
     return names
 
