@@ -40,6 +40,42 @@ ARTIFACT_FACTOR = 2.0
 SINK_FACTOR = 8.0
 
 
+# The ONNX file's names -> ours: the embeddings and final norm, then one layer's
+# (backbone.encoder.layer.{i}.NAME -> layers.{i}.ONNX_LAYER[NAME]); the decoder keeps its names.
+ONNX_NAMES = {
+    "backbone.embeddings.patch_embeddings.projection": "patch",
+    "backbone.embeddings.cls_token": "cls",
+    "backbone.layernorm": "ln",
+}
+ONNX_LAYER = {
+    "norm1": "ln1",
+    "attention.attention.query": "q",
+    "attention.attention.key": "k",
+    "attention.attention.value": "v",
+    "attention.output.dense": "out",
+    "layer_scale1.lambda1": "ls1",
+    "norm2": "ln2",
+    "mlp.fc1": "up",
+    "mlp.fc2": "down",
+    "layer_scale2.lambda1": "ls2",
+}
+
+
+def our_name(onnx_name: str) -> str:
+    """Our name of one of the file's tensors: backbone.encoder.layer.3.mlp.fc1.bias ->
+    layers.3.up.bias, backbone.layernorm.weight -> ln.weight; the decoder's stay."""
+    table, prefix, rest = ONNX_NAMES, "", onnx_name
+    if onnx_name.startswith(onnx_reader.PREFIX + "."):
+        i, rest = onnx_name.removeprefix(onnx_reader.PREFIX + ".").split(".", 1)
+        table, prefix = ONNX_LAYER, f"layers.{i}."
+    for theirs, ours in table.items():
+        if rest == theirs or rest.startswith(theirs + "."):
+            return prefix + ours + rest.removeprefix(theirs)
+    if table is ONNX_LAYER:
+        raise onnx_reader.OnnxLayoutError(f"{onnx_name} has no role in a layer")
+    return onnx_name
+
+
 @dataclass(frozen=True)
 class DinoConfig:
     layers: int = 12
@@ -99,8 +135,8 @@ class ImageModel:
         self.device = pick_device()
         tensors = dict(tensors)
         pos = onnx_reader.resize_positions(tensors.pop(onnx_reader.POS), config.grid)
-        self._w = {
-            name: torch.from_numpy(np.array(value, dtype=np.float32)).to(self.device, DTYPE)
+        self._w = {  # by our names (ONNX_NAMES), as the forward reads them
+            our_name(name): torch.from_numpy(np.array(value, np.float32)).to(self.device, DTYPE)
             for name, value in tensors.items()
         }
         self._pos = torch.from_numpy(pos[0]).to(self.device, DTYPE)  # (T, D)
@@ -157,37 +193,37 @@ class ImageModel:
         # 1. patch embedding: a stride-14 convolution is a linear map of each 14 x 14 patch
         x = F.conv2d(
             pixels,
-            self._p("backbone.embeddings.patch_embeddings.projection.weight"),
-            self._p("backbone.embeddings.patch_embeddings.projection.bias"),
+            self._p("patch.weight"),
+            self._p("patch.bias"),
             stride=cfg.patch,
         )  # (1, D, 16, 16)
         x = x.flatten(2)[0].T  # (P, D), row-major patches
-        cls = self._p("backbone.embeddings.cls_token").reshape(1, d)  # (1, D)
+        cls = self._p("cls").reshape(1, d)  # (1, D)
         x = torch.cat([cls, x], dim=0) + self._pos  # (T, D)
 
         hidden = [x]
         layers = []
         allowed = np.ones((t, t), dtype=bool)  # every patch sees every patch
         for i in range(cfg.layers):
-            p = f"{onnx_reader.PREFIX}.{i}"
-            y = self._norm(x, f"{p}.norm1")  # (T, D)
-            q = self._linear(y, f"{p}.attention.attention.query")  # (T, D)
-            k = self._linear(y, f"{p}.attention.attention.key")
-            v = self._linear(y, f"{p}.attention.attention.value")
+            p = f"layers.{i}"
+            y = self._norm(x, f"{p}.ln1")  # (T, D)
+            q = self._linear(y, f"{p}.q")  # (T, D)
+            k = self._linear(y, f"{p}.k")
+            v = self._linear(y, f"{p}.v")
             q = q.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             k = k.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             v = v.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             steps = attention.heads(q, k, v)
             layers.append(attention.layer_trace(steps, allowed))
             context = steps.context.transpose(0, 1).reshape(t, d)  # (T, D)
-            out = self._linear(context, f"{p}.attention.output.dense")
-            x = x + self._p(f"{p}.layer_scale1.lambda1") * out
-            y = self._norm(x, f"{p}.norm2")
-            y = F.gelu(self._linear(y, f"{p}.mlp.fc1"), approximate="none")  # (T, 4D) erf GELU
-            x = x + self._p(f"{p}.layer_scale2.lambda1") * self._linear(y, f"{p}.mlp.fc2")
+            out = self._linear(context, f"{p}.out")
+            x = x + self._p(f"{p}.ls1") * out
+            y = self._norm(x, f"{p}.ln2")
+            y = F.gelu(self._linear(y, f"{p}.up"), approximate="none")  # (T, 4D) erf GELU
+            x = x + self._p(f"{p}.ls2") * self._linear(y, f"{p}.down")
             hidden.append(x)
 
-        final = self._norm(x, "backbone.layernorm")  # (T, D)
+        final = self._norm(x, "ln")  # (T, D)
         saliency = self._decoder(final[1:]).cpu().numpy()  # (224, 224)
         hidden_np = torch.stack(hidden).cpu().numpy()  # (L+1, T, D)
         special = np.zeros(t, dtype=bool)
