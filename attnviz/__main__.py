@@ -37,6 +37,7 @@ import numpy as np
 from attnviz import loading
 from attnviz.errors import InputError, incident
 from attnviz.i18n import LANGS, pick_lang, t
+from attnviz.zoo import registry
 
 # Where the CLI logs the traceback of an unexpected error (created only when there is one).
 LOG = Path(tempfile.gettempdir()) / "attnviz-cli.log"
@@ -119,74 +120,39 @@ def image_of(args: argparse.Namespace) -> bytes:
     return read_image(args.image)
 
 
-def arrays_of(args: argparse.Namespace) -> dict[str, np.ndarray]:
-    """The .npz arrays of one input, by the model's kind."""
-    kind = loading.MODELS[args.model].kind
-    if kind == "image":
-        from attnviz.zoo import dinov2
+def request_of(args: argparse.Namespace, reads: str) -> registry.Request:
+    """The input the model reads, from --text (and --pair) or --image; checked before it loads."""
+    if reads == "image":
+        return registry.Request(image=image_of(args))
+    return registry.Request(text=text_of(args), pair=getattr(args, "pair", None))
 
-        return dinov2.trace_arrays(image_of(args))
-    if kind == "decoder":
-        from attnviz import generation
-        from attnviz.zoo import llama
 
-        return generation.trace_arrays(llama.load(), text_of(args))
-    if kind == "seq2seq":
-        from attnviz.zoo import seq2seq
-
-        return seq2seq.trace_arrays(args.model, text_of(args))
-    if kind == "sentiment":
-        from attnviz.zoo import classifier
-
-        return classifier.trace_arrays(args.model, text_of(args))
-    if kind == "digits":
-        from attnviz import digit_images
-        from attnviz.zoo import cnn_attention
-
-        pixels, _ = digit_images.from_bytes(image_of(args))
-        return cnn_attention.trace_arrays(pixels)
-    from attnviz.zoo import bert
-
-    return bert.trace_arrays(args.model, text_of(args), args.pair)
+def traced(args: argparse.Namespace):
+    """(family, trace) of one input through --model: one path for every registered model."""
+    family = registry.family(args.model)
+    return family, registry.trace(args.model, request_of(args, family.READS))
 
 
 def cmd_trace(args: argparse.Namespace) -> None:
-    arrays = arrays_of(args)
+    family, trace = traced(args)
+    arrays = family.npz_arrays(trace)
     write_npz(args.out, arrays)
     shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in arrays.items())
     print(f"wrote {args.out}: {shapes}")
 
 
-def predict_seq2seq(args: argparse.Namespace) -> str:
-    from attnviz.loading import trained
-
-    trace = trained.load_seq2seq(args.model).trace(text_of(args), args.model)
-    for key in trace.notices():
-        print(f"note: {t(key, 'en')}", file=sys.stderr)
-    if trace.unknown:
-        print(f"note: unknown characters: {' '.join(trace.unknown)}", file=sys.stderr)
-    return trace.prediction
-
-
-def predict_class(args: argparse.Namespace) -> str:
-    """The predicted class and the probability of each class, on one line."""
-    result = arrays_of(args)
-    labels = result["labels"] if "labels" in result else [str(d) for d in range(10)]
-    shares = "  ".join(
-        f"{label} {p:.4f}" for label, p in zip(labels, result["probabilities"], strict=True)
-    )
-    return f"{result['prediction']}  ({shares})"
-
-
-# `predict` by model kind: each kind's function returns the text to print.
-PREDICT = {"seq2seq": predict_seq2seq, "sentiment": predict_class, "digits": predict_class}
-
-
 def cmd_predict(args: argparse.Namespace) -> None:
-    kind = loading.MODELS[args.model].kind
-    if kind not in PREDICT:
+    """The answer on one line, each class's probability beside it; doubts go to stderr."""
+    if not hasattr(registry.family(args.model), "predict"):
         raise InputError("error.cli_no_predict", model=args.model)
-    print(PREDICT[kind](args))
+    family, trace = traced(args)
+    prediction = family.predict(trace)
+    for key in prediction.notices:
+        print(f"note: {t(key, 'en')}", file=sys.stderr)
+    if prediction.unknown:
+        print(f"note: unknown characters: {' '.join(prediction.unknown)}", file=sys.stderr)
+    shares = "  ".join(f"{label} {p:.4f}" for label, p in prediction.shares)
+    print(f"{prediction.answer}  ({shares})" if shares else prediction.answer)
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

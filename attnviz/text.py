@@ -259,6 +259,7 @@ class WordPieceTokenizer(_Tokenizer):
         self.unk = tok.token_to_id("[UNK]")
         if None in (self.cls[0], self.sep[0], self.unk):
             raise ValueError(f"{path}: [CLS], [SEP] or [UNK] is missing from the vocabulary")
+        self.vocab_size = tok.get_vocab_size()  # rows of the model's word embedding it needs
 
     def pieces(self, text: str) -> list[_Piece]:
         enc = self._tok.encode(text, add_special_tokens=False)

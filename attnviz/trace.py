@@ -13,14 +13,14 @@ Names, one per intermediate, everywhere (code, traces, figures, catalog keys):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 STEP_NAMES = ("q", "k", "v", "scores", "scaled", "masked", "weights", "context")
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
+def frozen(array: np.ndarray) -> np.ndarray:
     """A read-only view: traces are shared between users through the cache, so nobody may write."""
     array = np.asarray(array)
     view = array.view()
@@ -49,7 +49,7 @@ class AttentionStep:
 
     def __post_init__(self) -> None:
         for name in STEP_NAMES:
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         *lead, tq, tk = self.scores.shape
         expected = {
             "k": (*lead, tk, self.k.shape[-1]),
@@ -86,7 +86,7 @@ class LayerTrace:
 
     def __post_init__(self) -> None:
         for name in ("q", "k", "v", "weights", "context", "allowed"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         h, tq, dh = self.q.shape
         tk = self.k.shape[1]
         expected = {
@@ -108,7 +108,7 @@ class ModelTrace:
     """A whole forward pass of one input through one model.
 
     `tokens` are what the user reads on the axes (word pieces, or patch labels for images).
-    `extras` holds model-specific arrays (sentence embedding, saliency map, pixel values ...).
+    What a family adds (sentence embedding, saliency map ...) are typed fields of a subclass.
     """
 
     model: str
@@ -116,12 +116,10 @@ class ModelTrace:
     layers: tuple[LayerTrace, ...]  # (L,)
     hidden: np.ndarray  # (L+1, T, D) input embeddings then each layer's output
     special: np.ndarray  # (T,) bool: [CLS]/[SEP]/<s>/</s>/CLS-patch
-    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", _frozen(self.hidden))
-        object.__setattr__(self, "special", _frozen(np.asarray(self.special, dtype=bool)))
-        object.__setattr__(self, "extras", {k: _frozen(v) for k, v in self.extras.items()})
+        object.__setattr__(self, "hidden", frozen(self.hidden))
+        object.__setattr__(self, "special", frozen(np.asarray(self.special, dtype=bool)))
         t = len(self.tokens)
         if self.hidden.shape[:2] != (len(self.layers) + 1, t):
             raise ValueError(f"hidden has shape {self.hidden.shape}, expected (L+1, {t}, D)")
@@ -135,6 +133,58 @@ class ModelTrace:
     def attentions(self) -> np.ndarray:
         """All attention weights, (L, H, T, T)."""
         return np.stack([layer.weights for layer in self.layers])
+
+
+def _freeze(trace: object, names: tuple[str, ...]) -> None:
+    """Make a frozen dataclass's array fields read-only views (None stays None)."""
+    for name in names:
+        if getattr(trace, name) is not None:
+            object.__setattr__(trace, name, frozen(getattr(trace, name)))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class TextTrace(ModelTrace):
+    """A text encoder's trace, with the input as the tokenizer read it and its embedding."""
+
+    ids: np.ndarray  # (T,) token ids
+    token_type_ids: np.ndarray  # (T,)
+    segment: np.ndarray  # (T,) 0 for sentence A, 1 for sentence B
+    display: tuple[str, ...]  # (T,) the pieces as read, without "##" / "▁"
+    word_index: np.ndarray  # (T,) the word of each token, into `words`
+    words: tuple[str, ...]  # (W,)
+    embedding: np.ndarray  # (D,) mean-pooled and L2-normalised
+    dropped_a: int  # tokens cut from the end of sentence A (the input is at most 512 tokens)
+    dropped_b: int  # ... and of sentence B
+    removed: int  # control characters removed from the input
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _freeze(self, ("ids", "token_type_ids", "segment", "word_index", "embedding"))
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_a + self.dropped_b
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ImageTrace(ModelTrace):
+    """An image model's trace; `picture`, `box` and `content` when it came from a photo."""
+
+    pixel_values: np.ndarray  # (3, 224, 224) the normalised input
+    saliency: np.ndarray  # (224, 224) the decoder's map, in [0, 1]
+    token_norms: np.ndarray  # (L+1, T) norm of every token's hidden state
+    picture: np.ndarray | None = None  # (224, 224, 3) uint8: what the model sees
+    box: np.ndarray | None = None  # (4,) [left, top, width, height] of the photo on it
+    content: np.ndarray | None = None  # (P,) share of each patch covered by the photo
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        names = ("pixel_values", "saliency", "token_norms", "picture", "box", "content")
+        _freeze(self, names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +207,7 @@ class ClassifierTrace:
 
     def __post_init__(self) -> None:
         for name in ("logits", "bias", "probabilities"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         if self.step.weights.shape != (1, len(self.tokens)):
             raise ValueError(f"weights {self.step.weights.shape} do not match the tokens")
         if not self.logits.shape == self.bias.shape == self.probabilities.shape:
@@ -187,7 +237,7 @@ class DigitTrace:
 
     def __post_init__(self) -> None:
         for name in ("pixel_values", "logits", "probabilities"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         if self.step.weights.shape != (self.side**2, self.side**2):
             raise ValueError(f"weights {self.step.weights.shape} do not match side {self.side}")
 

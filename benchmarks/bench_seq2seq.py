@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attnviz import dateforms  # noqa: E402
-from attnviz.loading.trained import load_seq2seq  # noqa: E402
 from attnviz.train import dates  # noqa: E402
+from attnviz.zoo import seq2seq  # noqa: E402
 
 
 @torch.inference_mode()
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|")
     one = "Sunday, 22 November 2026"
     for name in ("dates-additive", "dates-general"):
-        model = load_seq2seq(name).cpu()
+        model = seq2seq.load(name).cpu()
         print(row(model, texts, f"{len(texts)} held-out dates", args.repeat))
         print(row(model, [one], f"one page trace ({len(one)} chars)", args.repeat))
 

@@ -43,26 +43,11 @@ def reference(model: bert.TextModel):
     from transformers import BertConfig, BertModel
 
     c = model.config
-    config = BertConfig(
-        vocab_size=c.vocab,
-        hidden_size=c.width,
-        num_hidden_layers=c.layers,
-        num_attention_heads=c.heads,
-        intermediate_size=c.ffn,
-        max_position_embeddings=c.positions,
-        type_vocab_size=c.types,
-        layer_norm_eps=c.eps,
-        hidden_act="gelu",
-        attn_implementation="eager",
-    )
+    sizes = {theirs: getattr(c, ours) for ours, theirs in bert.HF_CONFIG.items()}
+    config = BertConfig(**sizes, hidden_act="gelu", attn_implementation="eager")
     ref = BertModel(config, add_pooling_layer=False)
     ours = dict(model.net.named_parameters())
-    state = {
-        "embeddings.position_embeddings.weight": ours["embed.position.weight"],
-        "embeddings.token_type_embeddings.weight": ours["embed.token_type.weight"],
-        "embeddings.LayerNorm.weight": ours["embed.ln.weight"],
-        "embeddings.LayerNorm.bias": ours["embed.ln.bias"],
-    }
+    state = {bert.hf_name(key): value for key, value in ours.items()}
     word = model.net.embed.word
     if isinstance(word, torch.nn.Embedding):
         state["embeddings.word_embeddings.weight"] = word.weight
@@ -71,10 +56,6 @@ def reference(model: bert.TextModel):
         state["embeddings.word_embeddings.weight"] = torch.cat(
             [word(chunk) for chunk in ids.split(16384)]
         )
-    for i in range(c.layers):
-        for theirs, mine in bert.HF_LAYER_KEYS.items():
-            for part in ("weight", "bias"):
-                state[f"encoder.layer.{i}.{theirs}.{part}"] = ours[f"layers.{i}.{mine}.{part}"]
     missing, unexpected = ref.load_state_dict(state, strict=False)
     if unexpected or [m for m in missing if "position_ids" not in m]:
         raise RuntimeError(f"reference weights: missing {missing}, unexpected {unexpected}")

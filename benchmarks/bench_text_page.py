@@ -75,9 +75,7 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     fig, s = timed(lambda: heatmap(weights, labels, labels, title="layer 1, head 1"))
     rows.append((name, t, "one head: figures.heatmap", figs.figure_bytes(fig), s))
     layers = [layer.weights for layer in trace.layers]  # L x (H, T, T), as the page reads them
-    (fig, side), s = timed(
-        lambda: figs.overview_of(layers, labels, trace.special, trace.extras["segment"])
-    )
+    (fig, side), s = timed(lambda: figs.overview_of(layers, labels, trace.special, trace.segment))
     rows.append(
         (name, t, f"all heads overview ({side}×{side} per head)", figs.figure_bytes(fig), s)
     )

@@ -97,3 +97,103 @@ def smollm2():
     from attnviz.zoo import llama
 
     return llama.load()
+
+
+def open_app(
+    page: str | None = None,
+    lang: str | None = None,
+    *,
+    first_run: bool = True,
+    timeout: float = 240,
+    **params: str,
+):
+    """app.py under AppTest with `lang` and `params` in the URL, switched to `page` (a file
+    under attnviz/ui/pages/). `first_run`: the start page runs first, as for a visitor who
+    arrives at "/"; without it the first run is the page itself, as for a link straight to it.
+    The timeout is per run and generous: a busy machine runs a page's first forward slowly."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    if lang:
+        at.query_params["lang"] = lang
+    for name, value in params.items():
+        at.query_params[name] = value
+    if first_run or page is None:
+        at.run()
+    if page:
+        at.switch_page(f"attnviz/ui/pages/{page}.py").run()
+    return at
+
+
+def _source(function) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):  # made at run time (Hypothesis wraps some): no file to read
+        return ""
+
+
+def _openers(module) -> set[str]:
+    """Names of the functions a test module can call that open the app: open_app and the
+    wrappers around it, the module's own or imported from another test module."""
+    import inspect
+
+    names = {"open_app"}
+    for name, function in inspect.getmembers(module, inspect.isfunction):
+        if function.__module__.startswith("test") and "open_app(" in _source(function):
+            names.add(name)
+    return names
+
+
+# Tests of 5 s or more (a shared 2-core machine, `pytest --durations`, issue 19): models loaded
+# whole, transformers as the oracle, servers started, held-out sets read. `make fast` leaves
+# them out; `make test` runs them. A module name marks all its tests.
+SLOW = {
+    "test_llama.py",
+    "test_generate.py",
+    "test_deploy.py::test_two_replicas_behind_nginx_keep_each_session_on_one",
+    "test_examples.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
+    "test_cli_pinned.py::test_trace_npz_is_pinned",
+    "test_cli.py::test_python_dash_m_runs",
+    "test_cli.py::test_trace_dinov2_npz_and_bad_image",
+    "test_cli.py::test_trace_e5_chinese_npz",
+    "test_cli.py::test_trace_minilm_pair_npz",
+    "test_fuzz.py::test_fuzz_text_pipeline",
+    "test_fuzz.py::test_hostile_pair_corpus",
+    "test_fuzz.py::test_hostile_text_corpus",
+    "test_seq2seq.py::test_held_out_accuracy_on_a_small_sample",
+    "test_hostile_cli.py::test_image_is_read_only_from_a_regular_file",
+    "test_hostile_cli.py::test_a_whole_animated_gif_is_traced",
+    "test_hostile_cli.py::test_out_in_a_missing_or_unwritable_place_is_one_line",
+    "test_hostile_cli.py::test_out_refuses_what_is_not_a_regular_file",
+    "test_hostile.py::test_decode_bomb_peak_memory_is_bounded",
+    "test_text_models.py::test_very_long_text_gets_a_message",
+    "test_text_models.py::test_odd_text_gives_a_correct_trace",
+    "test_text_models.py::test_markup_is_kept_as_literal_tokens",
+    "test_text_figures.py::test_overview_of_512_tokens_is_small",
+    "test_classifiers.py::test_drawn_digits_survive_the_round_trip",
+    "test_classifiers.py::test_text_model_reaches_its_stated_accuracy",
+}
+TRAINING = {"test_seq2seq.py::test_recipe_runs_end_to_end_on_a_tiny_budget"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that run a page under AppTest `page` (found by the opener they call), and
+    the SLOW and TRAINING ones, so the fast loop can leave them out (`make fast`)."""
+    openers: dict[str, set[str]] = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None or item.get_closest_marker("browser"):
+            continue
+        where = item.nodeid.split("[")[0].removeprefix("tests/")
+        if where in SLOW or where.split("::")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if where in TRAINING:
+            item.add_marker(pytest.mark.training)
+        module = item.module
+        if module.__name__ not in openers:
+            openers[module.__name__] = _openers(module)
+        source = _source(function)
+        if any(f"{name}(" in source for name in openers[module.__name__]):
+            item.add_marker(pytest.mark.page)

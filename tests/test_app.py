@@ -24,13 +24,7 @@ def test_the_page_list_is_the_apps():
 
 
 def open_app(lang: str | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=240)
-    if lang:
-        at.query_params["lang"] = lang
-    at.run()
-    if page:
-        at.switch_page(f"attnviz/ui/pages/{page}.py").run()
-    return at
+    return conftest.open_app(page, lang)
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -23,12 +23,11 @@ def test_nbytes_weighs_the_arrays_of_a_trace():
     trace = ModelTrace(
         model="m", tokens=("a", "b", "c"), layers=(layer, layer),
         hidden=np.zeros((3, t, 8), np.float32), special=np.zeros(t, bool),
-        extras={"ids": np.arange(t, dtype=np.int64)},
     )  # fmt: skip
     one = 4 * (4 * h * t * dh + h * t * t) + t * t
     assert nbytes(layer) == one
     # the two layers are one object here: their arrays count once
-    assert nbytes(trace) == one + 4 * 3 * t * 8 + t + 8 * t
+    assert nbytes(trace) == one + 4 * 3 * t * 8 + t
     shared = np.ones((t, t), bool)
     views = (shared.view(), shared.view(), shared.copy())
     assert nbytes(views) == 2 * t * t

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -19,11 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def open_page(page: str, lang: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page(f"attnviz/ui/pages/{page}.py")
-    at.run()
+    at = open_app(page, lang)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

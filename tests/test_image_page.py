@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -199,10 +200,8 @@ needs_model = pytest.mark.skipif(
 
 
 def open_page(lang: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=240)
-    at.query_params["lang"] = lang
     # straight to the image page: the first run of app.py goes there, not to the default page
-    at.switch_page("attnviz/ui/pages/image.py").run()
+    at = open_app("image", lang, first_run=False)
     assert not at.exception, [e.message for e in at.exception]
     return at
 

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 from attnviz import headstats, loading
@@ -19,11 +20,7 @@ from attnviz.ui import charts
 
 
 def open_link(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=240)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    at.switch_page(f"attnviz/ui/pages/{page}.py").run()
+    at = open_app(page, **params)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

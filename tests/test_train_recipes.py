@@ -10,6 +10,8 @@ from attnviz.loading import trained
 from attnviz.train.__main__ import main
 from attnviz.zoo import classifier, cnn_attention
 
+pytestmark = pytest.mark.training
+
 
 @pytest.mark.parametrize("name", ["sentiment-zh", "sentiment-en", "lstm-zh", "lstm-en", "digits"])
 def test_recipe_runs_a_few_steps(name, tmp_path, capsys):

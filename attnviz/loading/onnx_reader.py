@@ -37,7 +37,7 @@ class OnnxLayoutError(ValueError):
 
 
 def expected_shapes(
-    layers: int = 12, width: int = 384, mlp: int = 1536, patch: int = 14, pos_grid: int = 37
+    layers: int = 12, width: int = 384, ffn: int = 1536, patch: int = 14, pos_grid: int = 37
 ) -> dict[str, tuple[int, ...]]:
     """Every tensor of the backbone and decoder with its shape (matrix weights [in, out])."""
     d = width
@@ -61,9 +61,9 @@ def expected_shapes(
             shapes[f"{p}.{norm}.bias"] = (d,)
         shapes[f"{p}.layer_scale1.lambda1"] = (d,)
         shapes[f"{p}.layer_scale2.lambda1"] = (d,)
-        shapes[f"{p}.mlp.fc1.weight"] = (d, mlp)
-        shapes[f"{p}.mlp.fc1.bias"] = (mlp,)
-        shapes[f"{p}.mlp.fc2.weight"] = (mlp, d)
+        shapes[f"{p}.mlp.fc1.weight"] = (d, ffn)
+        shapes[f"{p}.mlp.fc1.bias"] = (ffn,)
+        shapes[f"{p}.mlp.fc2.weight"] = (ffn, d)
         shapes[f"{p}.mlp.fc2.bias"] = (d,)
     channels = (d, 256, 128, 64)
     for j in range(3):
@@ -179,9 +179,7 @@ def _const_input(g: _Graph, node: onnx.NodeProto) -> float:
 def graph_facts(g: _Graph) -> dict[str, float]:
     """The constants of the graph that the torch forward must share with it, found by role."""
     # LayerNorm: ... / Sqrt(ReduceMean(...) + eps)
-    norm_eps = {
-        _const_input(g, g.producer[n.input[0]]) for n in g.graph.node if n.op_type == "Sqrt"
-    }
+    eps = {_const_input(g, g.producer[n.input[0]]) for n in g.graph.node if n.op_type == "Sqrt"}
     # Attention: Softmax(MatMul(q * c, k^T * c)) with c = Dh^-1/4 on each side
     scales = set()
     for node in g.graph.node:
@@ -195,13 +193,13 @@ def graph_facts(g: _Graph) -> dict[str, float]:
         if n.op_type == "BatchNormalization"
     }
     conv_t = [_attrs(n) for n in g.graph.node if n.op_type == "ConvTranspose"]
-    if len(norm_eps) != 1 or len(scales) != 1 or len(bn_eps) != 1:
-        raise OnnxLayoutError(f"constants differ: eps {norm_eps}, scales {scales}, bn {bn_eps}")
+    if len(eps) != 1 or len(scales) != 1 or len(bn_eps) != 1:
+        raise OnnxLayoutError(f"constants differ: eps {eps}, scales {scales}, bn {bn_eps}")
     for attrs in conv_t:
         if attrs["strides"] != [2, 2] or attrs["pads"] != [1, 1, 1, 1]:
             raise OnnxLayoutError(f"decoder ConvTranspose with {attrs}")
     return {
-        "norm_eps": norm_eps.pop(),
+        "eps": eps.pop(),
         "head_width": round(scales.pop() ** -4),
         "bn_eps": bn_eps.pop(),
         "upconvs": len(conv_t),

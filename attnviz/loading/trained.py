@@ -10,40 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
 from torch import nn
 
 from attnviz import loading
-
-
-def read_checked(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    """Every tensor of a safetensors file, checked against `shapes` (keys, shapes, float32, finite).
-
-    Raises ValueError on a missing or extra key, a wrong shape or dtype, or a NaN/inf weight.
-    """
-    with safe_open(str(path), framework="pt") as f:
-        keys = set(f.keys())
-        missing, extra = sorted(set(shapes) - keys), sorted(keys - set(shapes))
-        if missing or extra:
-            raise ValueError(f"{path}: missing keys {missing}, unexpected keys {extra}")
-        tensors = {key: f.get_tensor(key) for key in sorted(keys)}
-    for key, tensor in tensors.items():
-        if tuple(tensor.shape) != shapes[key]:
-            raise ValueError(
-                f"{path}: {key} has shape {tuple(tensor.shape)}, expected {shapes[key]}"
-            )
-        if tensor.dtype != torch.float32:
-            raise ValueError(f"{path}: {key} is {tensor.dtype}, expected float32")
-        if not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"{path}: {key} contains NaN or infinity")
-    return tensors
+from attnviz.loading.safetensors_reader import read_strict
 
 
 def load_strict(module: nn.Module, path: Path) -> nn.Module:
     """Fill `module` from a safetensors file whose tensors are exactly the module's."""
     shapes = {key: tuple(value.shape) for key, value in module.state_dict().items()}
-    module.load_state_dict(read_checked(path, shapes), strict=True)
+    module.load_state_dict(read_strict(path, shapes), strict=True)
     return module
 
 
@@ -56,22 +32,3 @@ def model_dir(name: str) -> Path:
 
 def read_config(folder: Path) -> dict:
     return json.loads((folder / "config.json").read_text("utf-8"))
-
-
-def load_seq2seq(name: str, folder: Path | None = None):
-    """A dates model (attnviz.zoo.seq2seq.Seq2Seq) on the picked device, in eval mode.
-
-    Args:
-        folder: read from here instead of models/NAME/ (a recipe's fresh output).
-    """
-    from attnviz.zoo.seq2seq import Seq2Seq, Seq2SeqConfig, expected_shapes
-
-    if folder is None:
-        config_path = loading.package_file(name, "config.json")
-        weights_path = loading.package_file(name, "model.safetensors")
-    else:
-        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-    config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
-    model = Seq2Seq(config)
-    model.load_state_dict(read_checked(weights_path, expected_shapes(config)), strict=True)
-    return model.to(loading.pick_device()).eval()

@@ -1,4 +1,5 @@
-"""One server-wide cache for traces and what is computed from them, bounded by bytes.
+"""The UI's one cache layer: models by name (`get_model`), small traces (`get_trace`), and one
+server-wide cache for large traces and what is computed from them, bounded by bytes.
 
 `st.cache_resource(max_entries=N)` counts entries, but a trace's size runs from 0.5 MB
 (MiniLM, 16 tokens) to 190 MB (E5, 512 tokens): four entries shared by a class of 20 students
@@ -24,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+
+from attnviz.zoo import registry
 
 LIMIT = int(float(os.environ.get("ATTNVIZ_CACHE_MB", "1024")) * 2**20)
 
@@ -103,3 +106,30 @@ def resident(model: Any) -> Any:
     gc.collect()
     gc.freeze()
     return model
+
+
+@st.cache_resource(show_spinner=False)
+def get_model(name: str) -> Any:
+    """Model `name` of the registry, loaded once per server and shared by every user."""
+    return resident(registry.family(name).load(name))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def get_trace(name: str, value: Any) -> Any:
+    """The trace of one prepared input (a text, a digit's pixels) through model `name`.
+
+    For the small traces (seq2seq, classifiers, digits: kilobytes); the text and image traces,
+    up to 190 MB each, go through `shared()` instead. Frozen and read-only, so one object
+    serves every session (st.cache_data would pickle it on every hit).
+    """
+    return registry.family(name).run(get_model(name), name, value)
+
+
+@st.cache_data(show_spinner=False)
+def held_out_digits(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` pictures spread over the held-out digits, and their labels."""
+    from attnviz.loading import data
+
+    images, labels = data.digits("held_out")
+    step = len(images) // count
+    return images[::step][:count], labels[::step][:count]

@@ -20,12 +20,6 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 
 
 @st.cache_resource(show_spinner=False)
-def get_model():
-    """DINOv2 + saliency decoder, loaded once per server and shared by every user."""
-    return cache.resident(dinov2.load())
-
-
-@st.cache_resource(show_spinner=False)
 def get_samples() -> dict[str, bytes]:
     return images.sample_images()
 
@@ -39,7 +33,7 @@ def get_trace(digest: str, data: bytes):
 
     def make():
         photo, notices = images.decode_with_notices(data)
-        return get_model().trace(photo), notices
+        return cache.get_model(dinov2.NAME).trace(photo), notices
 
     return cache.shared().get(("image", digest), make)
 

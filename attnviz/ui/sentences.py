@@ -7,6 +7,7 @@ there is wrapped anew each time (Streamlit reads its source to key the cache).
 """
 
 import tomllib
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -16,19 +17,15 @@ from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
 from attnviz.text import visible
+from attnviz.trace import TextTrace
 from attnviz.ui import cache
-from attnviz.zoo import bert
+from attnviz.ui.cache import get_model
 
 
 @st.cache_data
 def samples() -> list[dict]:
     path = shipped.folder("assets") / "samples_text.toml"
     return tomllib.loads(path.read_text("utf-8"))["sample"]
-
-
-@st.cache_resource(show_spinner=False)
-def get_model(name: str):
-    return cache.resident(bert.load(name))
 
 
 def get_trace(name: str, text: str, pair: str | None):
@@ -38,7 +35,18 @@ def get_trace(name: str, text: str, pair: str | None):
     return cache.shared().get(key, lambda: get_model(name).trace(text, pair))
 
 
-def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
+@dataclass(frozen=True, eq=False)
+class Units:
+    """What the views draw over: tokens, or words (a word's pieces pooled)."""
+
+    layers: list[np.ndarray]  # L x (H, U, U) weights of every head
+    labels: list[str]  # (U,) as the axes show them
+    special: np.ndarray  # (U,) bool: [CLS]/[SEP]/<s>/</s>
+    segment: np.ndarray  # (U,) 0 for sentence A, 1 for sentence B
+    groups: np.ndarray | None = None  # (T,) each token's word, for words; None for tokens
+
+
+def get_units(name: str, text: str, pair: str | None, words: bool) -> Units:
     """Weights of every head over tokens, or over words when `words`, with their labels.
 
     `layers` holds one (H, U, U) array per layer: for tokens the trace's own arrays (no copy:
@@ -52,19 +60,17 @@ def get_units(name: str, text: str, pair: str | None, words: bool) -> dict:
     )
 
 
-def _units(trace, words: bool) -> dict:
-    extras = trace.extras
+def _units(trace: TextTrace, words: bool) -> Units:
     special = np.asarray(trace.special)
-    segment = extras["segment"]  # (T,) 0 for sentence A, 1 for sentence B
+    segment = np.asarray(trace.segment)  # (T,) 0 for sentence A, 1 for sentence B
     layers = [layer.weights for layer in trace.layers]  # L x (H, T, T)
     labels = [visible(token) for token in trace.tokens]
     if words:
-        groups, labels = np.asarray(extras["word_index"]), [visible(w) for w in extras["words"]]
+        groups, labels = np.asarray(trace.word_index), [visible(w) for w in trace.words]
         first = np.unique(groups, return_index=True)[1]  # the first piece of every word
         layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
-        special, segment = special[first], np.asarray(segment)[first]
-        return dict(layers=layers, labels=labels, special=special, segment=segment, groups=groups)
-    return dict(layers=layers, labels=labels, special=special, segment=np.asarray(segment))
+        return Units(layers, labels, special[first], segment[first], groups)
+    return Units(layers, labels, special, segment)
 
 
 # Figures are small (the overview is at most 360 000 one-byte cells), so a count bounds them.
@@ -72,7 +78,7 @@ def _units(trace, words: bool) -> dict:
 def get_overview(name, text, pair, words, hide, direction, language):
     units = get_units(name, text, pair, words)
     return figs.overview_of(
-        units["layers"], units["labels"], units["special"], units["segment"],
+        units.layers, units.labels, units.special, units.segment,
         direction=direction, hide_special=hide,
         layer_word=i18n.t("text.layer", language), head_word=i18n.t("text.head", language),
     )  # fmt: skip
@@ -89,7 +95,7 @@ def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarr
         layers = [layer.weights for layer in get_trace(name, text, pair).layers]  # L x (H, T, T)
         result = rollout(layers).astype(np.float32)  # (L, T, T)
         if words:  # rows still sum to 1
-            result = figs.pool_words(result, get_units(name, text, pair, True)["groups"])
+            result = figs.pool_words(result, get_units(name, text, pair, True).groups)
         return result
 
     return cache.shared().get(("rollout", name, text, pair, words), make)
@@ -107,10 +113,10 @@ def get_heatmap(name, text, pair, words, hide, direction, language, layer, head,
         matrix = get_rollout(name, text, pair, words)[layer]  # (T, T)
         title = i18n.t("text.rollout_title", language, layer=layer + 1)
     else:
-        matrix = units["layers"][layer][head]  # (T, T)
+        matrix = units.layers[layer][head]  # (T, T)
         title = i18n.t("text.heatmap_title", language, layer=layer + 1, head=head + 1)
     view = figs.select(
-        matrix, units["labels"], units["special"], units["segment"],
+        matrix, units.labels, units.special, units.segment,
         direction=direction, hide_special=hide,
     )  # fmt: skip
     if view.matrix.size == 0:

@@ -2,7 +2,7 @@
 
 A page binds a widget's session key to a query parameter just before it creates the widget:
 
-    layer = state.bind("text_layer", "layer", default=1, options=range(1, 7), parse=int)
+    layer = state.bind("text_layer", "layer", 1, state.choice(range(1, 7)))
     st.selectbox(t("text.layer"), range(1, 7), key="text_layer")  # no index/value argument
 
 `bind` makes sure `st.session_state[key]` holds a valid value, taken, in this order, from

@@ -18,6 +18,7 @@ on the module: one model object serves every user through `st.cache_resource`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +29,9 @@ from torch.nn import functional as F
 from attnviz import attention, loading, opentrace
 from attnviz.errors import InputError
 from attnviz.loading.e5q4 import dequantize_q4
+from attnviz.loading.safetensors_reader import read_strict
 from attnviz.text import Encoded, UnigramTokenizer, WordPieceTokenizer
-from attnviz.trace import ModelTrace
+from attnviz.trace import TextTrace
 
 NAMES = ("minilm", "e5")
 
@@ -128,15 +130,8 @@ class Bert(nn.Module):
         self.embed = Embeddings(config, word)
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.layers))
 
-    def forward(self, enc: Encoded) -> tuple[torch.Tensor, ModelTrace]:
-        """(embedding (D,), trace) of one tokenised input.
-
-        trace.extras (numpy, read-only): ids (T,), token_type_ids (T,), segment (T,) 0 = A,
-        1 = B, display (T,) pieces without "##"/"▁", word_index (T,) into words (W,),
-        embedding (D,) mean-pooled and L2-normalised, truncated () bool, dropped () tokens
-        cut at 512 (dropped_a (), dropped_b (): of them, from the end of sentence A / B),
-        removed () control characters removed from the input.
-        """
+    def forward(self, enc: Encoded) -> tuple[torch.Tensor, TextTrace]:
+        """(embedding (D,), TextTrace) of one tokenised input."""
         t = len(enc.ids)
         if not 0 < t <= self.config.positions:
             raise ValueError(f"{t} tokens; this model reads 1 to {self.config.positions}")
@@ -160,26 +155,22 @@ class Bert(nn.Module):
         # Mean pooling over every token, then unit length: the sentence embedding both
         # sentence-transformers (MiniLM) and the E5 engine compute.
         embedding = F.normalize(x.mean(dim=0), dim=0)  # (D,)
-        trace = ModelTrace(
+        trace = TextTrace(
             model=self.config.name,
             tokens=enc.tokens,
             layers=tuple(layers),
             hidden=torch.stack(hidden).cpu().numpy(),  # (L+1, T, D)
             special=enc.special,
-            extras={
-                "ids": enc.ids,
-                "token_type_ids": enc.token_type_ids,
-                "segment": enc.segment,
-                "display": np.array(enc.display, dtype=str),
-                "word_index": enc.word_index,
-                "words": np.array(enc.words, dtype=str),
-                "embedding": embedding.cpu().numpy(),
-                "truncated": np.array(enc.truncated),
-                "dropped": np.array(enc.dropped),
-                "dropped_a": np.array(enc.dropped_a),
-                "dropped_b": np.array(enc.dropped_b),
-                "removed": np.array(enc.removed),
-            },
+            ids=enc.ids,
+            token_type_ids=enc.token_type_ids,
+            segment=enc.segment,
+            display=tuple(enc.display),
+            word_index=enc.word_index,
+            words=tuple(enc.words),
+            embedding=embedding.cpu().numpy(),
+            dropped_a=enc.dropped_a,
+            dropped_b=enc.dropped_b,
+            removed=enc.removed,
         )
         return embedding, trace
 
@@ -196,7 +187,7 @@ class TextModel:
     def encode(self, text: str, pair: str | None = None) -> Encoded:
         return self.tokenizer.encode(text, pair)
 
-    def trace(self, text: str, pair: str | None = None) -> ModelTrace:
+    def trace(self, text: str, pair: str | None = None) -> TextTrace:
         """Tokenise and run the forward; InputError for bad text (see text.clean)."""
         enc = self.encode(text, pair)
         with torch.inference_mode():
@@ -204,49 +195,77 @@ class TextModel:
         return trace
 
 
-# HF BERT names -> ours, for one layer (prefix encoder.layer.{i}.)
-HF_LAYER_KEYS = {
-    "attention.self.query": "q",
-    "attention.self.key": "k",
-    "attention.self.value": "v",
-    "attention.output.dense": "out",
-    "attention.output.LayerNorm": "ln1",
-    "intermediate.dense": "up",
-    "output.dense": "down",
-    "output.LayerNorm": "ln2",
+# Our module names -> a Hugging Face BERT checkpoint's: the embeddings, then one layer's
+# (layers.{i}.NAME -> encoder.layer.{i}.HF_LAYER[NAME]); every tensor keeps .weight / .bias.
+HF_EMBED = {
+    "embed.word": "embeddings.word_embeddings",
+    "embed.position": "embeddings.position_embeddings",
+    "embed.token_type": "embeddings.token_type_embeddings",
+    "embed.ln": "embeddings.LayerNorm",
+}
+HF_LAYER = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "out": "attention.output.dense",
+    "ln1": "attention.output.LayerNorm",
+    "up": "intermediate.dense",
+    "down": "output.dense",
+    "ln2": "output.LayerNorm",
+}
+# BertConfig's fields -> config.json's keys
+HF_CONFIG = {
+    "vocab": "vocab_size",
+    "width": "hidden_size",
+    "layers": "num_hidden_layers",
+    "heads": "num_attention_heads",
+    "ffn": "intermediate_size",
+    "positions": "max_position_embeddings",
+    "types": "type_vocab_size",
+    "eps": "layer_norm_eps",
+}
+# config.json values that describe the forward above
+HF_ARCHITECTURE = {
+    "model_type": "bert",
+    "hidden_act": "gelu",
+    "position_embedding_type": "absolute",
 }
 
 
-def _load_minilm() -> TextModel:
-    from attnviz.loading.safetensors_reader import read_bert, read_config
+def hf_name(ours: str) -> str:
+    """The checkpoint's name of one of our tensors: layers.0.q.weight -> encoder.layer.0.
+    attention.self.query.weight."""
+    module, part = ours.rsplit(".", 1)
+    if module.startswith("layers."):
+        _, i, name = module.split(".")
+        return f"encoder.layer.{i}.{HF_LAYER[name]}.{part}"
+    return f"{HF_EMBED[module]}.{part}"
 
-    hf = read_config(loading.package_file("minilm", "model/config.json"))
-    config = BertConfig(
-        name="minilm",
-        vocab=hf["vocab_size"],
-        width=hf["hidden_size"],
-        layers=hf["num_hidden_layers"],
-        heads=hf["num_attention_heads"],
-        ffn=hf["intermediate_size"],
-        positions=hf["max_position_embeddings"],
-        types=hf["type_vocab_size"],
-        eps=hf["layer_norm_eps"],
-    )
-    tensors = read_bert(loading.package_file("minilm", "model/model.safetensors"), hf)
-    state = {
-        "embed.word.weight": tensors["embeddings.word_embeddings.weight"],
-        "embed.position.weight": tensors["embeddings.position_embeddings.weight"],
-        "embed.token_type.weight": tensors["embeddings.token_type_embeddings.weight"],
-        "embed.ln.weight": tensors["embeddings.LayerNorm.weight"],
-        "embed.ln.bias": tensors["embeddings.LayerNorm.bias"],
+
+def _load_minilm() -> TextModel:
+    hf_path = loading.package_file("minilm", "model/config.json")
+    hf = json.loads(hf_path.read_text("utf-8"))
+    for key, value in HF_ARCHITECTURE.items():
+        if hf.get(key, value) != value:
+            raise ValueError(f"{hf_path}: {key} is {hf.get(key)!r}, expected {value!r}")
+    config = BertConfig(name="minilm", **{ours: hf[theirs] for ours, theirs in HF_CONFIG.items()})
+    with torch.device("meta"):  # shapes only
+        shapes = Bert(config, loading.table(config.vocab, config.width)).state_dict()
+    shapes = {key: tuple(value.shape) for key, value in shapes.items()}
+    d = config.width
+    # in a sentence-transformers export, unread: the position_ids buffer (the forward makes
+    # the positions) and the pooler (the embedding is a mean)
+    unused = {
+        "embeddings.position_ids": (1, config.positions),
+        "pooler.dense.weight": (d, d),
+        "pooler.dense.bias": (d,),
     }
-    for i in range(config.layers):
-        for theirs, ours in HF_LAYER_KEYS.items():
-            for part in ("weight", "bias"):
-                state[f"layers.{i}.{ours}.{part}"] = tensors[f"encoder.layer.{i}.{theirs}.{part}"]
+    path = loading.package_file("minilm", "model/model.safetensors")
+    tensors = read_strict(path, {hf_name(key): shape for key, shape in shapes.items()}, unused)
+    state = {key: tensors[hf_name(key)] for key in shapes}
     net = loading.assemble(lambda: Bert(config, loading.table(config.vocab, config.width)), state)
     tokenizer = WordPieceTokenizer(loading.package_file("minilm", "model/tokenizer.json"))
-    if tokenizer._tok.get_vocab_size() != config.vocab:
+    if tokenizer.vocab_size != config.vocab:
         raise ValueError("tokenizer.json and config.json disagree on the vocabulary size")
     return TextModel("minilm", tokenizer, net.to(loading.pick_device()).eval())
 
@@ -269,17 +288,7 @@ def _load_e5() -> TextModel:
 
     f = read_e5(loading.package_file("e5", "e5-small-q4.bin"))
     h = f.header
-    config = BertConfig(
-        name="e5",
-        vocab=h.vocab,
-        width=h.width,
-        layers=h.layers,
-        heads=h.heads,
-        ffn=h.ffn,
-        positions=h.positions,
-        types=h.types,
-        eps=h.eps,
-    )
+    config = BertConfig(name="e5", **{key: getattr(h, key) for key in HF_CONFIG})  # same names
 
     def tensor(name: str) -> torch.Tensor:
         return torch.from_numpy(f.dense(name))
@@ -309,19 +318,26 @@ def load(name: str) -> TextModel:
     raise InputError("error.text_unknown_model", name=name, names=", ".join(NAMES))
 
 
-def trace_arrays(name: str, text: str, pair: str | None = None) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace` writes to its .npz."""
-    return npz_arrays(load(name).trace(text, pair))
+READS = "text"
 
 
-def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+def prepare(request) -> tuple[str, str | None]:
+    """(text, pair) of a registry.Request; the text is checked when it is tokenised."""
+    return request.text, request.pair
+
+
+def run(model: TextModel, name: str, value: tuple[str, str | None]) -> TextTrace:
+    return model.trace(*value)
+
+
+def npz_arrays(trace: TextTrace) -> dict[str, np.ndarray]:
     """A text trace as the CLI's .npz keys (the page's "whole trace" download too): an open
     trace (attnviz/opentrace.py) with the token ids and types besides."""
     return {
         "version": np.array(opentrace.VERSION),
         "model": np.array(trace.model),
-        "ids": np.asarray(trace.extras["ids"], dtype=np.int64),  # (T,)
+        "ids": np.asarray(trace.ids, dtype=np.int64),  # (T,)
         "tokens": np.array(trace.tokens, dtype=str),  # (T,)
-        "token_type_ids": np.asarray(trace.extras["token_type_ids"], dtype=np.int64),  # (T,)
+        "token_type_ids": np.asarray(trace.token_type_ids, dtype=np.int64),  # (T,)
         "attentions": trace.attentions.astype(np.float32),  # (L, H, T, T)
     }

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from attnviz import attention, loading, text
 from attnviz.errors import InputError
 from attnviz.loading import trained
 from attnviz.trace import ClassifierTrace
+from attnviz.zoo.registry import Prediction
 
 KINDS = ("pooling", "lstm")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -117,7 +117,6 @@ class Loaded:
     device: torch.device
 
 
-@cache
 def load(name: str) -> Loaded:
     """models/NAME/ read strictly (see loading.trained.load_strict)."""
     folder = trained.model_dir(name)
@@ -143,9 +142,8 @@ def _has_words(tokens: list[str]) -> bool:
     return any(tok != UNK and any(ch.isalnum() for ch in tok) for tok in tokens)
 
 
-def trace(name: str, sentence: str) -> ClassifierTrace:
-    """One sentence through model `name`: its prediction and the attention that led to it."""
-    loaded = load(name)
+def trace(loaded: Loaded, sentence: str) -> ClassifierTrace:
+    """One sentence through a loaded model: its prediction and the attention that led to it."""
     cleaned, _ = text.clean(sentence, key="error.text_empty")
     encoding = loaded.tokenizer.encode(cleaned)
     if not _has_words(encoding.tokens):
@@ -157,7 +155,7 @@ def trace(name: str, sentence: str) -> ClassifierTrace:
     logits = logits[0].double()
     step = attention.sample_step(steps, 0, "linear")
     return ClassifierTrace(
-        model=name,
+        model=loaded.config.name,
         tokens=tuple(encoding.tokens[:limit]),
         step=step,
         logits=attention.to_numpy(logits),
@@ -174,9 +172,21 @@ def script_share(sentence: str) -> float:
     return sum(bool(_HAN.match(ch)) for ch in letters) / len(letters) if letters else 0.0
 
 
-def trace_arrays(name: str, sentence: str) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace` writes to its .npz."""
-    return npz_arrays(trace(name, sentence))
+READS = "text"
+
+
+def prepare(request) -> str:
+    return request.text  # checked in `trace`
+
+
+def run(model: Loaded, name: str, sentence: str) -> ClassifierTrace:
+    return trace(model, sentence)
+
+
+def predict(result: ClassifierTrace):
+    arrays = npz_arrays(result)
+    shares = zip(result.labels, arrays["probabilities"].tolist(), strict=True)
+    return Prediction(str(arrays["prediction"]), shares=tuple(shares))
 
 
 def npz_arrays(result) -> dict[str, np.ndarray]:

@@ -15,7 +15,6 @@ projections are 1×1 convolutions (one linear map per position) and the scale is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from torch.nn import functional as F
 from attnviz import attention, loading
 from attnviz.loading import trained
 from attnviz.trace import DigitTrace
+from attnviz.zoo.registry import Prediction
 
 SIDE = 28  # MNIST pictures are 28 × 28
 
@@ -85,7 +85,6 @@ class Loaded:
     device: torch.device
 
 
-@cache
 def load(name: str = "digits") -> Loaded:
     """models/digits/ read strictly (see loading.trained.load_strict)."""
     folder = trained.model_dir(name)
@@ -95,9 +94,8 @@ def load(name: str = "digits") -> Loaded:
     return Loaded(config, model.to(device).eval(), device)
 
 
-def trace(pixel_values: np.ndarray, name: str = "digits") -> DigitTrace:
-    """One (28, 28) picture in [0, 1] (ink bright) through the model."""
-    loaded = load(name)
+def trace(loaded: Loaded, pixel_values: np.ndarray) -> DigitTrace:
+    """One (28, 28) picture in [0, 1] (ink bright) through the loaded model."""
     pixels = torch.as_tensor(np.asarray(pixel_values, dtype=np.float32), device=loaded.device)
     with torch.no_grad():
         logits, steps = loaded.model(pixels[None, None])  # (1, 10)
@@ -113,9 +111,24 @@ def trace(pixel_values: np.ndarray, name: str = "digits") -> DigitTrace:
     )
 
 
-def trace_arrays(pixel_values: np.ndarray) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace` writes to its .npz."""
-    return npz_arrays(trace(pixel_values))
+READS = "image"
+
+
+def prepare(request) -> np.ndarray:
+    """The (28, 28) picture of a registry.Request's image bytes (InputError if unreadable)."""
+    from attnviz import digit_images
+
+    return digit_images.from_bytes(request.image)[0]
+
+
+def run(model: Loaded, name: str, pixel_values: np.ndarray) -> DigitTrace:
+    return trace(model, pixel_values)
+
+
+def predict(result: DigitTrace):
+    arrays = npz_arrays(result)
+    shares = zip(map(str, range(len(result.logits))), arrays["probabilities"].tolist(), strict=True)
+    return Prediction(str(arrays["prediction"]), shares=tuple(shares))
 
 
 def npz_arrays(result) -> dict[str, np.ndarray]:

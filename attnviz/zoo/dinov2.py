@@ -11,11 +11,12 @@ of the ONNX file (read by `loading.onnx_reader`, no onnxruntime).
        1x1 conv to one channel, bilinear resize to 224 x 224, sigmoid: the saliency map.
 
 Every attention goes through `attention.heads` (the model path) on (H, T, Dh) tensors.
-The forward stores nothing on the model: it returns (saliency, ModelTrace).
+The forward stores nothing on the model: it returns (saliency, ImageTrace).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from PIL import Image
 from attnviz import attention, images, opentrace
 from attnviz.errors import InputError
 from attnviz.loading import DTYPE, onnx_reader, pick_device
-from attnviz.trace import ModelTrace
+from attnviz.trace import ImageTrace
 
 NAME = "dinov2"
 # A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
@@ -39,16 +40,52 @@ ARTIFACT_FACTOR = 2.0
 SINK_FACTOR = 8.0
 
 
+# The ONNX file's names -> ours: the embeddings and final norm, then one layer's
+# (backbone.encoder.layer.{i}.NAME -> layers.{i}.ONNX_LAYER[NAME]); the decoder keeps its names.
+ONNX_NAMES = {
+    "backbone.embeddings.patch_embeddings.projection": "patch",
+    "backbone.embeddings.cls_token": "cls",
+    "backbone.layernorm": "ln",
+}
+ONNX_LAYER = {
+    "norm1": "ln1",
+    "attention.attention.query": "q",
+    "attention.attention.key": "k",
+    "attention.attention.value": "v",
+    "attention.output.dense": "out",
+    "layer_scale1.lambda1": "ls1",
+    "norm2": "ln2",
+    "mlp.fc1": "up",
+    "mlp.fc2": "down",
+    "layer_scale2.lambda1": "ls2",
+}
+
+
+def our_name(onnx_name: str) -> str:
+    """Our name of one of the file's tensors: backbone.encoder.layer.3.mlp.fc1.bias ->
+    layers.3.up.bias, backbone.layernorm.weight -> ln.weight; the decoder's stay."""
+    table, prefix, rest = ONNX_NAMES, "", onnx_name
+    if onnx_name.startswith(onnx_reader.PREFIX + "."):
+        i, rest = onnx_name.removeprefix(onnx_reader.PREFIX + ".").split(".", 1)
+        table, prefix = ONNX_LAYER, f"layers.{i}."
+    for theirs, ours in table.items():
+        if rest == theirs or rest.startswith(theirs + "."):
+            return prefix + ours + rest.removeprefix(theirs)
+    if table is ONNX_LAYER:
+        raise onnx_reader.OnnxLayoutError(f"{onnx_name} has no role in a layer")
+    return onnx_name
+
+
 @dataclass(frozen=True)
 class DinoConfig:
     layers: int = 12
     heads: int = 6
     width: int = 384
-    mlp: int = 1536
+    ffn: int = 1536  # width of the feed-forward layer
     patch: int = 14
     size: int = 224
     pos_grid: int = 37  # the position embeddings were trained for 518 x 518 inputs
-    norm_eps: float = 1e-6
+    eps: float = 1e-6  # LayerNorm epsilon
     bn_eps: float = 1e-5
     upconvs: int = 3
 
@@ -59,7 +96,7 @@ class DinoConfig:
             raise ValueError(f"input size {self.size} is not a multiple of patch {self.patch}")
         if self.size // self.patch * 2**self.upconvs > self.size:
             raise ValueError("the decoder would upsample past the input size")
-        if min(self.layers, self.heads, self.mlp, self.pos_grid) < 1 or self.norm_eps <= 0:
+        if min(self.layers, self.heads, self.ffn, self.pos_grid) < 1 or self.eps <= 0:
             raise ValueError(f"invalid config {self}")
 
     @property
@@ -85,7 +122,7 @@ class ImageModel:
 
     def __init__(self, tensors: dict[str, np.ndarray], facts: dict, config: DinoConfig) -> None:
         want = {
-            "norm_eps": config.norm_eps,
+            "eps": config.eps,
             "head_width": config.head_width,
             "bn_eps": config.bn_eps,
             "upconvs": config.upconvs,
@@ -98,8 +135,8 @@ class ImageModel:
         self.device = pick_device()
         tensors = dict(tensors)
         pos = onnx_reader.resize_positions(tensors.pop(onnx_reader.POS), config.grid)
-        self._w = {
-            name: torch.from_numpy(np.array(value, dtype=np.float32)).to(self.device, DTYPE)
+        self._w = {  # by our names (ONNX_NAMES), as the forward reads them
+            our_name(name): torch.from_numpy(np.array(value, np.float32)).to(self.device, DTYPE)
             for name, value in tensors.items()
         }
         self._pos = torch.from_numpy(pos[0]).to(self.device, DTYPE)  # (T, D)
@@ -114,7 +151,7 @@ class ImageModel:
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         d = self.config.width
         return F.layer_norm(
-            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.norm_eps
+            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.eps
         )
 
     def _decoder(self, patches: torch.Tensor) -> torch.Tensor:
@@ -144,7 +181,7 @@ class ImageModel:
         return torch.sigmoid(x)[0, 0]  # (size, size)
 
     @torch.inference_mode()
-    def forward(self, pixel_values: np.ndarray) -> tuple[np.ndarray, ModelTrace]:
+    def forward(self, pixel_values: np.ndarray) -> tuple[np.ndarray, ImageTrace]:
         """One photo's pixel_values (3, 224, 224) -> (saliency (224, 224), trace)."""
         cfg = self.config
         pixel_values = np.asarray(pixel_values, dtype=np.float32)
@@ -156,130 +193,120 @@ class ImageModel:
         # 1. patch embedding: a stride-14 convolution is a linear map of each 14 x 14 patch
         x = F.conv2d(
             pixels,
-            self._p("backbone.embeddings.patch_embeddings.projection.weight"),
-            self._p("backbone.embeddings.patch_embeddings.projection.bias"),
+            self._p("patch.weight"),
+            self._p("patch.bias"),
             stride=cfg.patch,
         )  # (1, D, 16, 16)
         x = x.flatten(2)[0].T  # (P, D), row-major patches
-        cls = self._p("backbone.embeddings.cls_token").reshape(1, d)  # (1, D)
+        cls = self._p("cls").reshape(1, d)  # (1, D)
         x = torch.cat([cls, x], dim=0) + self._pos  # (T, D)
 
         hidden = [x]
         layers = []
         allowed = np.ones((t, t), dtype=bool)  # every patch sees every patch
         for i in range(cfg.layers):
-            p = f"{onnx_reader.PREFIX}.{i}"
-            y = self._norm(x, f"{p}.norm1")  # (T, D)
-            q = self._linear(y, f"{p}.attention.attention.query")  # (T, D)
-            k = self._linear(y, f"{p}.attention.attention.key")
-            v = self._linear(y, f"{p}.attention.attention.value")
+            p = f"layers.{i}"
+            y = self._norm(x, f"{p}.ln1")  # (T, D)
+            q = self._linear(y, f"{p}.q")  # (T, D)
+            k = self._linear(y, f"{p}.k")
+            v = self._linear(y, f"{p}.v")
             q = q.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             k = k.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             v = v.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             steps = attention.heads(q, k, v)
             layers.append(attention.layer_trace(steps, allowed))
             context = steps.context.transpose(0, 1).reshape(t, d)  # (T, D)
-            out = self._linear(context, f"{p}.attention.output.dense")
-            x = x + self._p(f"{p}.layer_scale1.lambda1") * out
-            y = self._norm(x, f"{p}.norm2")
-            y = F.gelu(self._linear(y, f"{p}.mlp.fc1"), approximate="none")  # (T, 4D) erf GELU
-            x = x + self._p(f"{p}.layer_scale2.lambda1") * self._linear(y, f"{p}.mlp.fc2")
+            out = self._linear(context, f"{p}.out")
+            x = x + self._p(f"{p}.ls1") * out
+            y = self._norm(x, f"{p}.ln2")
+            y = F.gelu(self._linear(y, f"{p}.up"), approximate="none")  # (T, 4D) erf GELU
+            x = x + self._p(f"{p}.ls2") * self._linear(y, f"{p}.down")
             hidden.append(x)
 
-        final = self._norm(x, "backbone.layernorm")  # (T, D)
+        final = self._norm(x, "ln")  # (T, D)
         saliency = self._decoder(final[1:]).cpu().numpy()  # (224, 224)
         hidden_np = torch.stack(hidden).cpu().numpy()  # (L+1, T, D)
         special = np.zeros(t, dtype=bool)
         special[0] = True
-        trace = ModelTrace(
+        trace = ImageTrace(
             model=NAME,
             tokens=patch_labels(cfg.grid),
             layers=tuple(layers),
             hidden=hidden_np,
             special=special,
-            extras={
-                "pixel_values": pixel_values,
-                "saliency": saliency,
-                "token_norms": np.linalg.norm(hidden_np, axis=-1),  # (L+1, T)
-            },
+            pixel_values=pixel_values,
+            saliency=saliency,
+            token_norms=np.linalg.norm(hidden_np, axis=-1),  # (L+1, T)
         )
         return saliency, trace
 
-    def trace(self, image: Image.Image) -> ModelTrace:
-        """The trace of one decoded photo (see `images.decode`).
-
-        Extras: pixel_values (3, 224, 224), saliency (224, 224), token_norms (L+1, T),
-        picture (224, 224, 3) uint8 = what the model sees, box [left, top, width, height] of the
-        photo on it, content (P,) = share of each patch covered by the photo (0 = padding).
-        """
+    def trace(self, image: Image.Image) -> ImageTrace:
+        """The trace of one decoded photo (see `images.decode`), with the picture the model
+        sees, the photo's box on it and each patch's share of photo (0 = padding)."""
         picture, box = images.letterbox(image)
         _, trace = self.forward(images.normalize(picture))
-        extras = dict(trace.extras)
-        extras["picture"] = np.asarray(picture, dtype=np.uint8)
-        extras["box"] = np.asarray(box, dtype=np.int64)
-        extras["content"] = images.patch_content(box)
-        return ModelTrace(
-            model=trace.model,
-            tokens=trace.tokens,
-            layers=trace.layers,
-            hidden=trace.hidden,
-            special=trace.special,
-            extras=extras,
+        return dataclasses.replace(
+            trace,
+            picture=np.asarray(picture, dtype=np.uint8),
+            box=np.asarray(box, dtype=np.int64),
+            content=images.patch_content(box),
         )
 
 
-def load() -> ImageModel:
+def load(name: str = NAME) -> ImageModel:
     """Read the ONNX weights and build the model (loading.ModelMissing if not installed)."""
     tensors, facts = onnx_reader.read()
     return ImageModel(tensors, facts, DinoConfig())
 
 
-def trace_arrays(data: bytes, model: ImageModel | None = None) -> dict[str, np.ndarray]:
-    """What the CLI saves to .npz for one image file's bytes (InputError if they are bad).
-
-    Returns exactly: pixel_values float32 (3, 224, 224), attentions float32 (L, H, T, T)
-    = (12, 6, 257, 257), saliency float32 (224, 224).
-    """
-    image = images.decode(data)  # InputError before the model is even loaded
-    model = model or load()
-    _, trace = model.forward(images.preprocess(image))
-    return npz_arrays(trace)
+READS = "image"
 
 
-def npz_arrays(trace: ModelTrace) -> dict[str, np.ndarray]:
+def prepare(request) -> np.ndarray:
+    """pixel_values (3, 224, 224) of a registry.Request's image bytes (InputError if bad)."""
+    return images.preprocess(images.decode(request.image))
+
+
+def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ImageTrace:
+    return model.forward(pixel_values)[1]
+
+
+def npz_arrays(trace: ImageTrace) -> dict[str, np.ndarray]:
     """An image trace as the CLI's .npz keys (the page's "whole trace" download too): an open
-    trace (attnviz/opentrace.py, tokens CLS and the patches) with the pixels and saliency."""
+    trace (attnviz/opentrace.py; tokens CLS and the patches) with pixel_values float32
+    (3, 224, 224), attentions float32 (L, H, T, T) = (12, 6, 257, 257), saliency float32 (224, 224)."""
     return {
         "version": np.array(opentrace.VERSION),
         "model": np.array(trace.model),
         "tokens": np.array(trace.tokens, dtype=str),  # (T,)
-        "pixel_values": np.asarray(trace.extras["pixel_values"], dtype=np.float32),
+        "pixel_values": np.asarray(trace.pixel_values, dtype=np.float32),
         "attentions": trace.attentions.astype(np.float32),
-        "saliency": np.asarray(trace.extras["saliency"], dtype=np.float32),
+        "saliency": np.asarray(trace.saliency, dtype=np.float32),
     }
 
 
 def artifact_patches(
-    trace: ModelTrace, layer: int, factor: float = ARTIFACT_FACTOR, sink: float = SINK_FACTOR
+    trace: ImageTrace, layer: int, factor: float = ARTIFACT_FACTOR, sink: float = SINK_FACTOR
 ) -> np.ndarray:
     """Token indices (1..P, CLS excluded) of the patches that swamp the maps of `layer`.
 
     Two rules, either one suffices:
     - high norm: the norm of the patch's hidden state entering the layer (``token_norms[layer]``)
       is more than `factor` times the median norm of the photo's patches there (padding left
-      out when `extras["content"]` says which patches are padding). Not applied in layer 0, which
+      out when `trace.content` says which patches are padding). Not applied in layer 0, which
       sees raw patch embeddings (a large norm there means a bright patch, not an artifact).
     - attention sink: averaged over heads and queries, the patch receives more than `sink`
       times the even share (1/T) of the weights of `layer`.
 
     Returns a sorted int array, often empty.
     """
-    norms = np.asarray(trace.extras["token_norms"])  # (L+1, T)
+    norms = np.asarray(trace.token_norms)  # (L+1, T)
     if not 0 <= layer < norms.shape[0] - 1:
         raise IndexError(f"layer {layer} out of range 0..{norms.shape[0] - 2}")
     patches = norms[layer, 1:]  # (P,)
     # The median of the photo's own patches: black letterbox padding would pull it down.
-    photo = np.asarray(trace.extras.get("content", np.ones(len(patches)))) >= 0.5  # (P,)
+    content = np.ones(len(patches)) if trace.content is None else trace.content  # (P,)
+    photo = content >= 0.5  # (P,)
     typical = np.median(patches[photo] if photo.any() else patches)
     high = patches > factor * typical if layer else np.zeros(len(patches), bool)
     weights = trace.layers[layer].weights  # (H, T, T)

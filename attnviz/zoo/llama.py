@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from attnviz import attention, loading
 from attnviz.attention import to_numpy
 from attnviz.bpe import ByteBPE
-from attnviz.trace import _frozen
+from attnviz.trace import frozen
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class DecoderTrace:
 
     def __post_init__(self) -> None:
         for name in ("ids", "q_raw", "q", "k_raw", "k", "v", "weights", "logits"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         n_layers, n_heads, tq, _ = self.q.shape
         if self.weights.shape != (n_layers, n_heads, tq, self.start + tq):
             raise ValueError(

@@ -15,20 +15,25 @@ The output is always 10 characters (YYYY-MM-DD), so decoding runs exactly 10 ste
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnviz import attention, dateforms
+from attnviz import attention, dateforms, loading
 from attnviz.errors import InputError
+from attnviz.loading.safetensors_reader import read_strict
 from attnviz.trace import AttentionStep
+from attnviz.zoo.registry import Prediction
 
 PAD, UNKNOWN = 0, 1  # input ids; the characters of config.input_chars start at 2
 START = 0  # output id fed to the first decoder step; config.output_chars start at 1
 UNKNOWN_LABEL = "�"  # how a character outside the vocabulary shows on the axes
+SCORES = ("additive", "general")
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,16 @@ class Seq2SeqConfig:
     max_input: int = 48  # longer text is refused before the model runs
 
     def __post_init__(self) -> None:
-        assert self.score in ("additive", "general"), self.score
-        assert len(set(self.input_chars)) == len(self.input_chars) > 0
-        assert len(set(self.output_chars)) == len(self.output_chars) > 0
-        assert min(self.embed, self.out_embed, self.encoder, self.decoder, self.attention) > 0
-        assert self.out_len > 0 and self.max_input > 0
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+        for name in ("input_chars", "output_chars"):
+            chars = getattr(self, name)
+            if not chars or len(set(chars)) != len(chars):
+                raise ValueError(f"{name} must be distinct characters, at least one")
+        widths = ("embed", "out_embed", "encoder", "decoder", "attention", "out_len", "max_input")
+        for name in widths:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,8 +96,9 @@ class DateTrace:
         return out
 
     @property
-    def attentions(self) -> np.ndarray:
-        return self.step.weights  # (Tq, Tk)
+    def weights(self) -> np.ndarray:
+        """The alignment (Tq, Tk): row t is where output character t looked."""
+        return self.step.weights
 
 
 class Seq2Seq(nn.Module):
@@ -246,11 +257,36 @@ def expected_shapes(config: Seq2SeqConfig) -> dict[str, tuple[int, ...]]:
     return {key: tuple(value.shape) for key, value in Seq2Seq(config).state_dict().items()}
 
 
-def trace_arrays(name: str, text: str) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace` saves for a seq2seq model."""
-    from attnviz.loading import trained
+def load(name: str, folder: Path | None = None) -> Seq2Seq:
+    """A dates model on the picked device, in eval mode, read strictly (see safetensors_reader).
 
-    return npz_arrays(trained.load_seq2seq(name).trace(text, name))
+    Args:
+        folder: read from here instead of models/NAME/ (a recipe's fresh output).
+    """
+    if folder is None:
+        config_path = loading.package_file(name, "config.json")
+        weights_path = loading.package_file(name, "model.safetensors")
+    else:
+        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
+    config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
+    model = Seq2Seq(config)
+    model.load_state_dict(read_strict(weights_path, expected_shapes(config)), strict=True)
+    return model.to(loading.pick_device()).eval()
+
+
+READS = "text"
+
+
+def prepare(request) -> str:
+    return request.text  # checked when it is tokenised
+
+
+def run(model: Seq2Seq, name: str, text: str) -> DateTrace:
+    return model.trace(text, name)
+
+
+def predict(trace: DateTrace):
+    return Prediction(trace.prediction, notices=tuple(trace.notices()), unknown=trace.unknown)
 
 
 def npz_arrays(trace) -> dict[str, np.ndarray]:
@@ -258,6 +294,6 @@ def npz_arrays(trace) -> dict[str, np.ndarray]:
     return {
         "input_tokens": np.array(trace.input_tokens),
         "output_tokens": np.array(trace.output_tokens),
-        "attentions": trace.attentions,  # (T_out, T_in)
+        "attentions": trace.weights,  # (Tq, Tk), the CLI's key for every model's weights
         "prediction": np.array(trace.prediction),
     }

@@ -14,8 +14,7 @@ from attnviz import digit_images
 from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.figures.image import clicked_patch
-from attnviz.loading import data
-from attnviz.ui import charts, present, state
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import labeler, render_breakdown, show_error, t
 from attnviz.zoo import cnn_attention
 
@@ -23,17 +22,6 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")
 SOURCES = ("draw", "sample", "upload")  # only a held-out sample can be put in a link
 QUERY = "digits_query"  # session key: the feature-map position whose attention is drawn
 SAMPLES = 50  # held-out pictures offered on the page
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def get_trace(pixels: np.ndarray):
-    return cnn_attention.trace(pixels)
-
-
-@st.cache_data(show_spinner=False)
-def get_samples() -> tuple[np.ndarray, np.ndarray]:
-    images, labels = data.digits("held_out")
-    return images[:: len(images) // SAMPLES][:SAMPLES], labels[:: len(images) // SAMPLES][:SAMPLES]
 
 
 def pick_pixels() -> np.ndarray | None:
@@ -49,7 +37,7 @@ def pick_pixels() -> np.ndarray | None:
         key="digits_source",
     )
     if source == "sample":
-        images, labels = get_samples()
+        images, labels = cache.held_out_digits(SAMPLES)
         names = {i: str(i + 1) for i in range(len(images))}  # counted from 1, as on the page
         state.bind("digits_sample", "sample", 0, state.choice(names, names))
         index = st.selectbox(
@@ -108,7 +96,7 @@ with present.fold(t("present.inputs")):
         st.stop()
 if pixels is None:
     st.stop()
-trace = get_trace(pixels)
+trace = cache.get_trace("digits", pixels)
 side = trace.side
 linked = st.session_state.digits_source == "sample"
 state.bind(QUERY, "position", 0, state.choice(range(side * side)), in_url=linked)

@@ -99,7 +99,7 @@ for notice in notices:
 
 layers, heads = len(trace.layers), trace.layers[0].weights.shape[0]
 patches = len(trace.tokens) - 1
-photo = trace.extras["picture"]  # (224, 224, 3) uint8: exactly what the model saw
+photo = trace.picture  # (224, 224, 3) uint8: exactly what the model saw
 patch_labels = [token_label(p) for p in range(patches)]
 # Widgets' labels as dicts, not lambdas: AppTest formats options outside the script run, where
 # the language would not be known.
@@ -180,8 +180,8 @@ with inputs:
     grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
     where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
     st.caption(t("image.cls_share", share=float(row[0])))
-    padding = figs.padding_share(row, trace.extras["content"])
-    if (trace.extras["content"] < 0.5).any():
+    padding = figs.padding_share(row, trace.content)
+    if (trace.content < 0.5).any():
         st.caption(t("image.padding_share", share=padding))
 
 # ---- tabs: only the open one is built (a change of tab reruns the page, on_change="rerun") ----
@@ -293,7 +293,7 @@ def draw_saliency() -> None:
     figure(
         figs.saliency_figure(
             photo,
-            trace.extras["saliency"],
+            trace.saliency,
             value_name=t("image.saliency_value"),
             opacity=opacity,
             title=t("image.saliency_title"),
@@ -357,7 +357,7 @@ def draw_artifacts() -> None:
         t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR, sink=dinov2.SINK_FACTOR)
     )
     # the norms entering this layer: what artifact_patches compares with the median
-    norms = figs.patch_map(trace.extras["token_norms"][layer])  # (G, G)
+    norms = figs.patch_map(trace.token_norms[layer])  # (G, G)
     charts.chart(
         figs.grid_figure(
             norms,

@@ -12,7 +12,7 @@ import streamlit as st
 from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.loading import data
-from attnviz.ui import charts, present, state
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 from attnviz.zoo import classifier
 
@@ -25,11 +25,6 @@ MODELS = {
 }
 # A text whose letters are less than this share Chinese is "not Chinese" (and the converse).
 SCRIPT_SHARE = 0.3
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def get_trace(name: str, sentence: str):
-    return classifier.trace(name, sentence)
 
 
 def pick_sentence(language: str) -> str:
@@ -165,7 +160,7 @@ with present.fold(t("present.inputs")):
     )
     sentence = pick_sentence(language)
 try:
-    traces = {kind: get_trace(MODELS[kind, language], sentence) for kind in KINDS}
+    traces = {kind: cache.get_trace(MODELS[kind, language], sentence) for kind in KINDS}
 except InputError as exc:
     show_error(exc)
     st.stop()

@@ -12,7 +12,7 @@ import streamlit as st
 from attnviz import dateforms, i18n
 from attnviz.figures import seq2seq as figs
 from attnviz.figures.breakdown import vector_text
-from attnviz.ui import charts, present, state
+from attnviz.ui import cache, charts, present, state
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 from attnviz.zoo import seq2seq
 
@@ -23,18 +23,6 @@ EXTRAS = {
     "extra_outside": "22-Nov-2026",
     "extra_mixed": "2026年 Nov 22日",
 }
-
-
-@st.cache_resource(show_spinner=False)
-def get_model(name: str):
-    from attnviz.loading import trained
-
-    return trained.load_seq2seq(name)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def get_trace(name: str, text: str):
-    return get_model(name).trace(text, name)
 
 
 def sample_text(sample: str) -> str:
@@ -89,7 +77,7 @@ with present.fold(t("present.inputs")):
 traces = {}
 try:
     for score in SCORES:
-        traces[score] = get_trace(f"dates-{score}", text)
+        traces[score] = cache.get_trace(f"dates-{score}", text)
 except Exception as exc:  # InputError / ModelMissing become messages; anything else re-raises
     show_error(exc)
     st.stop()
@@ -115,11 +103,11 @@ for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
             if key != "seq2seq.notice.unknown_chars":  # said once above the columns
                 st.warning(t(key), icon="⚠️")
         fig = figs.alignment(
-            trace.attentions, trace.input_tokens, trace.output_tokens, step=step,
+            trace.weights, trace.input_tokens, trace.output_tokens, step=step,
             x_title=t("seq2seq.input_axis"), y_title=t("seq2seq.output_axis"),
         )  # fmt: skip
         charts.chart(
-            fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.attentions,
+            fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.weights,
             rows=trace.output_tokens, cols=trace.input_tokens,
         )  # fmt: skip
 
@@ -151,7 +139,7 @@ render_breakdown(
 st.caption(t("seq2seq.animation"))
 charts.chart(
     figs.animation(
-        trace.attentions,
+        trace.weights,
         trace.input_tokens,
         trace.output_tokens,
         play=t("seq2seq.play"),
@@ -161,7 +149,7 @@ charts.chart(
     ),  # fmt: skip
     key="s2s_animation",
     name=f"dates-{chosen}-animation",
-    matrix=trace.attentions,
+    matrix=trace.weights,
     rows=trace.output_tokens,
     cols=trace.input_tokens,
 )

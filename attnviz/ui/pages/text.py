@@ -34,9 +34,9 @@ WORDS = {"tokens": "0", "words": "1"}  # the `words` URL parameter
 RANGES = ("head", "fixed")  # colour range of the weights: per head, or fixed 0-1
 
 
-def truncation_message(extras: dict, paired: bool) -> str:
+def truncation_message(trace, paired: bool) -> str:
     """Which sentence lost its end, and how many tokens (truncation is longest first)."""
-    a, b = int(extras["dropped_a"]), int(extras["dropped_b"])
+    a, b = trace.dropped_a, trace.dropped_b
     if not paired:
         return t("text.truncated", dropped=a)
     if a and b:
@@ -178,10 +178,10 @@ with present.fold(t("present.inputs")):
 
     n_layers, n_heads = len(trace.layers), trace.layers[0].weights.shape[0]
     tokens = [visible(token) for token in trace.tokens]  # a bidi override cannot turn the line
-    if bool(trace.extras.get("truncated", False)):
-        st.warning(truncation_message(trace.extras, pair is not None), icon="✂️")
-    if int(trace.extras.get("removed", 0)):
-        st.info(t("text.removed", count=int(trace.extras["removed"])))
+    if trace.truncated:
+        st.warning(truncation_message(trace, pair is not None), icon="✂️")
+    if trace.removed:
+        st.info(t("text.removed", count=trace.removed))
     st.caption(t("text.tokens_caption", count=len(tokens), layers=n_layers, heads=n_heads))
     st.text(" · ".join(tokens))  # st.text: tokens are never read as Markdown or HTML
 
@@ -265,7 +265,7 @@ units = get_units(name, text, pair, words)
 
 def select(weights: np.ndarray) -> figs.View:
     return figs.select(
-        weights, units["labels"], units["special"], units["segment"],
+        weights, units.labels, units.special, units.segment,
         direction=direction, hide_special=hide,
     )  # fmt: skip
 
@@ -277,7 +277,7 @@ def file_name(*parts) -> str:
 def shown_weights(view: figs.View, query: int) -> list[str]:
     """For each key token: its weight as the heatmap shows it for `query`'s unit ("—" if the
     filters leave it out), so the breakdown can give both numbers."""
-    unit_of = units["groups"] if words else np.arange(len(tokens))
+    unit_of = units.groups if words else np.arange(len(tokens))
     rows = {int(u): i for i, u in enumerate(view.rows)}
     cols = {int(u): j for j, u in enumerate(view.cols)}
     row = rows.get(int(unit_of[query]))
@@ -364,7 +364,7 @@ elif view_name == "overview":
         st.info(t("text.empty_view"))
     else:
         st.caption(t("text.overview_help"))
-        if side < len(units["labels"]):
+        if side < len(units.labels):
             st.caption(t("text.overview_long", side=side))
         charts.chart(
             figs.mark_cell(fig, layer, head), key="text_overview", name=file_name("overview"),
@@ -387,8 +387,8 @@ elif view_name == "lines":
         key="text_line_heads",
     )
     heads = [h - 1 for h in chosen] or [head]
-    view = select(units["layers"][layer][heads])  # (K, R, C)
-    count = len(units["labels"])
+    view = select(units.layers[layer][heads])  # (K, R, C)
+    count = len(units.labels)
     if count > LINE_WINDOW:
         start = st.slider(
             t("text.lines_window", size=LINE_WINDOW), 0, count - LINE_WINDOW, 0,
