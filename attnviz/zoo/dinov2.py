@@ -274,7 +274,8 @@ def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ImageTrace:
 def npz_arrays(trace: ImageTrace) -> dict[str, np.ndarray]:
     """An image trace as the CLI's .npz keys (the page's "whole trace" download too): an open
     trace (attnviz/opentrace.py; tokens CLS and the patches) with pixel_values float32
-    (3, 224, 224), attentions float32 (L, H, T, T) = (12, 6, 257, 257), saliency float32 (224, 224)."""
+    (3, 224, 224), attentions float32 (L, H, T, T) = (12, 6, 257, 257), saliency float32
+    (224, 224)."""
     return {
         "version": np.array(opentrace.VERSION),
         "model": np.array(trace.model),
