@@ -231,7 +231,7 @@ def test_cli_text_trace_opens(tmp_path):
     """`attnviz trace` files of the text models are open traces (the CLI's arrays, no model run
     needed: bert.npz_arrays of a hand-made trace)."""
     from attnviz import attention
-    from attnviz.trace import ModelTrace
+    from attnviz.trace import TextTrace
     from attnviz.zoo import bert
 
     rng = np.random.default_rng(3)
@@ -239,10 +239,13 @@ def test_cli_text_trace_opens(tmp_path):
     allowed = np.ones((4, 4), bool)
     steps = attention.heads(*(attention._tensor(x) for x in (q, k, v)), allowed=allowed)
     layer = attention.layer_trace(steps, allowed)
-    trace = ModelTrace(
-        model="minilm", tokens=("[CLS]", "hi", "!", "[SEP]"), layers=(layer,),
+    tokens = ("[CLS]", "hi", "!", "[SEP]")
+    trace = TextTrace(
+        model="minilm", tokens=tokens, layers=(layer,),
         hidden=np.zeros((2, 4, 16), np.float32), special=np.array([1, 0, 0, 1], bool),
-        extras={"ids": np.arange(4), "token_type_ids": np.zeros(4, int)},
+        ids=np.arange(4), token_type_ids=np.zeros(4, int), segment=np.zeros(4, int),
+        display=tokens, word_index=np.arange(4), words=tokens, embedding=np.zeros(16, np.float32),
+        dropped_a=0, dropped_b=0, removed=0,
     )  # fmt: skip
     opened, notices = opentrace.read(npz(**bert.npz_arrays(trace)))
     assert opened.model == "minilm" and opened.queries == trace.tokens and notices == []
