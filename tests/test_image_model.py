@@ -270,7 +270,8 @@ def test_trace_arrays_for_the_cli(model):
     assert arrays["pixel_values"].shape == (3, 224, 224)
     assert arrays["attentions"].shape == (12, 6, 257, 257)
     assert arrays["saliency"].shape == (224, 224)
-    assert all(arrays[key].dtype == np.float32 for key in ("pixel_values", "attentions", "saliency"))
+    floats = ("pixel_values", "attentions", "saliency")
+    assert all(arrays[key].dtype == np.float32 for key in floats)
     assert arrays["tokens"].shape == (257,) and str(arrays["model"]) == "dinov2"
     np.testing.assert_array_equal(arrays["pixel_values"], images.preprocess(images.decode(data)))
     for bad in (b"", b"not an image at all", data[: len(data) // 3]):
