@@ -22,8 +22,12 @@ def by_plotly(fig: go.Figure, ink: str, projector: bool) -> dict:
     fig.update_traces(
         colorbar=dict(tickfont=dict(size=ticks, color=ink)), selector=dict(type="heatmap")
     )
-    if projector:
-        fig.update_annotations(font_size=ticks)
+    least = 14 if projector else 12  # no text under 12 px (14 on a projector)
+    fig.update_traces(
+        textfont=dict(size=least), selector=lambda tr: tr.type == "heatmap" and tr.texttemplate
+    )
+    for note in fig.layout.annotations:
+        note.font.size = ticks if projector else max(note.font.size or body, least)
     return fig.to_dict()
 
 

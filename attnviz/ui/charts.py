@@ -80,12 +80,18 @@ def style_spec(spec: dict, ink: str, projector: bool) -> dict:
             axis = layout.setdefault(name, {})
             _merge(axis, "tickfont", size=ticks, color=ink)
             _merge(axis.setdefault("title", {}), "font", size=body, color=ink)
+    # Text inside a figure is never under 12 px (14 px on a projector, issue 17): plotly would
+    # shrink the numbers written in heatmap cells to fit them, and panel titles and rank labels
+    # of the photo figures were set smaller.
+    least = 14 if projector else 12
     for trace in spec.get("data", []):
         if trace.get("type") == "heatmap":
             _merge(trace.setdefault("colorbar", {}), "tickfont", size=ticks, color=ink)
-    if projector:  # panel titles and rank labels of the photo figures too
-        for note in layout.get("annotations", []):
-            _merge(note, "font", size=ticks)
+            if trace.get("texttemplate"):
+                _merge(trace, "textfont", size=least)
+    for note in layout.get("annotations", []):
+        size = note.get("font", {}).get("size", body)
+        _merge(note, "font", size=ticks if projector else max(size, least))
     return spec
 
 
