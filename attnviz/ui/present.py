@@ -48,6 +48,8 @@ h1 { font-size: 2rem !important; padding: 0 2.5rem 0.4rem 0 !important; }
 [data-testid="stPlotlyChart"] .modebar-container { top: -28px !important; }
 .katex-display { overflow-x: auto; overflow-y: hidden; }
 [data-testid="stButtonGroup"] > div { flex-wrap: wrap; }
+[data-testid="stPageLink"] p, [data-testid="stPageLink"] span {
+  white-space: normal !important; overflow: visible !important; }
 </style>
 """
 
@@ -146,17 +148,23 @@ def active() -> bool:
     return bool(st.session_state.get(KEY, False))
 
 
-def controls() -> None:
-    """The presentation toggle (sidebar, or top of the page while on) and the page style."""
+def controls():
+    """The presentation toggle (sidebar, or top of the page while on) and the page style.
+
+    Returns the row of the toggle while on (where `attnviz.ui.handoff.show` puts the students'
+    QR code once the page has run), else None.
+    """
     state.bind(KEY, "present", False, state.flag(), in_url=False)
     st.html(_PAGE)  # style only: Streamlit gives it no room on the page
     with st.sidebar:  # our own script, no user text; out of the page's way
         st.iframe(_FIT, height=1)
     if active():
         st.html(_CSS)
-        st.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
-    else:
-        st.sidebar.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+        return row
+    st.sidebar.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+    return None
 
 
 def frame(label: str, *, fold: bool = True):
