@@ -13,6 +13,7 @@ import streamlit as st
 from attnviz import attention, headstats, i18n, loading
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
+from attnviz.figures.heatmap import unique_labels
 from attnviz.text import MAX_CHARS, visible
 from attnviz.ui import charts, present, state
 from attnviz.ui.common import lang, render_breakdown, show_error, t
@@ -44,9 +45,9 @@ def truncation_message(extras: dict, paired: bool) -> str:
     return t("text.truncated_a", dropped=a) if a else t("text.truncated_b", dropped=b)
 
 
-def heat(layer: int, head: int | None, key: str) -> figs.View:
+def heat(layer: int, head: int | None, key: str, **kwargs) -> figs.View:
     """One head's heatmap (the rollout after `layer` when `head` is None) with its downloads;
-    returns what it shows."""
+    returns what it shows. `kwargs` go to st.plotly_chart (a click's selection)."""
     fixed = st.session_state.get("text_range") == "fixed"
     fig, view = get_heatmap(name, text, pair, words, hide, direction, lang(), layer, head, fixed)
     if fig is None:
@@ -55,9 +56,27 @@ def heat(layer: int, head: int | None, key: str) -> figs.View:
         parts = ("rollout", layer + 1) if head is None else ("L", layer + 1, "H", head + 1)
         charts.chart(
             fig, key=key, name=file_name(*parts), matrix=view.matrix,
-            rows=view.row_labels, cols=view.col_labels,
+            rows=view.row_labels, cols=view.col_labels, **kwargs,
         )  # fmt: skip
     return view
+
+
+def clicked_query(view: figs.View) -> int | None:
+    """The token of the heatmap row a user clicked, as in bertviz: a row picks the query of the
+    breakdown. A click is applied once (it stays in the chart's state on later reruns), so that
+    a query picked by hand afterwards is not pulled back."""
+    points = (st.session_state.get("text_heatmap") or {}).get("selection", {}).get("points", [])
+    if not points:
+        st.session_state.pop("text_row_opened", None)
+        return None
+    labels = unique_labels(view.row_labels)
+    y = points[0].get("y")
+    if y not in labels or y == st.session_state.get("text_row_opened"):
+        return None
+    st.session_state.text_row_opened = y
+    unit = int(view.rows[labels.index(y)])
+    unit_of = units["groups"] if words else np.arange(len(tokens))
+    return int(np.flatnonzero(np.asarray(unit_of) == unit)[0])
 
 
 def mark_own() -> None:
@@ -328,9 +347,12 @@ with main:
     if view_name == "heads":
         # The breakdown goes below the heatmap at full width (beside it, its scores and weights
         # were cut off); in presentation each step press scrolls it into view (present.steps).
-        head_view = heat(layer, head, "text_heatmap")
+        head_view = heat(layer, head, "text_heatmap", on_select="rerun", selection_mode="points")
         st.subheader(t("text.breakdown_title"))
         query_key = "text_query"
+        picked = clicked_query(head_view)
+        if picked is not None:
+            st.session_state[query_key] = picked
         query_default = taught[2] if taught else min(1, len(tokens) - 1)
         state.bind(query_key, "query", query_default, state.choice(range(len(tokens))))
         query = st.selectbox(
