@@ -347,7 +347,10 @@ with main:
     if view_name == "heads":
         # The breakdown goes below the heatmap at full width (beside it, its scores and weights
         # were cut off); in presentation each step press scrolls it into view (present.steps).
-        head_view = heat(layer, head, "text_heatmap", on_select="rerun", selection_mode="points")
+        head_view = heat(
+            layer, head, "text_heatmap", on_select="rerun", selection_mode="points",
+            click_cells=True,
+        )  # fmt: skip
         st.subheader(t("text.breakdown_title"))
         query_key = "text_query"
         picked = clicked_query(head_view)
