@@ -50,6 +50,9 @@ UNDER_TOOLBAR = """plot => {
   const bar = plot.querySelector('.modebar');
   if (!bar) return ['no toolbar'];
   const r = bar.getBoundingClientRect();
+  // the toolbar is really there to press (not clipped away nor under something else)
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  if (!bar.contains(hit)) return ['toolbar cannot be pressed'];
   return [...plot.querySelectorAll('text.gtitle, text.xtitle, text.ytitle, g.annotation text')]
     .filter(e => { const b = e.getBoundingClientRect();
       return b.width > 0 && !(b.right <= r.left || r.right <= b.left || b.bottom <= r.top

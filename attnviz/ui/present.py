@@ -45,6 +45,7 @@ _PAGE = """
 }
 h1 { font-size: 2rem !important; padding: 0 2.5rem 0.4rem 0 !important; }
 [data-testid="stPlotlyChart"] { padding-top: 28px; }
+[data-testid="stPlotlyChart"] .js-plotly-plot { overflow: visible !important; }
 [data-testid="stPlotlyChart"] .modebar-container { top: -28px !important; }
 .katex-display { overflow-x: auto; overflow-y: hidden; }
 [data-testid="stButtonGroup"] > div { flex-wrap: wrap; }
