@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from attnviz.figures import image as image_figs
 from attnviz.figures import seq2seq as seq2seq_figs
