@@ -5,7 +5,7 @@ from importlib import resources
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
-from attnviz.ui import charts, present, state, turns
+from attnviz.ui import charts, handoff, present, state, turns
 from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
@@ -24,7 +24,7 @@ st.sidebar.segmented_control(
 if st.query_params.get("lang", LANGS[0]) not in LANGS:
     state.refuse("lang")
 st.query_params["lang"] = st.session_state.lang
-present.controls()
+presenting = present.controls()
 charts.export_format()
 
 # The default page is served at "/", so the landing page takes that place and every other page
@@ -43,5 +43,6 @@ st.sidebar.caption(t("app_title"))
 try:
     with turns.turn():  # one run at a time does Python work (attnviz/ui/turns.py)
         navigation.run()
+        handoff.show(presenting, navigation.url_path)  # presentation: the students' QR code
 except Exception as exc:  # noqa: BLE001 - the last resort, for every page (see show_unexpected)
     show_unexpected(exc)

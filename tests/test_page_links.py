@@ -145,11 +145,16 @@ def test_presentation_mode_folds_inputs_and_reveals_breakdown_steps():
         ("digits", {"source": "sample"}, "digits"),
     ):
         at = open_link(page, lang="zh", present="1", **params)
-        assert [e.label for e in at.expander][0] == t("present.inputs", "zh"), page
+        folded = [e.label for e in at.expander]
+        if page == "digits":  # the canvas to draw on is the demo itself: in view (issue 17)
+            assert t("present.inputs", "zh") not in folded
+        else:
+            assert folded[0] == t("present.inputs", "zh"), page
         assert at.button(key=f"step_back_{name}").disabled, page  # on step 1
         at.button(key=f"step_next_{name}").click().run()
         assert not at.exception and not at.button(key=f"step_back_{name}").disabled, page
-        assert at.query_params["present"] == "1"
+        # read from the link, then dropped: a link copied now opens in normal mode (issue 17)
+        assert "present" not in at.query_params and at.session_state["present"]
 
 
 # page, the link's parameters (every one refused), the defaults shown instead (session keys)

@@ -13,24 +13,36 @@ import plotly.graph_objects as go
 
 from attnviz.figures.heatmap import escape, heatmap
 
-PER_ROW = 10  # tokens per row of the shaded text
+TILE_CHARS = 10  # a longer word is cut in its tile (the hover text keeps it whole)
+
+
+def tiles_per_row(tokens: Sequence[str]) -> int:
+    """As many tiles to a row as fit a phone's half of a page (~340 px) with the longest word
+    at 14 px (~8 px a character): the words stay readable and never run into each other."""
+    longest = max((min(len(tok), TILE_CHARS) for tok in tokens), default=1)
+    return min(10, max(3, 340 // (8 * longest + 16)))
 
 
 def shaded_tokens(tokens: Sequence[str], weights: np.ndarray, *, title: str = "") -> go.Figure:
-    """The tokens in reading order, PER_ROW to a row, each cell shaded by its weight (T,)."""
+    """The tokens in reading order, `tiles_per_row` to a row, each shaded by its weight (T,)."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (len(tokens),):
         raise ValueError(f"weights {weights.shape} do not match {len(tokens)} tokens")
-    rows = -(-len(tokens) // PER_ROW)
-    z = np.full(rows * PER_ROW, np.nan)
+    per_row = tiles_per_row(tokens)
+    rows = -(-len(tokens) // per_row)
+    z = np.full(rows * per_row, np.nan)
     z[: len(tokens)] = weights
-    text = [escape(tok) for tok in tokens] + [""] * (rows * PER_ROW - len(tokens))
+    short = [tok if len(tok) <= TILE_CHARS else tok[: TILE_CHARS - 1] + "…" for tok in tokens]
+    blank = [""] * (rows * per_row - len(tokens))
     fig = go.Figure(
         go.Heatmap(
-            z=z.reshape(rows, PER_ROW).astype(np.float32),
-            text=np.array(text, dtype=object).reshape(rows, PER_ROW),
+            z=z.reshape(rows, per_row).astype(np.float32),
+            text=np.array([escape(s) for s in short] + blank, dtype=object).reshape(rows, per_row),
+            customdata=np.array([escape(tok) for tok in tokens] + blank, dtype=object).reshape(
+                rows, per_row
+            ),
             texttemplate="%{text}",
-            hovertemplate="%{text}<br>%{z:.4f}<extra></extra>",
+            hovertemplate="%{customdata}<br>%{z:.4f}<extra></extra>",
             colorscale="Oranges",
             zmin=0.0,
             zmax=float(weights.max()) if len(weights) else 1.0,
@@ -128,5 +140,7 @@ def probabilities(labels: Sequence[str], values: np.ndarray) -> go.Figure:
         go.Bar(x=[escape(label) for label in labels], y=np.asarray(values, dtype=np.float32))
     )
     fig.update_yaxes(range=[0, 1])
+    # categories: digits "0".."9" would otherwise be read as numbers and labelled every other one
+    fig.update_xaxes(type="category")
     fig.update_layout(height=240, margin=dict(l=10, r=10, t=10, b=10))
     return fig

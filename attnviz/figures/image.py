@@ -331,14 +331,22 @@ def heads_figure(
     cols: int = 3,
     size: int = 150,
     log: bool = False,
+    photo: np.ndarray | None = None,
+    opacity: float = 0.6,
 ) -> go.Figure:
-    """Small multiples: one (G, G) map per head, each on its own colour scale.
+    """Small multiples: one (G, G) map per head, each on its own colour scale; with `photo`
+    (S, S, 3), each map lies over the photo at `opacity`, so a panel shows *what* it looks at.
 
     Each head gets its own scale because heads differ by orders of magnitude in how peaked they
     are; one shared scale would leave most of them black.
     """
     grids = np.asarray(grids, dtype=np.float64)  # (H, G, G)
     heads, side = grids.shape[0], grids.shape[1]
+    # Panel coordinates: the photo's pixels (patch p covers its pixels), or the grid's cells.
+    extent = side if photo is None else photo.shape[0]
+    # Half the photo's pixels are plenty for a small panel, and keep the JSON small: the same
+    # picture goes under every panel.
+    thumb = None if photo is None else jpeg_uri(np.ascontiguousarray(np.asarray(photo)[::2, ::2]))
     rows = math.ceil(heads / cols)
     gap_x, gap_y = 0.04, 0.12  # gap_y leaves room for each panel's title
     w = (1 - gap_x * (cols - 1)) / cols
@@ -354,7 +362,14 @@ def heads_figure(
     for i, grid in enumerate(grids):
         r, c = divmod(i, cols)
         n = "" if i == 0 else str(i + 1)
-        trace = _map_trace(grid, side, 1.0, colorbar=False, log=log)
+        if thumb is not None:
+            data.append(
+                go.Image(
+                    source=thumb, x0=1, y0=1, dx=2, dy=2, hoverinfo="skip", name="photo",
+                    xaxis=f"x{n}", yaxis=f"y{n}",
+                )
+            )  # fmt: skip
+        trace = _map_trace(grid, extent, 1.0 if thumb is None else opacity, colorbar=False, log=log)
         trace.update(xaxis=f"x{n}", yaxis=f"y{n}", hovertemplate="%{z:.4f}<extra></extra>")
         if log:  # z holds log10 then: hover shows the values, sent beside it
             trace.update(
@@ -366,11 +381,14 @@ def heads_figure(
         x0 = c * (w + gap_x)
         y1 = 1 - r * (h + gap_y)
         layout[f"xaxis{n}"] = dict(
-            domain=[max(x0, 0.0), min(x0 + w, 1.0)], range=[0, side], visible=False, anchor=f"y{n}"
+            domain=[max(x0, 0.0), min(x0 + w, 1.0)],
+            range=[0, extent],
+            visible=False,
+            anchor=f"y{n}",
         )
         layout[f"yaxis{n}"] = dict(
             domain=[max(y1 - h, 0.0), min(y1, 1.0)],
-            range=[side, 0],
+            range=[extent, 0],
             visible=False,
             anchor=f"x{n}",
             scaleanchor=f"x{n}",
@@ -388,7 +406,7 @@ def heads_figure(
             )
         )
         if query is not None:
-            box = _outline(query, side, side, QUERY_COLOR, width=2)
+            box = _outline(query, side, extent, QUERY_COLOR, width=2)
             shapes.append(dict(box, xref=f"x{n}", yref=f"y{n}"))
     layout["annotations"] = titled
     if shapes:

@@ -11,21 +11,27 @@ def style_spec(spec: dict, ink: str, projector: bool) -> dict:
     attnviz.ui.charts.styled."""
     body, ticks = (18, 16) if projector else (14, 13)
     layout = spec.setdefault("layout", {})
-    _merge(layout, "font", size=body, color=ink)
-    _merge(layout.setdefault("title", {}), "font", size=body + 4)
+    merge(layout, "font", size=body, color=ink)
+    merge(layout.setdefault("title", {}), "font", size=body + 4)
     for prefix in ("xaxis", "yaxis"):  # every axis of every subplot: xaxis, xaxis2, ...
         for name in {prefix, *(k for k in layout if k[5:].isdigit() and k.startswith(prefix))}:
             axis = layout.setdefault(name, {})
-            _merge(axis, "tickfont", size=ticks, color=ink)
-            _merge(axis.setdefault("title", {}), "font", size=body, color=ink)
+            merge(axis, "tickfont", size=ticks, color=ink)
+            merge(axis.setdefault("title", {}), "font", size=body, color=ink)
+    # Text inside a figure is never under 12 px (14 px on a projector, issue 17): plotly would
+    # shrink the numbers written in heatmap cells to fit them, and panel titles and rank labels
+    # of the photo figures were set smaller.
+    least = 14 if projector else 12
     for trace in spec.get("data", []):
         if trace.get("type") == "heatmap":
-            _merge(trace.setdefault("colorbar", {}), "tickfont", size=ticks, color=ink)
-    if projector:  # panel titles and rank labels of the photo figures too
-        for note in layout.get("annotations", []):
-            _merge(note, "font", size=ticks)
+            merge(trace.setdefault("colorbar", {}), "tickfont", size=ticks, color=ink)
+            if trace.get("texttemplate"):
+                merge(trace, "textfont", size=least)
+    for note in layout.get("annotations", []):
+        size = note.get("font", {}).get("size", body)
+        merge(note, "font", size=ticks if projector else max(size, least))
     return spec
 
 
-def _merge(parent: dict, key: str, **values) -> None:
+def merge(parent: dict, key: str, **values) -> None:
     parent[key] = {**parent.get(key, {}), **values}

@@ -424,17 +424,22 @@ def head_lines(
                     legendgroup=str(head),
                 )
             )
-    # queries in a column on the left, keys on the right
+    # queries in a column on the left, keys on the right; a click on a query (an invisible
+    # marker under its label) picks it: the page then draws only its lines, in every head
+    hidden = dict(marker=dict(opacity=0))
     for x, labels, position in ((0, row_labels, "middle left"), (1, col_labels, "middle right")):
+        clickable = dict(
+            mode="markers+text", marker=dict(size=16, color="rgba(0,0,0,0)"),
+            hovertemplate="%{text}<extra></extra>", selected=hidden, unselected=hidden,
+        )  # fmt: skip
         fig.add_trace(
             go.Scatter(
                 x=np.full(len(labels), x, np.float32),
                 y=np.arange(len(labels), dtype=np.float32),
-                mode="text",
                 text=[escape(label) for label in labels],
                 textposition=position,
-                hoverinfo="skip",
                 showlegend=False,
+                **(clickable if x == 0 else dict(mode="text", hoverinfo="skip")),
             )
         )
     height = 22 * max(n_rows, n_cols, 1) + 90
@@ -445,8 +450,20 @@ def head_lines(
         yaxis=dict(visible=False, autorange="reversed", fixedrange=True),
         legend=dict(orientation="h", y=1.0, yanchor="bottom"),
         plot_bgcolor="rgba(0,0,0,0)",
+        clickmode="event+select",
+        hovermode="closest",
+        dragmode=False,
     )
     return fig
+
+
+def clicked_query_row(point: dict) -> int | None:
+    """The row of the query label a user clicked in `head_lines` (None for anything else)."""
+    try:
+        x, y = float(point["x"]), float(point["y"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return int(round(y)) if x == 0 and y >= 0 else None
 
 
 # ---------------------------------------------------------------- head statistics

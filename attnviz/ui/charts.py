@@ -70,6 +70,49 @@ class Finished(go.Figure):
         return self._spec
 
 
+CLICKABLE_CELLS = 4096  # up to 64 × 64: a marker per cell stays a small part of the JSON
+
+
+def _clickable(spec: dict) -> None:
+    """A click selects what is under the mouse (plotly's default needs a drag). Plotly cannot
+    select a heatmap's cell, so an invisible marker on every cell of the first heatmap takes
+    the click (and shows the cell's hover text); the selection's point has the cell's x and y.
+    """
+    layout = spec.setdefault("layout", {})
+    layout.setdefault("clickmode", "event+select")
+    layout.setdefault("hovermode", "closest")
+    heat = next((d for d in spec.get("data", []) if d.get("type") == "heatmap"), None)
+    if heat is None or heat.get("x") is None or heat.get("y") is None:
+        return
+    xs, ys = list(heat["x"]), list(heat["y"])
+    if len(xs) * len(ys) > CLICKABLE_CELLS:
+        return
+    hidden = dict(marker=dict(opacity=0))
+    spec["data"].append(
+        dict(
+            type="scatter", mode="markers", x=xs * len(ys), y=[y for y in ys for _ in xs],
+            customdata=_flat(heat["z"], len(xs) * len(ys)),
+            hovertemplate=heat.get("hovertemplate", "").replace("%{z", "%{customdata"),
+            marker=dict(size=24, color="rgba(0,0,0,0)"), selected=hidden, unselected=hidden,
+            showlegend=False,
+        )
+    )  # fmt: skip
+    heat["hoverinfo"] = "skip"
+    # the markers must not widen the axes: the cells keep the whole plot, as without them
+    layout.setdefault("xaxis", {})["range"] = [-0.5, len(xs) - 0.5]
+    yaxis = layout.setdefault("yaxis", {})
+    down = yaxis.pop("autorange", None) == "reversed"
+    yaxis["range"] = [len(ys) - 0.5, -0.5] if down else [-0.5, len(ys) - 0.5]
+
+
+def _flat(values, count: int):
+    """A matrix of a figure's JSON as one row: plotly writes numpy arrays as typed bytes
+    ({"dtype", "bdata", "shape"}, row by row), which only need a new shape."""
+    if isinstance(values, dict):
+        return {**values, "shape": str(count)}
+    return np.asarray(values, dtype=np.float32).ravel()
+
+
 def config(name: str) -> dict:
     """plotly config: the toolbar's camera exports `name`.svg (or .png) at twice the size."""
     fmt = st.session_state.get(FORMAT_KEY) or "svg"
@@ -106,10 +149,14 @@ def chart(
     matrix: np.ndarray | None = None,
     rows: Sequence[str] = (),
     cols: Sequence[str] = (),
+    click_cells: bool = False,
     **kwargs,
 ):
-    """Draw `fig` (see the module docstring); `kwargs` go to st.plotly_chart."""
+    """Draw `fig` (see the module docstring); `kwargs` go to st.plotly_chart. `click_cells`: a
+    click on a heatmap's cell selects it (with on_select)."""
     fig = styled(fig)
+    if click_cells:
+        _clickable(fig.to_dict())
     result = st.plotly_chart(fig, key=key, config=config(name), **kwargs)
     row = st.container(horizontal=True, gap="small")
     row.download_button(

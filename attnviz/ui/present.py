@@ -10,7 +10,9 @@
         # Back / Next pair (and ArrowLeft/ArrowRight, PageUp/PageDown, what presenter remotes
         # send) reveals score -> scale -> mask -> softmax -> weighted sum one at a time.
 
-`controls()` (called once by app.py) draws the toggle and, when on, the page style.
+`controls()` (called once by app.py) draws the toggle and the page style (`_PAGE`, plus
+`_CSS` when on). `present=1` is read from a link and then dropped from the address: a link a
+lecturer copies (or the QR code of `handoff()` shows) opens in normal mode for the students.
 Figures get their projector fonts from `attnviz.ui.charts.chart`.
 """
 
@@ -26,6 +28,32 @@ from attnviz.ui.common import t
 KEY = "present"
 STEPS = ("score", "scale", "mask", "softmax", "sum")  # what each click reveals
 
+# Our own CSS (no user text) for every page, so that the first figure starts above the fold at
+# 1366×768 and nothing scrolls sideways on a phone (issue 17):
+# - the header is see-through and takes no room: Streamlit's 6rem of padding above every title
+#   was there only to clear it (on phones it keeps the room of the sidebar button);
+# - plotly's toolbar sits in a strip of its own above the figure, never over a title or an
+#   axis title;
+# - tables and formulas scroll inside their box.
+_PAGE = """
+<style>
+[data-testid="stHeader"] { background: transparent; pointer-events: none; }
+[data-testid="stHeader"] * { pointer-events: auto; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; }
+@media (min-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 1rem; }
+}
+h1 { font-size: 2rem !important; padding: 0 2.5rem 0.4rem 0 !important; }
+[data-testid="stPlotlyChart"] { padding-top: 28px; }
+[data-testid="stPlotlyChart"] .js-plotly-plot { overflow: visible !important; }
+[data-testid="stPlotlyChart"] .modebar-container { top: -28px !important; }
+.katex-display { overflow-x: auto; overflow-y: hidden; }
+[data-testid="stButtonGroup"] > div { flex-wrap: wrap; }
+[data-testid="stPageLink"] p, [data-testid="stPageLink"] span {
+  white-space: normal !important; overflow: visible !important; }
+</style>
+"""
+
 # Our own CSS (no user text): bigger type, no sidebar or header chrome, less padding on top.
 _CSS = """
 <style>
@@ -37,6 +65,8 @@ html { font-size: 20px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stText"], [data-testid="stCaptionContainer"]
   { font-size: 1rem !important; }
 h1 { font-size: 1.6rem !important; padding: 0.2rem 0 !important; }
+[data-testid="stMetricValue"] p, [data-testid="stMetricValue"] div { font-size: 2.4rem !important; }
+[data-testid="stTable"] table { font-size: 1rem; }
 </style>
 """
 
@@ -62,18 +92,94 @@ if (!doc.getElementById("attnviz-keys")) {
 """
 
 
+# Installed once into the page, for every figure: tick labels that would run into each other
+# are hidden (the first kept, then every label clear of the last kept one), and a title wider
+# than its figure is set smaller, down to 12 px. Plotly cannot know a phone's width when the
+# server builds a figure, and it neither thins an axis given every tick nor wraps a title.
+_FIT = """
+<script>
+const doc = window.parent.document;
+if (!doc.getElementById("attnviz-fit")) {
+  const s = doc.createElement("script");
+  s.id = "attnviz-fit";
+  s.textContent = `(() => {
+    const apart = (a, b) => a.right + 2 <= b.left || b.right + 2 <= a.left
+      || a.bottom + 1 <= b.top || b.bottom + 1 <= a.top;
+    function fit() {
+      for (const layer of document.querySelectorAll(".xaxislayer-above, .yaxislayer-above")) {
+        let kept = null;
+        for (const label of layer.querySelectorAll("g.xtick > text, g.ytick > text")) {
+          label.style.visibility = "";
+          const box = label.getBoundingClientRect();
+          if (kept && !apart(kept, box)) label.style.visibility = "hidden";
+          else kept = box;
+        }
+      }
+      for (const title of document.querySelectorAll(".js-plotly-plot text.gtitle")) {
+        const svg = title.closest("svg");
+        if (!title.dataset.size) title.dataset.size = parseFloat(title.style.fontSize) || 16;
+        title.style.fontSize = title.dataset.size + "px";
+        const room = svg.getBoundingClientRect().width - 8, wide = title.getBBox().width;
+        if (wide > room) {
+          title.style.fontSize = Math.max(12, Math.floor(title.dataset.size * room / wide)) + "px";
+        }
+      }
+    }
+    setInterval(fit, 700);
+  })();`;
+  doc.head.appendChild(s);
+}
+</script>
+"""
+
+
+# NAME: the steps' name; SHOWN makes each step's script new, so that the frame runs it again.
+_SCROLL = """
+<script>
+/* step SHOWN */
+setTimeout(() => {
+  const bar = window.parent.document.querySelector('[class*="st-key-step_next_NAME"]');
+  if (bar) bar.closest('[data-testid="stHorizontalBlock"]').scrollIntoView({block: "start"});
+}, 150);
+</script>
+"""
+
+
 def active() -> bool:
     return bool(st.session_state.get(KEY, False))
 
 
-def controls() -> None:
-    """The presentation toggle (sidebar, or top of the page while on) and the page style."""
-    state.bind(KEY, "present", False, state.flag())
+def controls():
+    """The presentation toggle (sidebar, or top of the page while on) and the page style.
+
+    Returns the row of the toggle while on (where `attnviz.ui.handoff.show` puts the students'
+    QR code once the page has run), else None.
+    """
+    state.bind(KEY, "present", False, state.flag(), in_url=False)
+    st.html(_PAGE)  # style only: Streamlit gives it no room on the page
+    with st.sidebar:  # our own script, no user text; out of the page's way
+        st.iframe(_FIT, height=1)
     if active():
-        st.markdown(_CSS, unsafe_allow_html=True)
-        st.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
-    else:
-        st.sidebar.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+        st.html(_CSS)
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+        return row
+    st.sidebar.toggle(t("present.toggle"), key=KEY, help=t("present.help"))
+    return None
+
+
+def frame(label: str, *, fold: bool = True):
+    """(inputs, view): the two containers of a page.
+
+    Normally side by side, so that the view's first figure starts at the top of the page beside
+    the inputs instead of below them (on a phone the columns stack, inputs first); in
+    presentation the inputs are one closed expander above a full-width view, unless `fold` is
+    False (inputs that are the demo itself, such as a canvas to draw on).
+    """
+    if active() and fold:
+        return st.expander(label, expanded=False, icon="⚙️"), st.container()
+    inputs, view = st.columns([1, 2], gap="medium")
+    return inputs, view
 
 
 def fold(label: str):
@@ -92,6 +198,7 @@ def steps(name: str, count: int) -> int:
 
     def move(delta: int) -> None:
         st.session_state[key] = min(max(shown + delta, 1), count)
+        st.session_state[f"{key}_moved"] = True
 
     back, middle, forward = st.columns([2, 3, 2], vertical_alignment="center")
     back.button(
@@ -104,5 +211,10 @@ def steps(name: str, count: int) -> int:
     )  # fmt: skip
     stage = t(f"present.stage.{STEPS[shown - 1]}")
     middle.markdown(f"**{t('present.step', shown=shown, count=count, name=stage)}**")
-    st.iframe(_KEYS, height=1)  # our own script, no user text
+    script = _KEYS
+    if st.session_state.pop(f"{key}_moved", False):
+        # After a press, the step bar goes to the top of the screen: what the step revealed is
+        # drawn under it, never below the fold (issue 17).
+        script += _SCROLL.replace("NAME", name).replace("SHOWN", str(shown))
+    st.iframe(script, height=1)  # our own script, no user text
     return shown

@@ -88,7 +88,9 @@ def on_click(chart_key: str, fig) -> None:
 st.title(t("digits.title"))
 if not present.active():
     st.markdown(t("digits.intro"))
-with present.fold(t("present.inputs")):
+# The canvas is the demo itself: it stays in view in presentation too.
+inputs, main = present.frame(t("present.inputs"), fold=False)
+with inputs:
     try:
         pixels = pick_pixels()
     except InputError as exc:
@@ -96,23 +98,22 @@ with present.fold(t("present.inputs")):
         st.stop()
 if pixels is None:
     st.stop()
-trace = cache.get_trace("digits", pixels)
-side = trace.side
-linked = st.session_state.digits_source == "sample"
-state.bind(QUERY, "position", 0, state.choice(range(side * side)), in_url=linked)
-top = float(trace.probabilities[trace.prediction])
-st.metric(
-    t("digits.prediction"),
-    str(trace.prediction),
-    t("digits.probability", p=top),
-    delta_color="off",
-    delta_arrow="off",
-)
-if top < 0.5:
-    st.warning(t("digits.unsure", p=top), icon="🤔")
-positions = [t("digits.position", row=i // side, col=i % side) for i in range(side * side)]
-left, right = st.columns(2)
-with left:
+with main:
+    trace = cache.get_trace("digits", pixels)
+    side = trace.side
+    linked = st.session_state.digits_source == "sample"
+    state.bind(QUERY, "position", 0, state.choice(range(side * side)), in_url=linked)
+    top = float(trace.probabilities[trace.prediction])
+    st.metric(
+        t("digits.prediction"),
+        str(trace.prediction),
+        t("digits.probability", p=top),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    if top < 0.5:
+        st.warning(t("digits.unsure", p=top), icon="🤔")
+    positions = [t("digits.position", row=i // side, col=i % side) for i in range(side * side)]
     query = st.selectbox(
         t("digits.query"),
         range(side * side),
@@ -133,17 +134,16 @@ with left:
         width="content",
     )
     st.caption(t("digits.click_hint", side=side))
-with right:
     charts.chart(
         figs.probabilities([str(d) for d in range(10)], trace.probabilities),
         key="digits_probabilities",
         name="digits-probabilities",
     )
     st.caption(t("digits.gate", gate=trace.gate))
-with st.expander(t("breakdown.title"), expanded=present.active()):
-    render_breakdown(
-        trace.step, positions, query=query, widget_key="digits_breakdown",
-        shown=present.steps("digits", len(present.STEPS)),
-    )  # fmt: skip
+    with st.expander(t("breakdown.title"), expanded=present.active()):
+        render_breakdown(
+            trace.step, positions, query=query, widget_key="digits_breakdown",
+            shown=present.steps("digits", len(present.STEPS)),
+        )  # fmt: skip
 charts.trace_download(lambda: cnn_attention.npz_arrays(trace), "digits-trace", key="digits_npz")
 state.link_box()

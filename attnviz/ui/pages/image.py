@@ -82,20 +82,21 @@ st.title(t("image.title"))
 if not present.active():
     st.markdown(t("image.intro"))
 
-inputs = present.fold(t("present.inputs"))  # in presentation: one closed expander
+inputs, main = present.frame(t("present.inputs"))
 with inputs:
     data = photos.pick_photo()
 if data is None:
     st.stop()
 
-try:
-    with st.spinner(t("image.running")):
-        digest, trace, notices = photos.analyse(data)
-except (InputError, ModelMissing) as exc:
-    show_error(exc)
-    st.stop()
-for notice in notices:
-    st.info(t(notice.key, **notice.params))
+with main:
+    try:
+        with st.spinner(t("image.running")):
+            digest, trace, notices = photos.analyse(data)
+    except (InputError, ModelMissing) as exc:
+        show_error(exc)
+        st.stop()
+    for notice in notices:
+        st.info(t(notice.key, **notice.params))
 
 layers, heads = len(trace.layers), trace.layers[0].weights.shape[0]
 patches = len(trace.tokens) - 1
@@ -113,8 +114,11 @@ every_label = {t_in(f"image.tab_{name}", code): name for code in LANGS for name 
 if st.session_state.get("image_tab") in every_label:
     st.session_state.image_tab = tab_labels[every_label[st.session_state.image_tab]]
 open_label = state.bind(
-    "image_tab", "tab", tab_labels["map"], state.choice(tab_labels.values(), every_label)
-)
+    "image_tab", "tab", tab_labels["map"],
+    # in the URL by its name; `every_label` names both languages' labels, so a name read back
+    # through it would give the last language's label, not today's (issue 17)
+    state.choice(tab_labels.values(), {label: name for name, label in tab_labels.items()}),
+)  # fmt: skip
 open_tab = every_label[open_label]
 head_options = [MEAN, *range(heads)]
 layer = state.bind("image_layer", "layer", layers, state.integer(1, layers)) - 1
@@ -134,42 +138,35 @@ opacity = st.session_state.setdefault("image_opacity", 0.6)
 head_part = "mean" if head_choice == MEAN else head_choice + 1
 file_stem = f"L{layer + 1}-H{head_part}-{'cls' if query == CLS else f'p{query}'}"  # file names
 with inputs:
-    c1, c2, c3, c4 = st.columns(4)
+    # one above the other: the inputs' column is narrow (present.frame)
     if open_tab in ACTS["layer"]:
-        with c1:
-            layer = st.slider(t("image.layer"), 1, layers, key="image_layer") - 1
+        layer = st.slider(t("image.layer"), 1, layers, key="image_layer") - 1
     if open_tab in ACTS["head"]:
-        with c2:
-            head_choice = st.selectbox(
-                t("image.head"), head_options, format_func=head_names.__getitem__, key="image_head"
-            )
+        head_choice = st.selectbox(
+            t("image.head"), head_options, format_func=head_names.__getitem__, key="image_head"
+        )
     if open_tab in ACTS["query"]:
-        with c3:
-            query = st.selectbox(
-                t("image.query"),
-                list(token_labels),
-                format_func=token_labels.__getitem__,
-                key=QUERY,
-            )
-            st.caption(t("image.query_hint"))
+        query = st.selectbox(
+            t("image.query"),
+            list(token_labels),
+            format_func=token_labels.__getitem__,
+            key=QUERY,
+        )
+        st.caption(t("image.query_hint"))
     if open_tab in ACTS["opacity"]:
-        with c4:
-            opacity = st.slider(t("image.opacity"), 0.0, 1.0, step=0.05, key="image_opacity")
+        opacity = st.slider(t("image.opacity"), 0.0, 1.0, step=0.05, key="image_opacity")
 
     artifacts = artifact_list(trace, layer)
-    c1, c2 = st.columns([3, 1])
-    with c1:
-        mode = st.radio(
-            t("image.artifacts_mode", n=len(artifacts)),
-            figs.ARTIFACT_MODES,
-            horizontal=True,
-            format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
-            key="image_artifact_mode",
-            help=t("image.artifacts_help"),
-            disabled=not artifacts,
-        )
-    with c2:
-        log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
+    mode = st.radio(
+        t("image.artifacts_mode", n=len(artifacts)),
+        figs.ARTIFACT_MODES,
+        horizontal=True,
+        format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+        key="image_artifact_mode",
+        help=t("image.artifacts_help"),
+        disabled=not artifacts,
+    )
+    log = st.toggle(t("image.log_scale"), key="image_log", help=t("image.log_help"))
 
     token = 0 if query == CLS else query + 1  # token 0 is CLS, patch p is token p + 1
     query_patch = None if query == CLS else query
@@ -236,6 +233,8 @@ def draw_heads() -> None:
             query=query_patch,
             size=size // 2,
             log=log,
+            photo=photo,
+            opacity=opacity,
         ),
         "image_heads",
         f"heads-{file_stem}",
@@ -260,6 +259,8 @@ def draw_layers() -> None:
             cols=6,
             size=size * 2 // 5,
             log=log,
+            photo=photo,
+            opacity=opacity,
         ),
         "image_layers",
         f"layers-{file_stem}",
@@ -385,7 +386,7 @@ def draw_artifacts() -> None:
         st.caption(t("image.artifacts_none", layer=layer + 1))
 
 
-tab_views = st.tabs(list(tab_labels.values()), key="image_tab", on_change="rerun")
+tab_views = main.tabs(list(tab_labels.values()), key="image_tab", on_change="rerun")
 with tab_views[TABS.index(open_tab)]:
     {
         "map": draw_map,

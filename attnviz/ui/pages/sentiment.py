@@ -149,7 +149,8 @@ def show_breakdown(traces: dict) -> None:
 st.title(t("sentiment.title"))
 if not present.active():
     st.markdown(t("sentiment.intro"))
-with present.fold(t("present.inputs")):
+inputs, main = present.frame(t("present.inputs"))
+with inputs:
     state.bind("sentiment_language", "language", lang(), state.choice(("zh", "en")))
     language = st.segmented_control(
         t("sentiment.language"),
@@ -159,15 +160,16 @@ with present.fold(t("present.inputs")):
         required=True,
     )
     sentence = pick_sentence(language)
-try:
-    traces = {kind: cache.get_trace(MODELS[kind, language], sentence) for kind in KINDS}
-except InputError as exc:
-    show_error(exc)
-    st.stop()
-language_notice(language, sentence)
-for column, kind in zip(st.columns(2), KINDS, strict=True):
-    with column:
-        show_model(kind, MODELS[kind, language], traces[kind])
-show_agreement(traces, language)
-show_breakdown(traces)
+with main:
+    try:
+        traces = {kind: cache.get_trace(MODELS[kind, language], sentence) for kind in KINDS}
+    except InputError as exc:
+        show_error(exc)
+        st.stop()
+    language_notice(language, sentence)
+    for column, kind in zip(st.columns(2), KINDS, strict=True):
+        with column:
+            show_model(kind, MODELS[kind, language], traces[kind])
+    show_agreement(traces, language)
+    show_breakdown(traces)
 state.link_box()

@@ -64,15 +64,18 @@ with present.fold(t("present.inputs")):
     if sample != "own" and st.session_state.s2s_text != opening:  # a link with its own text
         st.session_state.s2s_sample = "own"
         state.bind("s2s_sample", "sample", "own", state.choice(samples))
-    st.selectbox(
+    # side by side: one row of inputs keeps the first figure above the fold
+    left, right = st.columns(2)
+    left.selectbox(
         t("seq2seq.sample_label"),
         samples,
         format_func=sample_label,
         key="s2s_sample",
         on_change=set_sample,
     )
-    text = st.text_input(t("seq2seq.text_label"), key="s2s_text", on_change=mark_own)
-    st.caption(t("seq2seq.text_help"))
+    text = right.text_input(
+        t("seq2seq.text_label"), key="s2s_text", on_change=mark_own, help=t("seq2seq.text_help")
+    )
 
 traces = {}
 try:
@@ -94,11 +97,10 @@ step = st.slider(t("seq2seq.step_label"), 1, steps, key="s2s_step") - 1
 for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
     trace = traces[score]
     with column:
-        st.subheader(t(f"seq2seq.model.{score}"))
-        st.caption(t("seq2seq.output"))
+        # name and output in two short lines, the form read under the figure: the figure
+        # starts above the fold at 1366×768
+        st.markdown(f"**{t(f'seq2seq.model.{score}')}** · {t('seq2seq.output')}")
         st.code(trace.prediction, language=None)
-        if trace.form is not None:
-            st.caption(t("seq2seq.form", form=t(f"seq2seq.forms.{trace.form}")))
         for key in trace.notices():
             if key != "seq2seq.notice.unknown_chars":  # said once above the columns
                 st.warning(t(key), icon="⚠️")
@@ -110,6 +112,8 @@ for column, score in zip(st.columns(len(SCORES)), SCORES, strict=True):
             fig, key=f"s2s_alignment_{score}", name=f"dates-{score}", matrix=trace.weights,
             rows=trace.output_tokens, cols=trace.input_tokens,
         )  # fmt: skip
+        if trace.form is not None:
+            st.caption(t("seq2seq.form", form=t(f"seq2seq.forms.{trace.form}")))
 
 state.bind("s2s_breakdown_model", "model", SCORES[0], state.choice(SCORES))
 chosen = st.radio(
