@@ -32,6 +32,8 @@ from attnviz.trace import ClassifierTrace
 KINDS = ("pooling", "lstm")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 PAD, UNK = "[PAD]", "[UNK]"
+# A text whose letters are less than this share Chinese is "not Chinese" (and the converse).
+SCRIPT_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ def trace(name: str, sentence: str) -> ClassifierTrace:
     encoding = loaded.tokenizer.encode(cleaned)
     if not _has_words(encoding.tokens):
         raise InputError("error.sentiment_no_words")
+    if 0 in encoding.ids:  # "[PAD]" typed: the tokenizer matches it as the padding id itself
+        raise InputError("error.sentiment_padding")
     limit = loaded.config.max_tokens
     ids = torch.tensor([encoding.ids[:limit]], device=loaded.device)  # (1, T)
     with torch.no_grad():
@@ -158,6 +162,12 @@ def trace(name: str, sentence: str) -> ClassifierTrace:
         labels=loaded.config.labels,
         dropped=max(0, len(encoding.ids) - limit),
     )
+
+
+def other_language(language: str, sentence: str) -> bool:
+    """Whether `sentence` looks written in the other language than `language` (zh | en)."""
+    share = script_share(sentence)
+    return share < SCRIPT_SHARE if language == "zh" else share > SCRIPT_SHARE
 
 
 def script_share(sentence: str) -> float:
