@@ -74,3 +74,18 @@ def test_errors_are_not_cached_and_threads_share_one_entry():
     for thread in threads:
         thread.join()
     assert len(cache) == 1 and all(r is results[0] for r in results)
+
+
+def test_entries_unread_for_the_idle_time_leave_and_their_bytes_with_them():
+    now = [0.0]
+    cache = ByteCache(limit=2**30, idle=300, clock=lambda: now[0])
+    cache.get("sample photo", lambda: array(2))
+    cache.get("a closed tab's text", lambda: array(3))
+    now[0] = 200.0
+    cache.get("sample photo", lambda: pytest.fail("still cached"))  # read again: stays
+    now[0] = 301.0
+    assert cache.expire() == 3 * 2**20
+    assert len(cache) == 1 and cache.total == 2 * 2**20
+    now[0] = 500.0
+    assert cache.expire() == 2 * 2**20 and len(cache) == 0 and cache.total == 0
+    assert cache.get("a closed tab's text", lambda: "made again") == "made again"
