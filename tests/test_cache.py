@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from attnviz import loading
 from attnviz.trace import LayerTrace, ModelTrace
 from attnviz.ui.cache import ByteCache, nbytes
 
@@ -89,3 +90,16 @@ def test_entries_unread_for_the_idle_time_leave_and_their_bytes_with_them():
     now[0] = 500.0
     assert cache.expire() == 2 * 2**20 and len(cache) == 0 and cache.total == 0
     assert cache.get("a closed tab's text", lambda: "made again") == "made again"
+
+
+@pytest.mark.skipif(not loading.installed("minilm"), reason="minilm is not installed")
+def test_a_cached_heatmap_does_not_keep_its_trace_alive():
+    """The figure caches count entries: one holding a view into a trace's (H, T, T) layer kept
+    that layer alive after the trace left the byte cache (~12 MB an entry at 512 E5 tokens)."""
+    from attnviz.ui import sentences
+
+    text = "memory should come back after the lecture"
+    trace = sentences.get_trace("minilm", text, None)
+    _, view = sentences.get_heatmap("minilm", text, None, False, False, "all", "en", 2, 3, False)
+    assert np.array_equal(view.matrix, trace.layers[2].weights[3])
+    assert not np.shares_memory(view.matrix, trace.layers[2].weights)
