@@ -103,3 +103,16 @@ def test_a_cached_heatmap_does_not_keep_its_trace_alive():
     _, view = sentences.get_heatmap("minilm", text, None, False, False, "all", "en", 2, 3, False)
     assert np.array_equal(view.matrix, trace.layers[2].weights[3])
     assert not np.shares_memory(view.matrix, trace.layers[2].weights)
+
+
+def test_the_sweeper_reaches_streamlits_store_of_closed_sessions():
+    """reap_closed_sessions relies on private Streamlit names: this fails if they move."""
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.runtime import Runtime
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    storage = MemorySessionStorage(ttl_seconds=120)
+    assert len(storage._cache) == 0  # the TTL cache whose len() reaps
+    manager = WebsocketSessionManager.__init__.__code__.co_names
+    assert "_session_storage" in manager
+    assert "_session_mgr" in Runtime.__init__.__code__.co_names
