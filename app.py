@@ -5,10 +5,11 @@ from importlib import resources
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
-from attnviz.ui import charts, handoff, present, state, turns
+from attnviz.ui import charts, handoff, present, state, surrogates, turns
 from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
+surrogates.install()  # a lone surrogate typed in a text box must not cut the tab off
 
 if "lang" not in st.session_state:
     st.session_state.lang = pick_lang(

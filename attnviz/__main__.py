@@ -16,14 +16,17 @@
 
 Installed (`pip install .`), the same commands are `attnviz models`, `attnviz trace ...`.
 
-Bad input ends with a one-line message (in the terminal's language: LC_ALL, LC_MESSAGES, LANG)
-and a non-zero exit, never a traceback. `--out` is written exactly as named, and only as a
-regular file; `--image` is read only from a regular file of at most the upload limit.
+Messages, notes included, are in the language of --lang, else the terminal's (LC_ALL,
+LC_MESSAGES, LANG). Bad input ends with a one-line message and a non-zero exit, never a
+traceback. `--out` is written exactly as named, only as a regular file, never over `--image`,
+and whole or not at all (a temporary file beside it, renamed); `--image` is read only from a
+regular file of at most the upload limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -39,8 +42,12 @@ from attnviz.errors import InputError, incident
 from attnviz.i18n import LANGS, pick_lang, t
 from attnviz.zoo import registry
 
-# Where the CLI logs the traceback of an unexpected error (created only when there is one).
-LOG = Path(tempfile.gettempdir()) / "attnviz-cli.log"
+# Where the CLI logs the traceback of an unexpected error (created only when there is one): a
+# folder of this user's own in the shared temp folder, so nobody else can plant a link there.
+LOG = Path(tempfile.gettempdir()) / f"attnviz-{os.getuid()}" / "cli.log"
+# Below this, a temperature divides the logits past float64's range (NaN probabilities), and
+# sampling is the same as always taking the most likely token anyway.
+MIN_TEMPERATURE = 1e-3
 
 
 def cmd_example(args: argparse.Namespace) -> None:
@@ -90,22 +97,42 @@ def read_image(path: str) -> bytes:
     return data
 
 
+def check_out(path: str, image: str | None) -> None:
+    """Refuse an --out that is not a regular file, or that is the --image being read."""
+    with contextlib.suppress(OSError):  # missing or unreachable: the write says which
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError("error.cli_not_a_file", path=path)
+        if image and os.path.samefile(path, image):
+            raise InputError("error.cli_out_is_input", path=path)
+
+
 def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Save `arrays` to exactly `path` (np.savez_compressed would add ".npz" to a bare name).
 
-    Only a regular file is written (see open_regular). A failed write leaves no new half file.
+    Atomically: into a temporary file in the same folder, renamed over `path` once whole. A
+    full disk, a file-size limit or a folder that takes no new file leaves `path` as it was and
+    ends in "cannot write". Only a regular file is replaced (see check_out).
     """
-    existed = os.path.lexists(path)
-    fd = open_regular(path, os.O_WRONLY | os.O_CREAT, "error.cli_unwritable")
-    with os.fdopen(fd, "wb") as handle:
-        try:
-            handle.truncate(0)
+    check_out(path, None)
+    folder = os.path.dirname(path) or "."
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".attnviz-", suffix=".npz.part")
+    except OSError as exc:
+        raise InputError("error.cli_unwritable", path=path, reason=exc.strerror) from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 600
+        with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **arrays)
             handle.flush()
-        except OSError as exc:
-            if not existed:
-                os.unlink(path)
-            raise InputError("error.cli_unwritable", path=path, reason=exc.strerror) from None
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        reason = exc.strerror or str(exc)
+        raise InputError("error.cli_unwritable", path=path, reason=reason) from None
 
 
 def text_of(args: argparse.Namespace) -> str:
@@ -133,9 +160,21 @@ def traced(args: argparse.Namespace):
     return family, registry.trace(args.model, request_of(args, family.READS))
 
 
+def say_notes(args: argparse.Namespace) -> None:
+    """The notices the pages give about this input (a family's optional `notes`), as "note:"
+    lines on stderr."""
+    family = registry.family(args.model)
+    if not hasattr(family, "notes"):
+        return
+    for notice in family.notes(args.model, request_of(args, family.READS)):
+        print(f"note: {t(notice.key, args.lang, **notice.params)}", file=sys.stderr)
+
+
 def cmd_trace(args: argparse.Namespace) -> None:
+    check_out(args.out, args.image)
     family, trace = traced(args)
     arrays = family.npz_arrays(trace)
+    say_notes(args)
     write_npz(args.out, arrays)
     shapes = ", ".join(f"{name} {tuple(np.shape(value))}" for name, value in arrays.items())
     print(f"wrote {args.out}: {shapes}")
@@ -148,9 +187,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
     family, trace = traced(args)
     prediction = family.predict(trace)
     for key in prediction.notices:
-        print(f"note: {t(key, 'en')}", file=sys.stderr)
+        print(f"note: {t(key, args.lang)}", file=sys.stderr)
     if prediction.unknown:
-        print(f"note: unknown characters: {' '.join(prediction.unknown)}", file=sys.stderr)
+        unknown = " ".join(prediction.unknown)
+        print(f"note: {t('cli.unknown_chars', args.lang, chars=unknown)}", file=sys.stderr)
+    say_notes(args)
     shares = "  ".join(f"{label} {p:.4f}" for label, p in prediction.shares)
     print(f"{prediction.answer}  ({shares})" if shares else prediction.answer)
 
@@ -160,6 +201,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from attnviz.zoo import llama
 
     # greedy unless a sampling option is given; checked before the model loads
+    if args.seed is not None and args.seed < 0:
+        raise InputError("error.cli_seed", got=args.seed)
+    if args.temperature is not None and 0 < args.temperature < MIN_TEMPERATURE:
+        raise InputError("error.cli_temperature_tiny", got=args.temperature, low=MIN_TEMPERATURE)
     sampled = args.temperature is not None or args.top_k is not None or args.top_p is not None
     sampling = generation.Sampling(
         greedy=not sampled,
@@ -172,7 +217,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     prompt = generation.prepare(decoder, args.text, chat=args.chat)
     if prompt.dropped:
         print(
-            t("generate.cut", "en", dropped=prompt.dropped, kept=len(prompt.ids)), file=sys.stderr
+            t("generate.cut", args.lang, dropped=prompt.dropped, kept=len(prompt.ids)),
+            file=sys.stderr,
         )
     new = []
     shown = ""
@@ -206,9 +252,6 @@ def parser() -> argparse.ArgumentParser:
     example.add_argument("name", nargs="?", help="an example id (see --list)")
     example.add_argument("--list", action="store_true", help="list the example ids")
     example.add_argument("--json", action="store_true", help="print inputs and every step as JSON")
-    example.add_argument(
-        "--lang", choices=LANGS, default="en", help="language of captions, notes and errata"
-    )
     example.set_defaults(run=cmd_example)
 
     trace = commands.add_parser("trace", help="run a model and save its attention as .npz")
@@ -241,6 +284,11 @@ def parser() -> argparse.ArgumentParser:
 
     # Listed for --help; main() hands everything after "serve" to attnviz.serve's own parser.
     commands.add_parser("serve", help="start the app (see python -m attnviz.serve --help)")
+    for command in commands.choices.values():
+        command.add_argument(
+            "--lang", choices=LANGS, help="language of messages, notes and captions (default: the"
+            " terminal's)",
+        )  # fmt: skip
     return main
 
 
@@ -259,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = parser().parse_args(argv)
-    lang = terminal_lang()
+    lang = args.lang = args.lang or terminal_lang()
     try:
         args.run(args)
     except InputError as exc:
@@ -269,16 +317,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback logged
-        handler = logging.FileHandler(LOG, delay=True, encoding="utf-8")
+        try:
+            handler = logging.StreamHandler(open_log())
+        except OSError:
+            handler = logging.NullHandler()  # no log we can trust: the id alone
         logging.getLogger("attnviz").addHandler(handler)
         try:
             ident = incident(exc)
         finally:
             logging.getLogger("attnviz").removeHandler(handler)
-            handler.close()
-        print(f"error: {t('error.cli_unexpected', lang, id=ident, log=LOG)}", file=sys.stderr)
+            if isinstance(handler, logging.StreamHandler):
+                handler.stream.close()
+        logged = isinstance(handler, logging.StreamHandler)
+        key = "error.cli_unexpected" if logged else "error.cli_unexpected_unlogged"
+        print(f"error: {t(key, lang, id=ident, log=LOG)}", file=sys.stderr)
         return 1
     return 0
+
+
+def open_log():
+    """LOG for appending, in a folder that only this user owns and can write, never through a
+    link: a link or folder planted in the shared temp folder raises OSError instead."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(LOG.parent, 0o700)
+    folder = os.lstat(LOG.parent)
+    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != os.getuid() or folder.st_mode & 0o022:
+        raise OSError(f"{LOG.parent} is not this user's own folder")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(LOG, flags, 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{LOG} is not a regular file")
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
 from attnviz.errors import InputError
+from attnviz.text import clean
 
 MAX_CHARS = 4_000  # far above MAX_PROMPT tokens of any script; longer text gets a message
 
@@ -124,9 +125,11 @@ class ByteBPE:
 
 
 def clean_prompt(text: str | None) -> str:
-    """The prompt as typed; InputError when there is nothing to continue or far too much."""
+    """The prompt as typed, without the control characters and lone surrogates the other text
+    inputs drop too (a surrogate is no character: the tokenizer refuses the whole string);
+    InputError when there is nothing to continue or far too much."""
     if text is None or not isinstance(text, str) or not text.strip():
         raise InputError("error.generate_empty")
     if len(text) > MAX_CHARS:
         raise InputError("error.generate_too_long_chars", got=len(text), limit=MAX_CHARS)
-    return text.replace("\x00", "")
+    return clean(text, key="error.generate_empty")[0]

@@ -7,6 +7,7 @@ page's samples and the check "is this input one of the training forms?".
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, timedelta
 
@@ -101,3 +102,25 @@ def form_of(text: str, day: date | None) -> str | None:
         return None
     text = normalize(text)
     return next((f for f in FORMS if covers(f, day) and render(f, day) == text), None)
+
+
+# What any date has, in any form a person might type: a digit (Chinese numerals and 年月日号
+# included), a month or weekday name or its start (three letters at least: "Sept", "Thurs"), or
+# a number written as a word ("the first of May", "twenty twenty-six").
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen"
+    "|sixteen|seventeen|eighteen|nineteen|twenty|thirty|twentieth|thirtieth|first|second|third"
+    "|fifth|eighth|ninth|twelfth|hundred|thousand"
+)
+_DATE_HINT = re.compile(
+    r"[0-9〇一二三四五六七八九十年月日号]|\b(?:"
+    + "|".join(name[:n] for name in (*MONTHS, *WEEKDAYS) for n in range(len(name), 2, -1))
+    + rf")\b|\b(?:{_NUMBER_WORDS})(?:th)?\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_date(text: str) -> bool:
+    """Whether `text` has anything a date is written with: a digit, a month or weekday name, or
+    a number word. "hello world" has none: whatever date a model writes for it is invented."""
+    return _DATE_HINT.search(normalize(text)) is not None

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from attnviz import loading
 from attnviz.trace import LayerTrace, ModelTrace
 from attnviz.ui.cache import ByteCache, nbytes
 
@@ -73,3 +74,44 @@ def test_errors_are_not_cached_and_threads_share_one_entry():
     for thread in threads:
         thread.join()
     assert len(cache) == 1 and all(r is results[0] for r in results)
+
+
+def test_entries_unread_for_the_idle_time_leave_and_their_bytes_with_them():
+    now = [0.0]
+    cache = ByteCache(limit=2**30, idle=300, clock=lambda: now[0])
+    cache.get("sample photo", lambda: array(2))
+    cache.get("a closed tab's text", lambda: array(3))
+    now[0] = 200.0
+    cache.get("sample photo", lambda: pytest.fail("still cached"))  # read again: stays
+    now[0] = 301.0
+    assert cache.expire() == 3 * 2**20
+    assert len(cache) == 1 and cache.total == 2 * 2**20
+    now[0] = 500.0
+    assert cache.expire() == 2 * 2**20 and len(cache) == 0 and cache.total == 0
+    assert cache.get("a closed tab's text", lambda: "made again") == "made again"
+
+
+@pytest.mark.skipif(not loading.installed("minilm"), reason="minilm is not installed")
+def test_a_cached_heatmap_does_not_keep_its_trace_alive():
+    """The figure caches count entries: one holding a view into a trace's (H, T, T) layer kept
+    that layer alive after the trace left the byte cache (~12 MB an entry at 512 E5 tokens)."""
+    from attnviz.ui import sentences
+
+    text = "memory should come back after the lecture"
+    trace = sentences.get_trace("minilm", text, None)
+    _, view = sentences.get_heatmap("minilm", text, None, False, False, "all", "en", 2, 3, False)
+    assert np.array_equal(view.matrix, trace.layers[2].weights[3])
+    assert not np.shares_memory(view.matrix, trace.layers[2].weights)
+
+
+def test_the_sweeper_reaches_streamlits_store_of_closed_sessions():
+    """reap_closed_sessions relies on private Streamlit names: this fails if they move."""
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.runtime import Runtime
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    storage = MemorySessionStorage(ttl_seconds=120)
+    assert len(storage._cache) == 0  # the TTL cache whose len() reaps
+    manager = WebsocketSessionManager.__init__.__code__.co_names
+    assert "_session_storage" in manager
+    assert "_session_mgr" in Runtime.__init__.__code__.co_names

@@ -103,3 +103,7 @@ def test_kubernetes_manifests_keep_students_on_one_pod():
     container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][:3] == ["python", "-m", "attnviz.serve"]  # warmed, no file watcher
     assert container["livenessProbe"]["httpGet"]["path"] == "/_stcore/health"
+    assert container["startupProbe"]["httpGet"]["path"] == "/_stcore/health"
+    # ready while the launcher's server runs warmed: the file it removes while restarting one
+    ready_file = container["args"][container["args"].index("--ready-file") + 1]
+    assert container["readinessProbe"]["exec"]["command"] == ["test", "-f", ready_file]

@@ -3,6 +3,7 @@
 python -m attnviz.serve [--port 8501] [--address 127.0.0.1]      one warmed replica
 python -m attnviz.serve --replicas N [--port 8501]                N replicas behind nginx
 python -m attnviz.serve --replicas N --print-nginx-conf           the nginx file, for a host
+python -m attnviz.serve --print-busy-page > /var/lib/attnviz/busy.html   its "busy" page
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from attnviz.serve.launch import Served, render_nginx_conf
+from attnviz.serve.launch import Served, busy_page, render_nginx_conf
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=0, help="N > 0: N replicas behind nginx")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm-up runs")
     parser.add_argument("--print-nginx-conf", action="store_true")
-    parser.add_argument("--ready-file", type=Path, help="written once warm (a readiness probe)")
+    parser.add_argument("--print-busy-page", action="store_true")
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="exists while every server is up and warm (a readiness probe)",
+    )
     args = parser.parse_args(argv)
+    if args.print_busy_page:
+        print(busy_page())
+        return 0
     if args.print_nginx_conf:
         ports = [args.port + 100 + i for i in range(max(args.replicas, 1))]
         print(render_nginx_conf(f"{args.address}:{args.port}", ports, Path("/var/lib/attnviz")))
@@ -42,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         nginx=args.replicas > 0,
         warm_up=not args.no_warm,
         quiet=False,
+        ready_file=args.ready_file,
     )
     try:
         with served:
@@ -51,8 +61,6 @@ def main(argv: list[str] | None = None) -> int:
                 f" {time.perf_counter() - start:.1f} s",
                 flush=True,
             )
-            if args.ready_file:
-                args.ready_file.write_text(served.url)
             served.wait()
     except KeyboardInterrupt:
         pass

@@ -11,14 +11,26 @@ traces of up to ~200 E5 tokens each, or five traces of 512, plus the sample phot
 Entries are read-only (frozen traces, read-only arrays), so sharing them between sessions and
 threads is safe; only the bookkeeping takes the lock. Two sessions asking for the same missing
 key at once both compute it, and one result is kept.
+
+Over a lecture the server also gives memory back, through a sweeper thread (`sweep`): an entry
+nobody has read for `IDLE` seconds (`ATTNVIZ_CACHE_IDLE_S`, default 300) leaves (a student's
+own text, an uploaded photo, once their tab is closed); the sessions of closed tabs past
+Streamlit's `server.disconnectedSessionTTL` (120 s) are dropped (each holds its page's
+variables, a trace among them, and Streamlit drops them only when another session arrives:
+after the last student, never); and the freed memory goes back to the system. After a lecture
+the server returns to about its warmed size (benchmarks/soak.py, BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import gc
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -29,6 +41,7 @@ import streamlit as st
 from attnviz.zoo import registry
 
 LIMIT = int(float(os.environ.get("ATTNVIZ_CACHE_MB", "1024")) * 2**20)
+IDLE = float(os.environ.get("ATTNVIZ_CACHE_IDLE_S", "300"))
 
 
 def nbytes(value: Any, seen: set | None = None) -> int:
@@ -53,11 +66,14 @@ def nbytes(value: Any, seen: set | None = None) -> int:
 
 
 class ByteCache:
-    """A least-recently-used map whose entries together stay under `limit` bytes."""
+    """A least-recently-used map whose entries together stay under `limit` bytes, and from which
+    `expire()` drops the entries unread for `idle` seconds."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, idle: float = IDLE, clock=time.monotonic) -> None:
+        self.limit, self.idle, self._clock = limit, idle, clock
+        # key -> (value, bytes); least recently read first. _read: key -> when it was last read
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._read: dict[Hashable, float] = {}
         self._total = 0
         self._lock = threading.Lock()
 
@@ -73,6 +89,7 @@ class ByteCache:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
+                self._read[key] = self._clock()
                 return self._entries[key][0]
         value = make()
         size = nbytes(value)
@@ -81,17 +98,73 @@ class ByteCache:
                 return self._entries[key][0]
             if size <= self.limit:  # something larger than the whole cache is not kept
                 self._entries[key] = (value, size)
+                self._read[key] = self._clock()
                 self._total += size
                 while self._total > self.limit:
-                    _, (_, dropped) = self._entries.popitem(last=False)
-                    self._total -= dropped
+                    self._drop_oldest()
         return value
+
+    def _drop_oldest(self) -> int:
+        key, (_, size) = self._entries.popitem(last=False)
+        del self._read[key]
+        self._total -= size
+        return size
+
+    def expire(self) -> int:
+        """Drop the entries unread for `idle` seconds; the bytes they held."""
+        freed = 0
+        with self._lock:
+            deadline = self._clock() - self.idle
+            while self._entries and self._read[next(iter(self._entries))] <= deadline:
+                freed += self._drop_oldest()
+        return freed
+
+
+def release_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere a no-op).
+
+    A trace's arrays are freed when it leaves, but glibc keeps the pages of a heap that once
+    held them, and the server's resident memory would stay at its peak.
+    """
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(name).malloc_trim(0)
+
+
+def reap_closed_sessions() -> None:
+    """Drop the closed tabs' sessions whose time is up.
+
+    Streamlit keeps them in a TTL cache that reaps expired entries only when it is written to
+    or asked its length (streamlit/runtime/memory_session_storage.py): asking its length here
+    is the reaping Streamlit would do on the next session. Private names: a Streamlit that
+    moves them is caught by tests/test_cache.py.
+    """
+    from streamlit import runtime
+
+    if runtime.exists():
+        len(runtime.get_instance()._session_mgr._session_storage._cache)
+
+
+def sweep(cache: ByteCache, every: float) -> None:
+    """Forever, every `every` seconds: expire idle entries, drop closed sessions, collect what
+    they held (cycles included: no collection runs while nobody uses the server) and give the
+    memory back. A collection took 0.01-0.3 s on a shared 2-core machine."""
+    while True:
+        time.sleep(every)
+        cache.expire()
+        reap_closed_sessions()
+        gc.collect()
+        release_memory()
 
 
 @st.cache_resource(show_spinner=False)
 def shared() -> ByteCache:
-    """The server's one ByteCache (st.cache_resource: made once, shared by every session)."""
-    return ByteCache(LIMIT)
+    """The server's one ByteCache (st.cache_resource: made once, shared by every session), and
+    its sweeper thread."""
+    made = ByteCache(LIMIT)
+    every = min(60.0, max(IDLE / 4, 1.0))
+    threading.Thread(target=sweep, args=(made, every), name="cache-sweeper", daemon=True).start()
+    return made
 
 
 def resident(model: Any) -> Any:

@@ -32,6 +32,8 @@ from attnviz.zoo.registry import Prediction
 KINDS = ("pooling", "lstm")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 PAD, UNK = "[PAD]", "[UNK]"
+# A text whose letters are less than this share Chinese is "not Chinese" (and the converse).
+SCRIPT_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ def trace(loaded: Loaded, sentence: str) -> ClassifierTrace:
     encoding = loaded.tokenizer.encode(cleaned)
     if not _has_words(encoding.tokens):
         raise InputError("error.sentiment_no_words")
+    if 0 in encoding.ids:  # "[PAD]" typed: the tokenizer matches it as the padding id itself
+        raise InputError("error.sentiment_padding")
     limit = loaded.config.max_tokens
     ids = torch.tensor([encoding.ids[:limit]], device=loaded.device)  # (1, T)
     with torch.no_grad():
@@ -166,6 +170,12 @@ def trace(loaded: Loaded, sentence: str) -> ClassifierTrace:
     )
 
 
+def other_language(language: str, sentence: str) -> bool:
+    """Whether `sentence` looks written in the other language than `language` (zh | en)."""
+    share = script_share(sentence)
+    return share < SCRIPT_SHARE if language == "zh" else share > SCRIPT_SHARE
+
+
 def script_share(sentence: str) -> float:
     """Share of CJK characters among the letters of a sentence (0 when it has none)."""
     letters = [ch for ch in sentence if ch.isalpha()]
@@ -177,6 +187,16 @@ READS = "text"
 
 def prepare(request) -> str:
     return request.text  # checked in `trace`
+
+
+def notes(name: str, request) -> tuple:
+    """The sentiment page's note when the text looks written in the other language."""
+    from attnviz.images import Notice
+
+    language = trained.read_config(trained.model_dir(name))["language"]
+    if other_language(language, request.text):
+        return (Notice(f"sentiment.other_language_{language}", {}),)
+    return ()
 
 
 def run(model: Loaded, name: str, sentence: str) -> ClassifierTrace:

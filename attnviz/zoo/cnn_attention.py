@@ -121,6 +121,13 @@ def prepare(request) -> np.ndarray:
     return digit_images.from_bytes(request.image)[0]
 
 
+def notes(name: str, request) -> tuple:
+    """What the digits page says about this picture too (e.g. it does not look like a digit)."""
+    from attnviz import digit_images
+
+    return digit_images.from_bytes(request.image)[1]
+
+
 def run(model: Loaded, name: str, pixel_values: np.ndarray) -> DigitTrace:
     return trace(model, pixel_values)
 

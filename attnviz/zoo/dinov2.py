@@ -267,6 +267,11 @@ def prepare(request) -> np.ndarray:
     return images.preprocess(images.decode(request.image))
 
 
+def notes(name: str, request) -> tuple[images.Notice, ...]:
+    """What the image page says about this photo too (e.g. only an animation's first frame)."""
+    return images.decode_with_notices(request.image)[1]
+
+
 def run(model: ImageModel, name: str, pixel_values: np.ndarray) -> ImageTrace:
     return model.forward(pixel_values)[1]
 

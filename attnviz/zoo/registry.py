@@ -1,7 +1,8 @@
 """Every model name the CLI and the pages use, mapped to its family: one table, one entry point.
 
-A family is a module of `attnviz.zoo` that gives the same six things, so that the CLI (and any
-other caller) runs every model through one code path, never branching on its kind:
+A family is a module of `attnviz.zoo` that gives the same things (five, and two optional), so
+that the CLI (and any other caller) runs every model through one code path, never branching on
+its kind:
 
     READS                        "text" or "image": which input the model takes
     prepare(request) -> value    the model's input, checked before any model loads (InputError)
@@ -9,6 +10,7 @@ other caller) runs every model through one code path, never branching on its kin
     run(model, name, value)      one forward -> the family's typed trace
     npz_arrays(trace)            the trace's arrays for the `.npz` export, the open trace format
     predict(trace) -> Prediction optional: what `python -m attnviz predict` prints
+    notes(name, request)         optional: the notices a page gives about this input (images.Notice)
 
 A new family is one zoo file with these and one line in FAMILIES (plus its files in
 loading.MODELS). Nothing is imported here until a name is asked for.

@@ -89,7 +89,9 @@ class DateTrace:
     def notices(self) -> list[str]:
         """Catalog keys of each reason to read the output as a best effort only."""
         out = ["seq2seq.notice.unknown_chars"] if self.unknown else []
-        if dateforms.parse_iso(self.prediction) is None:
+        if not dateforms.looks_like_date("".join(self.input_tokens)):
+            out.append("seq2seq.notice.no_date_in_input")  # the output is invented
+        elif dateforms.parse_iso(self.prediction) is None:
             out.append("seq2seq.notice.not_a_date")
         elif self.form is None:
             out.append("seq2seq.notice.outside_forms")

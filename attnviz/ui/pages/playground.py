@@ -171,6 +171,9 @@ try:
                     format_func=labeler("score."),
                     key="score_other",
                 )
+                if other == score:  # one function against itself: nothing to compare
+                    st.info(t("playground.same_choice"), icon="ℹ️")
+                    other = None
         with middle:
             state.bind("temperature", "temp", 1.0, TEMPERATURE)
             temperature = st.slider(

@@ -23,8 +23,6 @@ MODELS = {
     ("pooling", "en"): "sentiment-en",
     ("lstm", "en"): "lstm-en",
 }
-# A text whose letters are less than this share Chinese is "not Chinese" (and the converse).
-SCRIPT_SHARE = 0.3
 
 
 def pick_sentence(language: str) -> str:
@@ -58,8 +56,7 @@ def pick_sentence(language: str) -> str:
 
 
 def language_notice(language: str, sentence: str) -> None:
-    share = classifier.script_share(sentence)
-    if (language == "zh" and share < SCRIPT_SHARE) or (language == "en" and share > SCRIPT_SHARE):
+    if classifier.other_language(language, sentence):
         st.warning(t(f"sentiment.other_language_{language}"), icon="🌐")
 
 
