@@ -210,7 +210,7 @@ def test_the_log_never_follows_a_planted_link(cli, tmp_path, monkeypatch, plante
         elsewhere.mkdir()
         folder.symlink_to(elsewhere)
     monkeypatch.setattr(cli_module, "LOG", folder / "cli.log")
-    monkeypatch.setattr(classifier, "trace_arrays", broken)
+    monkeypatch.setattr(classifier, "run", broken)
     code, _, err = cli(*TEXT, "--out", str(tmp_path / "t.npz"))
     assert code == 1 and one_line(err) and "could not be logged" in err
     assert victim.read_text() == "precious"
@@ -223,7 +223,7 @@ def test_the_log_goes_to_a_folder_of_this_users_own(cli, tmp_path, monkeypatch):
     log = tmp_path / "shared-tmp" / f"attnviz-{os.getuid()}" / "cli.log"
     log.parent.parent.mkdir()
     monkeypatch.setattr(cli_module, "LOG", log)
-    monkeypatch.setattr(classifier, "trace_arrays", broken)
+    monkeypatch.setattr(classifier, "run", broken)
     code, _, err = cli(*TEXT, "--out", str(tmp_path / "t.npz"))
     assert code == 1 and one_line(err)
     assert log.parent.stat().st_mode & 0o777 == 0o700 and log.stat().st_mode & 0o777 == 0o600
