@@ -65,6 +65,16 @@ def _shapes(page: str) -> list[str]:
         z[1, 1:6] = 1
         z[2:6, 4 - np.arange(4) // 2] = 0.8
         return _grid(z + 0.1 * rng.random((7, 7)), 65, 3, 114, 114)
+    if page == "heads":  # a layers x heads map: a few heads matter
+        z = 0.15 * rng.random((6, 9))
+        z[[1, 3, 4], [5, 2, 7]] = 1.0
+        return _grid(z, 30, 5, 180, 110)
+    if page == "open":  # a file of your own becomes a heatmap
+        return [
+            '<path d="M20 15 h40 l15 15 v75 h-55 z" fill="none" stroke="#888" stroke-width="3"/>',
+            '<path d="M90 60 h30" stroke="#888" stroke-width="3"/>',
+            *_grid(_softmax_rows(rng.normal(size=(6, 6)) * 2), 130, 10, 100, 100),
+        ]
     # generate: next-token probabilities, one tall bar
     p = np.sort(rng.random(8) ** 4)[::-1]
     p[0] = 1.0
