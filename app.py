@@ -27,7 +27,17 @@ charts.export_format()
 
 # The default page is served at "/", so the landing page takes that place and every other page
 # keeps a stable path (/examples, /playground, /text, /image, ...).
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
+PAGES = (
+    "examples",
+    "playground",
+    "text",
+    "image",
+    "seq2seq",
+    "sentiment",
+    "digits",
+    "generate",
+    "heads",
+)
 home = st.Page("attnviz/ui/pages/home.py", title=t("nav.home"), icon="🏠", default=True)
 navigation = st.navigation(
     [home]

@@ -21,7 +21,9 @@ CHROMIUM_FLAGS = [
 ]
 ROOT = Path(__file__).resolve().parent.parent
 # Every page app.py serves besides the start page ("home", at "/"), in its order.
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
+PAGES = (
+    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate", "heads"
+)  # fmt: skip
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
 )

@@ -65,6 +65,10 @@ class ByteCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def has(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._entries
+
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """The value cached under `key`, made by `make()` on a miss (its exceptions pass)."""
         with self._lock:
@@ -103,3 +107,11 @@ def resident(model: Any) -> Any:
     gc.collect()
     gc.freeze()
     return model
+
+
+@st.cache_resource(show_spinner=False)
+def decoder():
+    """SmolLM2-135M (zoo.llama.load), loaded once per server."""
+    from attnviz.zoo import llama
+
+    return resident(llama.load())
