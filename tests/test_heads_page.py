@@ -55,6 +55,16 @@ def test_encoder_effect_map_is_computed_on_demand():
     at.button(key="heads_map_go").click().run(timeout=600)
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.get("plotly_chart")) == before + 1
+    at.text_input(key="heads_b").input("   ").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [t("error.text_empty", "en")]
+
+
+@needs
+def test_a_prompt_too_long_is_refused_and_known_heads_still_show():
+    at = open_heads("en", text="one two " * 60)
+    assert [e.value for e in at.error] == [t("error.heads_prompt_long", "en", got=121, limit=64)]
+    assert t("heads.known_title", "en") in [s.value for s in at.subheader]
 
 
 @needs

@@ -199,25 +199,34 @@ with present.fold(t("present.inputs")):
         )
 
 st.subheader(t("heads.ablate_title"))
-try:
-    heads = parse_heads(heads_text, *shape)
+try:  # the prompt or the sentences, checked once for every section that reads them
     if model == "smollm2":
-        show_next_token(text, heads, mode)
+        heads_data.prompt_ids(text)
     else:
-        show_similarity(model, *inputs, heads, mode)
-    show_effect_map(model, inputs, mode, shape)
+        for sentence in inputs:
+            get_model(model).encode(sentence)
+    usable = True
 except InputError as exc:
     show_error(exc)
+    usable = False
+if usable:
+    try:
+        heads = parse_heads(heads_text, *shape)
+        if model == "smollm2":
+            show_next_token(text, heads, mode)
+        else:
+            show_similarity(model, *inputs, heads, mode)
+    except InputError as exc:
+        show_error(exc)
+    show_effect_map(model, inputs, mode, shape)
 if model == "smollm2":
     show_known_heads()
     st.subheader(t("heads.teach_title"))
     st.markdown(t("heads.teach", **heads_data.teaching_numbers(t("heads.sample_prompt"))))
-    try:
+    if usable:
         result = heads_data.decoder_attribution(text)
         attribution_view.show(
             result, repr(result.predicted), key="heads_attribution", name="smollm2-attribution",
             note=t("heads.attribution_decoder"),
         )  # fmt: skip
-    except InputError as exc:
-        show_error(exc)
 state.link_box()
