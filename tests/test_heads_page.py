@@ -85,3 +85,15 @@ def test_sentiment_page_shows_attention_beside_attribution():
     assert not at.exception, [e.message for e in at.exception]
     assert t("heads.attribution_title", "en") in [s.value for s in at.subheader]
     assert any(x.value.startswith("Prediction: ") for x in at.text)
+
+
+@needs
+def test_the_teaching_texts_claims_hold_on_the_model():
+    """The text says: 19.9 has big weights and no effect; 19.7 carries copying. Measured live."""
+    from attnviz.ui import heads_data
+
+    n = heads_data.teaching_numbers(t("heads.sample_prompt", "en"))
+    assert n["sink_weight"] > 0.95 and n["value_ratio"] < 0.2
+    assert n["sink_copy"] >= n["clean"] - 0.05 and n["sink_kl"] < 0.01
+    assert n["ind_score"] > 0.8 and n["ind_copy"] < n["clean"] - 0.15
+    assert n["top5_copy"] < 0.2 and n["random5_copy"] > n["clean"] - 0.15

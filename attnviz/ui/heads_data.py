@@ -117,6 +117,8 @@ def teaching_numbers(prompt: str) -> dict[str, float]:
             logits, _, _ = decoder.net(found.ids, ablation=Ablation(frozenset({head})))
             return knownheads.copying_accuracy(logits.float().numpy(), found.ids, 32)
 
+        v = decoder.net(found.ids)[2].v[SINK_HEAD[0], SINK_HEAD[1] // decoder.config.group]
+        length = np.linalg.norm(v, axis=-1)  # (T,) of the value vectors the sink head reads
         five = copying(32, 0, 5)
         clean, sink = next_token(prompt, frozenset({SINK_HEAD}), "zero")
         return {
@@ -124,6 +126,7 @@ def teaching_numbers(prompt: str) -> dict[str, float]:
             "sink_weight": float(found.scores["first_token"][SINK_HEAD]),
             "sink_copy": copy_with(SINK_HEAD),
             "sink_kl": intervene.kl(clean, sink),
+            "value_ratio": float(length[0] / length[1:].mean()),
             "ind_score": float(found.scores["induction"][INDUCTION_HEAD]),
             "ind_copy": copy_with(INDUCTION_HEAD),
             "top5_copy": five.top,

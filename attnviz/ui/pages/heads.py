@@ -44,8 +44,8 @@ def show_next_token(text: str, heads: frozenset, mode: str) -> None:
     clean, ablated = heads_data.next_token(text, heads, mode)
     p, q = softmax(clean), softmax(ablated)
     ids = np.argsort(-p, kind="stable")[:CANDIDATES]
-    labels = cache.decoder().tokenizer.labels(ids)
     tokenizer = cache.decoder().tokenizer
+    labels = tokenizer.labels(ids)
     st.text(
         t("heads.next_token", clean=repr(tokenizer.decode([int(p.argmax())])),
           p_clean=p.max(), ablated=repr(tokenizer.decode([int(q.argmax())])), p_ablated=q.max())
