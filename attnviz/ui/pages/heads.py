@@ -46,16 +46,16 @@ def show_next_token(text: str, heads: frozenset, mode: str) -> None:
     ids = np.argsort(-p, kind="stable")[:CANDIDATES]
     tokenizer = cache.decoder().tokenizer
     labels = tokenizer.labels(ids)
-    st.text(
-        t("heads.next_token", clean=repr(tokenizer.decode([int(p.argmax())])),
-          p_clean=p.max(), ablated=repr(tokenizer.decode([int(q.argmax())])), p_ablated=q.max())
-    )  # fmt: skip
     charts.chart(
         figs.next_tokens(labels, p[ids], q[ids], clean_word=t("heads.clean"),
                          ablated_word=t("heads.ablated"), prob_word=t("heads.probability")),
         key="heads_next", name="smollm2-ablated-next-token",
         matrix=np.stack([p[ids], q[ids]]), rows=[t("heads.clean"), t("heads.ablated")],
         cols=[repr(x) for x in labels],
+    )  # fmt: skip
+    st.text(
+        t("heads.next_token", clean=repr(tokenizer.decode([int(p.argmax())])),
+          p_clean=p.max(), ablated=repr(tokenizer.decode([int(q.argmax())])), p_ablated=q.max())
     )  # fmt: skip
     st.caption(t("heads.kl", kl=kl(clean, ablated)))
 
@@ -171,7 +171,7 @@ with present.fold(t("present.inputs")):
     state.bind("heads_model", "model", "smollm2", state.choice(MODELS))
     model = st.segmented_control(
         t("heads.model"), MODELS, format_func=labeler("heads.model_"), required=True,
-        key="heads_model",
+        key="heads_model", help=t("heads.model_help"),
     )  # fmt: skip
     try:
         config = load(model)
@@ -184,7 +184,10 @@ with present.fold(t("present.inputs")):
     state.bind(heads_key, "heads", default_heads(model), state.text())
     heads_text = c1.text_input(t("heads.heads"), key=heads_key, help=t("heads.heads_help"))
     state.bind("heads_mode", "mode", "zero", state.choice(MODES))
-    mode = c2.radio(t("heads.mode"), MODES, format_func=labeler("heads.mode_"), key="heads_mode")
+    mode = c2.radio(
+        t("heads.mode"), MODES, format_func=labeler("heads.mode_"), horizontal=True,
+        key="heads_mode", help=t("heads.mode_help"),
+    )  # fmt: skip
     if model == "smollm2":
         state.bind("heads_text", "text", t("heads.sample_prompt"), state.text())
         text = st.text_area(t("heads.prompt"), key="heads_text", height=80)
