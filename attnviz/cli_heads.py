@@ -30,6 +30,7 @@ def cmd_heads(args: argparse.Namespace) -> None:
     from attnviz import knownheads
     from attnviz.zoo import llama
 
+    knownheads.check_length(args.length)  # before the model loads
     known = knownheads.find(llama.load(), args.length, args.seed)
     names = dict.fromkeys((args.score, "induction", "previous_token"))  # once each, in order
     arrays = {"ids": known.ids, **{n: known.scores[n].astype(np.float32) for n in names}}

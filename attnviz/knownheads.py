@@ -37,11 +37,15 @@ class KnownHeads:
     scores: dict[str, np.ndarray]  # name -> (L, H)
 
 
+def check_length(length: int) -> None:
+    if not LENGTHS[0] <= length <= LENGTHS[1]:
+        raise InputError("error.heads_length", low=LENGTHS[0], high=LENGTHS[1], got=length)
+
+
 def repeated_ids(vocab: int, special: frozenset[int], first: int, length: int, seed: int):
     """[first] + r + r with r `length` distinct random tokens that are neither control tokens
     nor `first` (a token seen twice inside r would blur the induction target)."""
-    if not LENGTHS[0] <= length <= LENGTHS[1]:
-        raise InputError("error.heads_length", low=LENGTHS[0], high=LENGTHS[1], got=length)
+    check_length(length)
     ordinary = np.setdiff1d(np.arange(vocab), [*special, first])
     r = np.random.default_rng(seed).choice(ordinary, size=length, replace=False)
     return np.concatenate([[first], r, r]).astype(np.int64)  # (1 + 2N,)
