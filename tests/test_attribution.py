@@ -126,6 +126,9 @@ def test_heads_and_ablate_commands_write_the_promised_arrays(tmp_path, capsys):
     assert main(["ablate", "--model", "smollm2", "--text", "hi", "--heads", "31.1",
                  "--out", str(out)]) == 2  # fmt: skip
     assert "There is no head 31.1" in capsys.readouterr().err
+    assert main(["heads", "--model", "smollm2", "--score", "induction", "--length", "3",
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert "8 to 128 tokens" in capsys.readouterr().err
 
 
 def test_attribute_command_writes_the_promised_arrays(tmp_path, capsys):

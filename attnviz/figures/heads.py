@@ -29,7 +29,23 @@ def head_map(
         zmid=0.0 if signed else None, colorscale=DIVERGING if signed else "Viridis",
         scale_title=scale_title, height=max(320, 18 * n_layers + 120),
     )  # fmt: skip
-    fig.update_layout(clickmode="event+select", dragmode=False)
+    # Plotly cannot select a point of a heatmap: a click lands on an invisible marker at the
+    # centre of every cell (with no hover distance limit, the one under the mouse).
+    fig.add_trace(
+        go.Scatter(
+            x=[str(h + 1) for h in np.tile(np.arange(n_heads), n_layers)],  # (L*H,)
+            y=[str(i + 1) for i in np.repeat(np.arange(n_layers), n_heads)],  # (L*H,)
+            customdata=np.asarray(values, dtype=np.float32).ravel(),
+            mode="markers",
+            marker=dict(size=12, color="rgba(0,0,0,0)"),
+            hovertemplate=f"{escape(layer_word)} %{{y}} · {escape(head_word)} %{{x}}"
+            "<br>%{customdata:.4f}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        clickmode="event+select", dragmode=False, hovermode="closest", hoverdistance=-1
+    )
     return fig
 
 
