@@ -119,8 +119,8 @@ def decoder(decoder, text: str) -> Attribution:
     t = torch.as_tensor(ids, device=net.embed.weight.device)
     x = net.embed(t).detach().clone().requires_grad_(True)  # (T, D)
     with torch.enable_grad():
-        out = intervene.layers_from(net, x, 0, intervene.turns_of(net, len(ids)))
-        torch.softmax(out[-1].float(), -1)[pred].backward()
+        out = intervene.last_logits_from(net, x, 0, intervene.turns_of(net, len(ids)))
+        torch.softmax(out.float(), -1)[pred].backward()
     return Attribution(
         tokens=decoder.tokenizer.labels(ids),
         attention=trace.weights[:, :, -1].mean((0, 1)).astype(np.float64),

@@ -52,14 +52,14 @@ def decoder_logits(net, ids, ablation: Ablation | None = None) -> np.ndarray:
     return logits[-1].float().cpu().numpy()
 
 
-def layers_from(net, x: torch.Tensor, first: int, turns, ablation=None) -> torch.Tensor:
-    """Logits (T, V) of residual stream `x` (T, D) entering layer `first`, with no cache: the
-    tail of `Llama.forward` (a test holds the two equal). Not under inference mode, so a
-    gradient can flow back to `x`."""
+def last_logits_from(net, x: torch.Tensor, first: int, turns, ablation=None) -> torch.Tensor:
+    """The last position's logits (V,) of residual stream `x` (T, D) entering layer `first`,
+    with no cache: the tail of `Llama.forward` (a test holds the two equal). Not under
+    inference mode, so a gradient can flow back to `x`."""
     empty = net.empty_cache()
     for i in range(first, len(net.layers)):
         x, _ = net.layers[i](x, turns, empty.k_raw[i], empty.k[i], empty.v[i], ablation, i)
-    return F.linear(net.norm(x), net.embed.weight)  # tied embeddings
+    return F.linear(net.norm(x[-1]), net.embed.weight)  # (V,) tied embeddings
 
 
 def turns_of(net, length: int):
@@ -88,7 +88,7 @@ def decoder_effect_map(
     for i in range(c.layers):
         for h in range(c.heads):
             ablation = Ablation(frozenset({(i, h)}), mode, means)
-            logits = layers_from(net, entering[i], i, turns, ablation)[-1]
+            logits = last_logits_from(net, entering[i], i, turns, ablation)
             effect[i, h] = kl(clean, logits.float().cpu().numpy())
             if progress:
                 progress((i * c.heads + h + 1) / (c.layers * c.heads))
