@@ -31,7 +31,8 @@ charts.export_format()
 # The default page is served at "/", so the landing page takes that place and every other page
 # keeps a stable path (/examples, /playground, /text, /image, ...).
 PAGES = (
-    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate", "open",
+    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits",
+    "generate", "heads", "open",
 )  # fmt: skip
 # Found from the package, not from this script: installed, this script is attnviz/entry/app.py.
 FOLDER = resources.files("attnviz.ui") / "pages"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attnviz import loading
+from attnviz import cli_heads, loading
 from attnviz.errors import InputError, incident
 from attnviz.i18n import LANGS, pick_lang, t
 from attnviz.zoo import registry
@@ -279,6 +279,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, help="random seed for sampling")
     generate.set_defaults(run=cmd_generate)
 
+    cli_heads.add_commands(commands, write_npz)  # heads, ablate, attribute
     models = commands.add_parser("models", help="list the models and whether they are installed")
     models.set_defaults(run=cmd_models)
 

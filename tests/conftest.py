@@ -22,7 +22,8 @@ CHROMIUM_FLAGS = [
 ROOT = Path(__file__).resolve().parent.parent
 # Every page app.py serves besides the start page ("home", at "/"), in its order.
 PAGES = (
-    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate", "open",
+    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits",
+    "generate", "heads", "open",
 )  # fmt: skip
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"

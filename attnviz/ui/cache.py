@@ -84,6 +84,10 @@ class ByteCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def has(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._entries
+
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """The value cached under `key`, made by `make()` on a miss (its exceptions pass)."""
         with self._lock:

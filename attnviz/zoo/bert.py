@@ -12,7 +12,7 @@ multilingual-e5-small is a `BertModel` too (Multilingual-MiniLM with the XLM-R t
 positions start at 0 like BERT's (the 4-bit file holds exactly 512 position rows and the engine
 indexes them from 0), and every token has type 0.
 
-The forward takes one `text.Encoded` and returns `(embedding, ModelTrace)`. Nothing is stored
+The forward takes one `text.Encoded` and returns `(embedding, TextTrace)`. Nothing is stored
 on the module: one model object serves every user through `st.cache_resource`.
 """
 
@@ -109,14 +109,15 @@ class Layer(nn.Module):
         self.down = nn.Linear(config.ffn, d)
         self.ln2 = nn.LayerNorm(d, eps=config.eps)
 
-    def forward(self, x: torch.Tensor, allowed: np.ndarray):
+    def forward(self, x: torch.Tensor, allowed: np.ndarray, ablation=None, index: int = 0):
         t, h, dh = x.shape[0], self.config.heads, self.config.head_width
         # contiguous: the trace's numpy arrays come out C-ordered, so a head's slice is packed
         q = self.q(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         k = self.k(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         v = self.v(x).view(t, h, dh).transpose(0, 1).contiguous()  # (H, T, Dh)
         steps = attention.heads(q, k, v, allowed=allowed)
-        context = steps.context.transpose(0, 1).reshape(t, h * dh)  # (T, D)
+        context = steps.context if ablation is None else ablation.apply(index, steps.context)
+        context = context.transpose(0, 1).reshape(t, h * dh)  # (T, D)
         x = self.ln1(x + self.out(context))
         # approximate="none" is the erf GELU that BERT was trained with
         x = self.ln2(x + self.down(F.gelu(self.up(x), approximate="none")))  # (T, D)
@@ -130,8 +131,9 @@ class Bert(nn.Module):
         self.embed = Embeddings(config, word)
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.layers))
 
-    def forward(self, enc: Encoded) -> tuple[torch.Tensor, TextTrace]:
-        """(embedding (D,), TextTrace) of one tokenised input."""
+    def forward(self, enc: Encoded, ablation=None) -> tuple[torch.Tensor, TextTrace]:
+        """(embedding (D,), TextTrace) of one tokenised input; `ablation` (attnviz.ablation)
+        switches heads off before the output projection."""
         t = len(enc.ids)
         if not 0 < t <= self.config.positions:
             raise ValueError(f"{t} tokens; this model reads 1 to {self.config.positions}")
@@ -148,8 +150,8 @@ class Bert(nn.Module):
         x = self.embed(ids, types)  # (T, D)
         hidden = [x]
         layers = []
-        for layer in self.layers:
-            x, trace = layer(x, allowed)
+        for i, layer in enumerate(self.layers):
+            x, trace = layer(x, allowed, ablation, i)
             hidden.append(x)
             layers.append(trace)
         # Mean pooling over every token, then unit length: the sentence embedding both

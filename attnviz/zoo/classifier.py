@@ -78,9 +78,10 @@ class Classifier(nn.Module):
         self.dropout = nn.Dropout(0.3)  # active only while training
         self.fc = nn.Linear(config.width, len(config.labels))
 
-    def forward(self, ids: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        """ids (B, T) int, allowed (B, T) bool (False on padding) -> logits (B, C), steps."""
-        x = self.dropout(self.embedding(ids))  # (B, T, D)
+    def forward(self, ids, allowed: torch.Tensor, embedded=None) -> tuple[torch.Tensor, tuple]:
+        """ids (B, T) int, allowed (B, T) bool (False on padding) -> logits (B, C), steps;
+        `embedded` (B, T, D) replaces embedding[ids] (gradient × input differentiates it)."""
+        x = self.dropout(self.embedding(ids) if embedded is None else embedded)  # (B, T, D)
         if self.config.kind == "lstm":
             x, _ = self.lstm(x)  # (B, T, H); padding sits at the end, so it never feeds a token
         steps = attention.compute(

@@ -150,7 +150,7 @@ class Layer(nn.Module):
         self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
-    def forward(self, x, turns, k_raw_past, k_past, v_past):
+    def forward(self, x, turns, k_raw_past, k_past, v_past, ablation=None, index=0):
         c, tq = self.c, x.shape[0]
         h = self.attn_norm(x)  # (Tq, D)
         q_raw = self.q(h).view(tq, c.heads, c.head_width).transpose(0, 1)  # (H, Tq, Dh)
@@ -168,7 +168,8 @@ class Layer(nn.Module):
             v_all.repeat_interleave(c.group, dim=0),  # (H, Tk, Dh)
             causal=True,
         )
-        context = steps.context.transpose(0, 1).reshape(tq, c.width)  # (Tq, D)
+        context = steps.context if ablation is None else ablation.apply(index, steps.context)
+        context = context.transpose(0, 1).reshape(tq, c.width)  # (Tq, D)
         x = x + self.out(context)
         h = self.ffn_norm(x)
         x = x + self.down(F.silu(self.gate(h)) * self.up(h))  # (Tq, D)
@@ -189,8 +190,11 @@ class Llama(nn.Module):
         return Cache(*((empty,) * c.layers,) * 3)
 
     @torch.inference_mode()
-    def forward(self, ids, cache: Cache | None = None) -> tuple[torch.Tensor, Cache, DecoderTrace]:
-        """(logits (Tq, V), the cache grown by Tq positions, trace) of the new ids (Tq,)."""
+    def forward(
+        self, ids, cache: Cache | None = None, ablation=None
+    ) -> tuple[torch.Tensor, Cache, DecoderTrace]:
+        """(logits (Tq, V), the cache grown by Tq positions, trace) of the new ids (Tq,);
+        `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
         cache = cache or self.empty_cache()
         device = self.embed.weight.device
         ids = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)  # (Tq,)
@@ -203,7 +207,7 @@ class Llama(nn.Module):
         x = self.embed(ids)  # (Tq, D)
         parts = []
         for i, layer in enumerate(self.layers):
-            x, part = layer(x, turns, cache.k_raw[i], cache.k[i], cache.v[i])
+            x, part = layer(x, turns, cache.k_raw[i], cache.k[i], cache.v[i], ablation, i)
             parts.append(part)
         logits = F.linear(self.norm(x), self.embed.weight)  # (Tq, V) tied embeddings
         q_raw, q, k_raw, k, v, weights = zip(*parts, strict=True)

@@ -77,6 +77,10 @@ with present.fold(t("present.inputs")):
     text = st.text_area(t("generate.prompt"), max_chars=MAX_CHARS, key="gen_text")
     if len(text) > links.MAX_URL_TEXT:
         st.caption(t("link.text_too_long", limit=links.MAX_URL_TEXT))
+    st.page_link(
+        "attnviz/ui/pages/heads.py", label=t("heads.generate_link"), icon="🔌",
+        query_params={"from": "generate", "text": text[: links.MAX_URL_TEXT]},
+    )  # fmt: skip
     links.bind("gen_mode", "mode", "plain", links.choice(("plain", "chat")))
     links.bind("gen_decoding", "decoding", "greedy", links.choice(("greedy", "sample")))
     links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))

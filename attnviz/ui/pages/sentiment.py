@@ -12,7 +12,7 @@ import streamlit as st
 from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.loading import data
-from attnviz.ui import cache, charts, present, state
+from attnviz.ui import attribution_view, cache, charts, present, state
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 from attnviz.zoo import classifier
 
@@ -169,4 +169,7 @@ with main:
             show_model(kind, MODELS[kind, language], traces[kind])
     show_agreement(traces, language)
     show_breakdown(traces)
+    attribution_view.show_classifier(
+        MODELS[st.session_state.sentiment_breakdown, language], sentence
+    )
 state.link_box()
