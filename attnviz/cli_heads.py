@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from attnviz import loading
 from attnviz.errors import InputError
+from attnviz.zoo import registry
 
-CLASSIFIERS = sorted(name for name, m in loading.MODELS.items() if m.kind == "sentiment")
+CLASSIFIERS = sorted(name for name, family in registry.FAMILIES.items() if family == "classifier")
 
 
 def _report(path: str, arrays: dict[str, np.ndarray]) -> None:

@@ -39,8 +39,9 @@ def test_sentiment_samples_in_both_model_languages(lang):
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert len(at.metric) == 2  # the two models side by side
         assert at.success or at.info  # agreement, either way
-        assert len(at.get("plotly_chart")) == 5  # 2 shaded, 2 probabilities, 1 comparison
-        assert len(at.dataframe) == 2  # breakdown table, logits table
+        # 2 shaded, 2 probabilities, 1 comparison, 1 attention beside attribution
+        assert len(at.get("plotly_chart")) == 6
+        assert len(at.dataframe) == 3  # breakdown table, logits table, attributions per token
         for name in (f"sentiment-{language}", f"lstm-{language}"):  # how good, and on what
             scores = classifier.held_out(name)
             shown = [c.value for c in at.caption if f"{scores['accuracy']:.1%}" in c.value]
@@ -52,7 +53,7 @@ def test_sentiment_samples_in_both_model_languages(lang):
     # comparison of their weights is always drawn
     at.segmented_control(key="sentiment_language").set_value("zh").run()
     own(at, "房间很干净，但是早餐一般，服务员态度冷淡。")
-    assert len(at.get("plotly_chart")) == 5
+    assert len(at.get("plotly_chart")) == 6
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -144,7 +144,7 @@ def test_encoder_ablation_changes_the_similarity_only_when_heads_are_off():
     clean = intervene.similarity(model, a, b)
     with torch.inference_mode():
         embedding, _ = model.net(model.encode(a))
-    np.testing.assert_allclose(embedding.numpy(), model.trace(a).extras["embedding"], atol=1e-6)
+    np.testing.assert_allclose(embedding.numpy(), model.trace(a).embedding, atol=1e-6)
     every = frozenset((i, h) for i in range(6) for h in range(12))
     assert intervene.similarity(model, a, b, Ablation(frozenset())) == clean
     assert abs(intervene.similarity(model, a, b, Ablation(every)) - clean) > 1e-3
