@@ -111,6 +111,13 @@ class Engine:
             )
             return job.snapshot(self._place(job))
 
+    def result(self, handle: Handle, timeout: float | None = None) -> Generation:
+        """The generation once it is no longer in progress (or as it is after `timeout`)."""
+        job = handle.job
+        with self._changed:
+            self._changed.wait_for(lambda: job.status not in ("queued", "running"), timeout)
+            return job.snapshot(self._place(job))
+
     def cancel(self, job: Job) -> None:
         """Stop a generation (its session pressed Stop, started another, or is gone)."""
         with self._changed:

@@ -50,11 +50,8 @@ def test_a_batched_step_equals_a_batch_of_one(smollm2):
 
 
 def wait_all(engine, handles, seconds=600):
-    deadline = time.monotonic() + seconds
-    snaps = [engine.read(h) for h in handles]
-    while any(s.live for s in snaps):
-        assert time.monotonic() < deadline, [s.status for s in snaps]
-        snaps = [engine.wait(h, s.version, 1.0) for h, s in zip(handles, snaps, strict=True)]
+    snaps = [engine.result(h, seconds) for h in handles]
+    assert not any(s.live for s in snaps), [s.status for s in snaps]
     return snaps
 
 

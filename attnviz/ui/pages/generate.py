@@ -1,12 +1,15 @@
 """Generate: SmolLM2-135M continues a prompt token by token, every step's attention shown.
 
-Each user's generation lives in their own session state (`gen`); the model is shared and
-stores nothing. Widgets only wire: the numbers come from attnviz.generation and the figures.
+The server's one engine (attnviz/engine.py) owns every session's generation and advances them
+all in one batch; a session keeps only its handle (`gen_handle`) and reads snapshots, so a run
+that arrives while another streams never writes the same generation twice. Widgets only wire:
+the numbers come from attnviz.generation and the figures.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import streamlit as st
@@ -32,6 +35,24 @@ def get_decoder():
     from attnviz.zoo import llama
 
     return llama.load()
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine():
+    """The server's one decoding engine: every session's generation runs in its batches."""
+    from attnviz.engine import Engine
+
+    decoder = get_decoder()
+    return Engine(decoder.net, decoder.tokenizer.eos)
+
+
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
+
+
+def plain(text: str) -> str:
+    """Text (a token) to put inside a Markdown string (a heading, a help line): every character
+    Markdown would act on is escaped, so `__.__` shows as written, not in bold."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def bounded(kind: type, low: float, high: float) -> links.Codec:
@@ -68,7 +89,7 @@ try:
 except ModelMissing as exc:
     show_error(exc)
     st.stop()
-net, tokenizer, config = decoder.net, decoder.tokenizer, decoder.config
+engine, tokenizer, config = get_engine(), decoder.tokenizer, decoder.config
 
 # ---------------------------------------------------------------- input
 
@@ -120,29 +141,30 @@ try:
     generation.check_max_new(int(max_new))
 except InputError as exc:
     show_error(exc)
-    state.gen_running = False
     st.stop()
 
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button(t("generate.start"), type="primary", key="gen_start"):
-    try:
+    try:  # checked before the old generation goes: a bad value keeps what is shown
         prompt = generation.prepare(decoder, text, chat=mode == "chat")
+        generation.check_seed(int(seed))
     except InputError as exc:
         show_error(exc)
         st.stop()
-    state.pop("gen", None)  # the old generation's memory goes before the new one is made
-    state.gen = generation.start(net, prompt, int(seed))
+    if "gen_handle" in state:
+        engine.cancel(state.gen_handle.job)
+    state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
     state.gen_dropped = prompt.dropped
-    state.gen_target, state.gen_running = int(max_new), True
     bump()
-if c2.button(t("generate.stop"), key="gen_stop"):
-    state.gen_running = False
+if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
+    engine.cancel(state.gen_handle.job)
 
-gen: generation.Generation | None = state.get("gen")
-if gen is None:
+handle = state.get("gen_handle")
+if handle is None:
     st.info(t("generate.none"))
     link_note()
     st.stop()
+gen = engine.read(handle)  # a snapshot: the engine alone changes the generation
 if state.get("gen_dropped"):
     st.warning(t("generate.cut", dropped=state.gen_dropped, kept=gen.prompt_length), icon="✂️")
 
@@ -162,12 +184,14 @@ def show_text(upto: int) -> None:
 
 
 def chart(step: int, key: str | None = None):
+    """The candidates of `step`, at the sampling that made this generation's text."""
     logits = gen.steps[step].logits
-    probs, final = generation.distribution(logits, sampling)
+    probs, final = generation.distribution(logits, gen.sampling)
     ids = figs.top_ids(probs, CANDIDATES)
     chosen = gen.ids[P + step] if P + step < len(gen.ids) else None
     fig = figs.candidates(
-        ids, [tokenizer.labels([i])[0] for i in ids], probs, final, chosen=chosen,
+        ids, [tokenizer.labels([i])[0] for i in ids], probs,
+        None if gen.sampling.greedy else final, chosen=chosen,
         prob_word=t("generate.prob"), final_word=t("generate.prob_final"),
         cut_word=t("generate.prob_cut"),
     )  # fmt: skip
@@ -178,25 +202,32 @@ def chart(step: int, key: str | None = None):
     return charts.chart(fig, key=key, name=name, on_select="rerun", selection_mode="points"), ids
 
 
-if state.get("gen_running"):
-    eos = tokenizer.eos
+if gen.live:
     with st.spinner(t("generate.running")):
-        while not gen.ended(eos, state.gen_target):
-            token = generation.choose(gen.steps[-1].logits, sampling, gen.rng)
-            with turns.aside():  # a step's forward lets the other sessions run
-                generation.advance(net, gen, token)
-            show_text(len(gen.new_ids))
-            chart(len(gen.steps) - 1)
-    state.gen_running = False
+        while gen.live:
+            if gen.place:
+                text_box.info(t("generate.queued", place=gen.place))
+            elif gen.steps:
+                show_text(len(gen.new_ids))
+                chart(len(gen.steps) - 1)
+            with turns.aside():  # waiting for the engine lets the other sessions run
+                gen = engine.wait(handle, gen.version)
     bump()
     st.rerun()
 
 # ---------------------------------------------------------------- one step
 
+if gen.status == "failed":
+    st.error(t("error.generate_failed"))
+if not gen.steps:  # failed, or stopped before its prompt was read
+    st.info(t("generate.stopped", tokens=0))
+    link_note()
+    st.stop()
 last = len(gen.steps) - 1
-if not gen.ended(tokenizer.eos, state.gen_target):
+eos = tokenizer.eos
+if not generation.ended(gen.ids, P, eos, gen.target):
     st.info(t("generate.stopped", tokens=last))
-elif gen.new_ids and gen.new_ids[-1] == tokenizer.eos:
+elif gen.new_ids and gen.new_ids[-1] == eos:
     st.caption(t("generate.ended_eos"))
 step = (
     st.slider(t("generate.step"), 0, last, last, help=t("generate.step_help"), key=None)
@@ -209,16 +240,19 @@ query = T - 1
 labels = tokenizer.labels(gen.ids)
 seen = list(labels[:T])
 
-st.subheader(t("generate.candidates_title", step=step, token=repr(seen[-1])))
-st.caption(t("generate.candidates_help"))
-event, ids = chart(step, key=f"gen_candidates_{state.get('gen_version', 0)}_{step}")
-picked = figs.clicked_token(event, ids)
-if picked is not None:
-    generation.branch(net, gen, step, picked)
-    state.gen_target = max(state.gen_target, len(gen.new_ids))
-    state.gen_running = not gen.ended(tokenizer.eos, state.gen_target)
-    bump()
-    st.rerun()
+st.subheader(t("generate.candidates_title", step=step, token=plain(repr(seen[-1]))))
+st.caption(t("generate.candidates_help" if not gen.sampling.greedy else "generate.greedy_help"))
+if gen.sampling != sampling:
+    st.caption(t("generate.sampling_changed"))
+if generation.can_branch(gen, step, eos):
+    event, ids = chart(step, key=f"gen_candidates_{state.get('gen_version', 0)}_{step}")
+    picked = figs.clicked_token(event, ids)
+    if picked is not None and engine.branch(handle, step, picked):
+        bump()
+        st.rerun()
+else:  # a branch here would go past the token limit or end-of-text
+    chart(step)
+    st.caption(t("generate.branch_end", limit=gen.target))
 
 # ---------------------------------------------------------------- attention of this step
 
@@ -278,7 +312,9 @@ else:
 
 # ---------------------------------------------------------------- breakdown of the newest query
 
-st.subheader(t("generate.breakdown_title", token=repr(seen[-1]), layer=layer + 1, head=head + 1))
+st.subheader(
+    t("generate.breakdown_title", token=plain(repr(seen[-1])), layer=layer + 1, head=head + 1)
+)
 trace = gen.steps[step]
 st.text(t("generate.rope_before", vector=vector_text(trace.q_raw[layer, head, -1], limit=8)))
 st.text(t("generate.rope_after", vector=vector_text(trace.q[layer, head, -1], limit=8)))
@@ -308,10 +344,10 @@ with st.expander(t("generate.gqa_title")):
 
 with st.expander(t("generate.sink_title"), expanded=True):
     first = weights[:, :, query, 0]  # (L, H) weight of the newest query on position 0
-    st.write(t("generate.sink_help", token=repr(seen[0]), share=float(first.mean())))
+    st.markdown(t("generate.sink_help", token=plain(repr(seen[0])), share=float(first.mean())))
     if T > 1:
         ratio = generation.value_ratio(newest)
-        st.write(t("generate.sink_values", layer=layer + 1, ratio=ratio))
+        st.markdown(t("generate.sink_values", layer=layer + 1, ratio=ratio))
     heads, layers = [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)]
     charts.chart(
         heatmap(
