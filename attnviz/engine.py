@@ -45,7 +45,7 @@ class Job:
     def __init__(self, prompt: Prompt, sampling: Sampling, target: int, seed: int, eos: int):
         self.prompt_length = len(prompt.ids)
         self.ids = [int(i) for i in prompt.ids]
-        self.steps: list = []
+        self.steps: list = []  # traces are never changed: copies of a generation may share them
         self.sampling, self.target, self.eos = sampling, target, eos
         self.rng = np.random.default_rng(seed)
         self.feed: list[int] = list(self.ids)  # what the next forward reads
@@ -89,13 +89,15 @@ class Engine:
         weakref.finalize(handle, self.cancel, job)
         with self._changed:
             self._queue.append(job)
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._run, name="attnviz-engine", daemon=True
-                )
-                self._worker.start()
+            self._start()
             self._changed.notify_all()
         return handle
+
+    def _start(self) -> None:
+        """The worker, started by the first request (nothing runs at import or creation)."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="attnviz-engine", daemon=True)
+            self._worker.start()
 
     def read(self, handle: Handle) -> Generation:
         with self._changed:
@@ -138,8 +140,19 @@ class Engine:
             job.branch, job.status = (step, int(token)), "queued"
             job.version += 1
             self._queue.appendleft(job)  # a branch was in progress or done: it goes first
+            self._start()
             self._changed.notify_all()
         return True
+
+    def fork(self, gen: Generation, step: int, token: int) -> Handle | None:
+        """A new generation of one's own: a copy of `gen` (a generation shared by every session,
+        which nobody may change) branched at `step` with `token`; None where `branch` refuses."""
+        copy = Job(Prompt(np.asarray(gen.ids[: gen.prompt_length]), 0, ""), gen.sampling,
+                   gen.target, 0, self.eos)  # fmt: skip
+        copy.ids, copy.steps, copy.status = list(gen.ids), list(gen.steps), "done"
+        handle = Handle(copy)
+        weakref.finalize(handle, self.cancel, copy)
+        return handle if self.branch(handle, step, token) else None
 
     def load(self) -> tuple[int, int]:
         """(generations in progress, queued)."""

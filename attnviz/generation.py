@@ -143,6 +143,19 @@ def can_branch(gen: Generation, step: int, eos: int) -> bool:
     return step == 0 or gen.ids[gen.prompt_length + step - 1] != eos
 
 
+def readable(tokenizer, ids) -> str:
+    """The text of `ids`, each control token (end-of-text <|im_end|> ...) written as a visible
+    marker, ⟨im_end⟩, never as the raw string a reader would take for text of the model's."""
+    parts, run = [], []
+    for i in ids:
+        if int(i) in tokenizer.special:
+            parts += [tokenizer.decode(run), f"⟨{tokenizer.labels([i])[0].strip('<|>')}⟩"]
+            run = []
+        else:
+            run.append(i)
+    return "".join(parts) + tokenizer.decode(run)
+
+
 def check_seed(seed: object) -> int:
     if not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InputError("error.generate_seed", got=seed, limit=2**32 - 1)

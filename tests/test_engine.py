@@ -151,3 +151,23 @@ def test_bad_seed_is_an_input_error(seed, smollm2):
     with pytest.raises(generation.InputError, match="generate_seed"):
         engine.submit(generation.prepare(smollm2, PROMPTS[0]), Sampling(), 3, seed)
     assert engine.load() == (0, 0)
+
+
+def test_a_fork_leaves_the_shared_generation_alone(smollm2):
+    """The example every first visitor sees is shared: a click on it branches a copy."""
+    net, tok = smollm2.net, smollm2.tokenizer
+    engine = Engine(net, tok.eos)
+    shared = engine.result(engine.submit(generation.prepare(smollm2, PROMPTS[0]), Sampling(), 3))
+    second = int(np.argsort(-shared.steps[0].logits)[1])
+    assert engine.fork(shared, 3, second) is None  # past the limit, as a branch
+    mine = engine.result(engine.fork(shared, 0, second), 600)
+    assert mine.status == "done" and mine.new_ids[0] == second and len(mine.new_ids) == 3
+    assert shared.new_ids[0] != second and len(shared.steps) == 4
+    for ours, theirs in zip(mine.steps, lone_steps(net, mine), strict=True):
+        close(ours, theirs)
+
+
+def test_special_tokens_are_visible_markers(smollm2):
+    tok = smollm2.tokenizer
+    ids = [*tok.encode("Hi"), tok.eos, *tok.encode(" there")]
+    assert generation.readable(tok, ids) == "Hi⟨im_end⟩ there"

@@ -24,7 +24,7 @@ from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
 from attnviz.loading import ModelMissing
 from attnviz.ui import charts, present, turns
 from attnviz.ui import state as links
-from attnviz.ui.common import labeler, render_breakdown, show_error, t
+from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 
 CANDIDATES = 15  # bars in the next-token chart
 state = st.session_state
@@ -44,6 +44,18 @@ def get_engine():
 
     decoder = get_decoder()
     return Engine(decoder.net, decoder.tokenizer.eos)
+
+
+DEFAULT_NEW = 24  # new tokens of the example a first visit opens on
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def default_generation(language: str) -> generation.Generation:
+    """The example generation (the sample prompt, greedy): made once per server and language,
+    shared read-only by every session that has not generated yet."""
+    decoder = get_decoder()
+    prompt = generation.prepare(decoder, t("generate.sample_prompt"))
+    return get_engine().result(get_engine().submit(prompt, generation.Sampling(), DEFAULT_NEW))
 
 
 MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
@@ -103,7 +115,7 @@ with present.fold(t("present.inputs")):
     links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))
     links.bind("gen_top_k", "top_k", 50, bounded(int, 1, config.vocab))
     links.bind("gen_top_p", "top_p", 0.95, bounded(float, 1e-6, 1.0))
-    links.bind("gen_max_new", "max_new", 24, bounded(int, 1, generation.MAX_NEW))
+    links.bind("gen_max_new", "max_new", DEFAULT_NEW, bounded(int, 1, generation.MAX_NEW))
     links.bind("gen_seed", "seed", 0, bounded(int, 0, 2**32 - 1))
     c1, c2 = st.columns(2)
     mode = c1.segmented_control(
@@ -154,17 +166,25 @@ if c1.button(t("generate.start"), type="primary", key="gen_start"):
     if "gen_handle" in state:
         engine.cancel(state.gen_handle.job)
     state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
-    state.gen_dropped = prompt.dropped
+    state.gen_dropped, state.gen_step = prompt.dropped, generation.MAX_NEW  # the last step
     bump()
 if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
     engine.cancel(state.gen_handle.job)
 
 handle = state.get("gen_handle")
-if handle is None:
+if handle is not None:
+    gen = engine.read(handle)  # a snapshot: the engine alone changes the generation
+elif (text, mode, greedy, int(max_new)) == (
+    t("generate.sample_prompt"),
+    "plain",
+    True,
+    DEFAULT_NEW,
+):
+    gen = default_generation(lang())  # a first visit opens on an example, made once per server
+else:
     st.info(t("generate.none"))
     link_note()
     st.stop()
-gen = engine.read(handle)  # a snapshot: the engine alone changes the generation
 if state.get("gen_dropped"):
     st.warning(t("generate.cut", dropped=state.gen_dropped, kept=gen.prompt_length), icon="✂️")
 
@@ -178,13 +198,14 @@ def show_text(upto: int) -> None:
     """The prompt and the new tokens up to `upto` (user text: st.text, never markdown)."""
     with text_box.container(border=True):
         st.caption(t("generate.prompt_read", tokens=P))
-        st.text(tokenizer.decode(gen.ids[:P]))
+        st.text(generation.readable(tokenizer, gen.ids[:P]))
         st.caption(t("generate.continuation", tokens=upto))
-        st.text(tokenizer.decode(gen.ids[P : P + upto]) or "…")
+        st.text(generation.readable(tokenizer, gen.ids[P : P + upto]) or "…")
 
 
-def chart(step: int, key: str | None = None):
-    """The candidates of `step`, at the sampling that made this generation's text."""
+def chart(step: int, key: str | None = None, *, clickable: bool = True):
+    """The candidates of `step`, at the sampling that made this generation's text: streamed
+    into `chart_box` without a key; with one, drawn here (a click picks a bar if `clickable`)."""
     logits = gen.steps[step].logits
     probs, final = generation.distribution(logits, gen.sampling)
     ids = figs.top_ids(probs, CANDIDATES)
@@ -199,17 +220,21 @@ def chart(step: int, key: str | None = None):
         chart_box.plotly_chart(fig)
         return None, ids
     name = f"smollm2-step{step}-candidates"
+    if not clickable:
+        return charts.chart(fig, key=key, name=name), ids
     return charts.chart(fig, key=key, name=name, on_select="rerun", selection_mode="points"), ids
 
 
 if gen.live:
     with st.spinner(t("generate.running")):
+        drawn = 0  # steps drawn: each once (a chart drawn twice in a run is an error)
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
-            elif gen.steps:
+            elif len(gen.steps) > drawn:
+                drawn = len(gen.steps)
                 show_text(len(gen.new_ids))
-                chart(len(gen.steps) - 1)
+                chart(drawn - 1)
             with turns.aside():  # waiting for the engine lets the other sessions run
                 gen = engine.wait(handle, gen.version)
     bump()
@@ -229,8 +254,11 @@ if not generation.ended(gen.ids, P, eos, gen.target):
     st.info(t("generate.stopped", tokens=last))
 elif gen.new_ids and gen.new_ids[-1] == eos:
     st.caption(t("generate.ended_eos"))
+# the example opens on step 0, the first new token (where the model's choice teaches most); one's
+# own generation on its last step (the whole text), a branch on the token picked
+state.gen_step = min(state.get("gen_step", 0), last)
 step = (
-    st.slider(t("generate.step"), 0, last, last, help=t("generate.step_help"), key=None)
+    st.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
     if last > 0
     else 0
 )
@@ -242,16 +270,24 @@ seen = list(labels[:T])
 
 st.subheader(t("generate.candidates_title", step=step, token=plain(repr(seen[-1]))))
 st.caption(t("generate.candidates_help" if not gen.sampling.greedy else "generate.greedy_help"))
-if gen.sampling != sampling:
+if not (gen.sampling.greedy and sampling.greedy) and gen.sampling != sampling:
     st.caption(t("generate.sampling_changed"))
-if generation.can_branch(gen, step, eos):
-    event, ids = chart(step, key=f"gen_candidates_{state.get('gen_version', 0)}_{step}")
+clickable = generation.can_branch(gen, step, eos)
+event, ids = chart(
+    step, f"gen_candidates_{state.get('gen_version', 0)}_{step}", clickable=clickable
+)
+if clickable:
     picked = figs.clicked_token(event, ids)
-    if picked is not None and engine.branch(handle, step, picked):
+    if picked is not None and handle is None:  # the shared example: the branch is one's own copy
+        handle = engine.fork(gen, step, picked)
+        branched = handle is not None
+    else:
+        branched = picked is not None and engine.branch(handle, step, picked)
+    if branched:
+        state.gen_handle, state.gen_step = handle, step + 1  # open on the token just picked
         bump()
         st.rerun()
 else:  # a branch here would go past the token limit or end-of-text
-    chart(step)
     st.caption(t("generate.branch_end", limit=gen.target))
 
 # ---------------------------------------------------------------- attention of this step
