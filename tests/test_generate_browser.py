@@ -1,5 +1,6 @@
 """The generate page in a real browser: generate greedily, then click a less likely candidate to
-branch the text (AppTest cannot click a plotly bar). Marked `browser`."""
+branch the text (AppTest cannot click a plotly bar); the last step cannot be branched (it would go
+past the token limit). Marked `browser`."""
 
 import re
 import time
@@ -39,9 +40,15 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     idle(page, 600)
     # expect() retries: on a busy machine the text is drawn a moment after the run ends
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
-    # the candidates of the last step; click the second most likely one
-    page.get_by_text(t("generate.step", "en")).first.scroll_into_view_if_needed()
+    # the last step's bars cannot be clicked: one more token would pass the limit of 3
+    expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_be_visible()
     before = continuation(page).inner_text()
+    # one step back (the slider's thumb, moved with the keyboard), then the second candidate
+    step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
+    step.get_by_role("slider").press("ArrowLeft")
+    time.sleep(1)
+    idle(page)
+    expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_have_count(0)
     bar = page.locator('[data-testid="stPlotlyChart"] .barlayer .point path').nth(1)
     bar.scroll_into_view_if_needed()
     time.sleep(1)
@@ -57,3 +64,30 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     page.close()
+
+
+def test_crafted_selections_pick_nothing(server):
+    """Over the websocket, as a crafted client would: a selection that is not JSON, and one with
+    point_index 1e309, on the example's first step: our notice, no exception, nothing picked."""
+    import asyncio
+
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    from attnviz.serve.client import Session
+
+    async def crafted():
+        async with Session(server, timeout=900) as session:
+            opened = await session.run("generate")
+            assert not opened.errors, opened.errors
+            key = next(k for k in session.widgets if k.startswith("gen_candidates_"))
+            widget = session.widgets[key]
+            session.states[widget.id] = WidgetState(id=widget.id, string_value="{not json")
+            bad_json = await session.run("generate")
+            session.set(key, {"selection": {"points": [{"point_index": 1e309}]}})
+            huge = await session.run("generate")
+            return bad_json, huge
+
+    bad_json, huge = asyncio.run(crafted())
+    for run in (bad_json, huge):
+        assert not run.errors, run.errors  # no exception, no error box
+    assert any(k.startswith("gen_candidates_") for k in huge.widgets)
