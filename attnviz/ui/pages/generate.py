@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import streamlit as st
@@ -27,6 +28,7 @@ from attnviz.ui import state as links
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 
 CANDIDATES = 15  # bars in the next-token chart
+STREAM_EVERY = 0.5  # seconds between redraws of a generation's text while it streams
 state = st.session_state
 
 
@@ -226,16 +228,21 @@ def chart(step: int, key: str | None = None, *, clickable: bool = True):
 
 
 if gen.live:
+    # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
+    # step's candidates once: a class's pages redrawing every chart at every token took the
+    # processor from the engine (40 students: ten times slower than one batch).
     with st.spinner(t("generate.running")):
-        drawn = 0  # steps drawn: each once (a chart drawn twice in a run is an error)
+        drawn = 0  # steps shown
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
             elif len(gen.steps) > drawn:
+                if not drawn:
+                    chart(0)
                 drawn = len(gen.steps)
                 show_text(len(gen.new_ids))
-                chart(drawn - 1)
             with turns.aside():  # waiting for the engine lets the other sessions run
+                time.sleep(STREAM_EVERY)
                 gen = engine.wait(handle, gen.version)
     bump()
     st.rerun()
