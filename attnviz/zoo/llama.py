@@ -21,7 +21,8 @@ the caller (written in place); the model, shared by every session, stores nothin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -143,6 +144,26 @@ def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]
     return weights, context.view(n_heads, tq, dh).transpose(0, 1)  # (Tq, H, Dh)
 
 
+SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
+
+
+@contextmanager
+def one_thread(small: bool) -> Iterator[None]:
+    """Small operations on one thread of this one: a parallel region's start and barrier cost
+    more than a decoding step's attention itself (measured on a 2-core box with other work:
+    softmax of 3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). The setting is
+    the calling thread's own (OpenMP's), so other sessions' forwards keep theirs."""
+    if not small:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass(frozen=True)
 class Row:
     """Where one sequence of a batch is: its cache, its first new position, and its Tq rows in
@@ -185,15 +206,16 @@ class Layer(nn.Module):
         k = rope(k_raw, turns)  # (N, Hkv, Dh)
         context = torch.empty_like(q)  # (N, H, Dh)
         weights = []
-        for row in batch:
-            end = row.start + row.length
-            keys, values = row.cache.k[index], row.cache.v[index]  # (Hkv, capacity, Dh)
-            keys[:, row.start : end] = k[row.rows].transpose(0, 1)
-            values[:, row.start : end] = v[row.rows].transpose(0, 1)
-            w, context[row.rows] = attend(
-                q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
-            )
-            weights.append(w)  # (H, Tq, Tk)
+        with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch)):
+            for row in batch:
+                end = row.start + row.length
+                keys, values = row.cache.k[index], row.cache.v[index]  # (Hkv, capacity, Dh)
+                keys[:, row.start : end] = k[row.rows].transpose(0, 1)
+                values[:, row.start : end] = v[row.rows].transpose(0, 1)
+                w, context[row.rows] = attend(
+                    q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
+                )
+                weights.append(w)  # (H, Tq, Tk)
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         x = x + self.out(context.view(n, c.width))
         h = self.ffn_norm(x)
