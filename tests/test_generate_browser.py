@@ -42,13 +42,17 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
     # the last step's bars cannot be clicked: one more token would pass the limit of 3
     expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_be_visible()
-    before = continuation(page).inner_text()
-    # one step back (the slider's thumb, moved with the keyboard), then the second candidate
+    # step 2 (the slider's thumb, moved with the keyboard): its text; then step 1, where the
+    # second candidate replaces new token 2 (a whole token, not only a different blank)
     step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
     step.get_by_role("slider").press("ArrowLeft")
     time.sleep(1)
     idle(page)
     expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_have_count(0)
+    before = continuation(page).inner_text()
+    step.get_by_role("slider").press("ArrowLeft")
+    time.sleep(1)
+    idle(page)
     bar = page.locator('[data-testid="stPlotlyChart"] .barlayer .point path').nth(1)
     bar.scroll_into_view_if_needed()
     time.sleep(1)
@@ -59,7 +63,7 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     page.mouse.click(x, y)
     time.sleep(2)
     idle(page)
-    expect(continuation(page)).not_to_have_text(before)  # continued with the clicked token
+    expect(continuation(page)).not_to_have_text(before)  # step 2 again, with the clicked token
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
