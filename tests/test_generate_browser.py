@@ -74,6 +74,7 @@ def test_crafted_selections_pick_nothing(server):
     """Over the websocket, as a crafted client would: a selection that is not JSON, and one with
     point_index 1e309, on the example's first step: our notice, no exception, nothing picked."""
     import asyncio
+    import concurrent.futures
 
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
@@ -91,7 +92,9 @@ def test_crafted_selections_pick_nothing(server):
             huge = await session.run("generate")
             return bad_json, huge
 
-    bad_json, huge = asyncio.run(crafted())
+    # a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        bad_json, huge = pool.submit(asyncio.run, crafted()).result()
     for run in (bad_json, huge):
         assert not run.errors, run.errors  # no exception, no error box
     assert any(k.startswith("gen_candidates_") for k in huge.widgets)
