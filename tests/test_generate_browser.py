@@ -70,13 +70,11 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     page.close()
 
 
-def test_crafted_selections_pick_nothing(server):
-    """Over the websocket, as a crafted client would: a selection that is not JSON, and one with
-    point_index 1e309, on the example's first step: our notice, no exception, nothing picked."""
+def test_a_crafted_selection_picks_nothing(server):
+    """Over the websocket, as a crafted client would: a click with point_index 1e309 (JSON's
+    Infinity) on the example's first step: no exception, nothing picked, the chart still there."""
     import asyncio
     import concurrent.futures
-
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     from attnviz.serve.client import Session
 
@@ -85,16 +83,11 @@ def test_crafted_selections_pick_nothing(server):
             opened = await session.run("generate")
             assert not opened.errors, opened.errors
             key = next(k for k in session.widgets if k.startswith("gen_candidates_"))
-            widget = session.widgets[key]
-            session.states[widget.id] = WidgetState(id=widget.id, string_value="{not json")
-            bad_json = await session.run("generate")
             session.set(key, {"selection": {"points": [{"point_index": 1e309}]}})
-            huge = await session.run("generate")
-            return bad_json, huge
+            return await session.run("generate")
 
     # a thread of its own: Playwright's sync API keeps an event loop running in this one
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        bad_json, huge = pool.submit(asyncio.run, crafted()).result()
-    for run in (bad_json, huge):
-        assert not run.errors, run.errors  # no exception, no error box
+        huge = pool.submit(asyncio.run, crafted()).result()
+    assert not huge.errors, huge.errors  # no exception, no error box
     assert any(k.startswith("gen_candidates_") for k in huge.widgets)

@@ -280,16 +280,9 @@ st.caption(t("generate.candidates_help" if not gen.sampling.greedy else "generat
 if not (gen.sampling.greedy and sampling.greedy) and gen.sampling != sampling:
     st.caption(t("generate.sampling_changed"))
 clickable = generation.can_branch(gen, step, eos)
-try:
-    event, ids = chart(
-        step, f"gen_candidates_{state.get('gen_version', 0)}_{step}", clickable=clickable
-    )
-except (ValueError, TypeError):  # a selection that is not plotly's JSON (crafted): forget it
-    st.warning(t("generate.bad_selection"))
-    bump()
-    event, ids = chart(
-        step, f"gen_candidates_{state.get('gen_version', 0)}_{step}", clickable=clickable
-    )
+event, ids = chart(
+    step, f"gen_candidates_{state.get('gen_version', 0)}_{step}", clickable=clickable
+)
 if clickable:
     picked = figs.clicked_token(event, ids)
     if picked is not None and handle is None:  # the shared example: the branch is one's own copy
