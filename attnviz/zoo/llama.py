@@ -21,6 +21,7 @@ the caller (written in place); the model, shared by every session, stores nothin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -147,21 +148,32 @@ def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]
 SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
 
 
+_threads = threading.Lock()
+_single = [0, 0]  # [blocks inside one_thread now, the thread count to restore after the last]
+
+
 @contextmanager
 def one_thread(small: bool) -> Iterator[None]:
-    """Small operations on one thread of this one: a parallel region's start and barrier cost
-    more than a decoding step's attention itself (measured on a 2-core box with other work:
-    softmax of 3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). The setting is
-    the calling thread's own (OpenMP's), so other sessions' forwards keep theirs."""
+    """Small operations on one thread: a parallel region's start and barrier cost more than a
+    decoding step's attention itself (measured on a 2-core box with other work: softmax of
+    3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). torch's thread count is the
+    process's, so overlapping blocks (the engine, a page's forward) share one count of users and
+    the last one out restores it; other work runs on one thread meanwhile (a layer's attention)."""
     if not small:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _threads:
+        if not _single[0]:
+            _single[1] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _single[0] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _threads:
+            _single[0] -= 1
+            if not _single[0]:
+                torch.set_num_threads(_single[1])
 
 
 @dataclass(frozen=True)
