@@ -34,10 +34,11 @@ serve: $(BIN)/.runtime nginx
 	$(BIN)/python -m attnviz.serve --port $(PORT) --address $(ADDRESS) --replicas $(or $(REPLICAS),2)
 
 # N simulated students (N="1 10 20 40" for several rounds); REPLICAS=2 puts nginx in front;
-# THINK="3 8": each student pauses 3-8 s before each step (default 0.5-1.5 s).
+# THINK="3 8": each student pauses 3-8 s before each step (default 0.5-1.5 s);
+# SCENARIO=generate: they all press Generate, against transformers' one batch (needs the dev set).
 load: $(BIN)/.runtime $(if $(filter-out 0,$(REPLICAS)),nginx)
 	$(BIN)/python -m benchmarks.load --students "$(N)" --replicas $(or $(REPLICAS),0) \
-		$(if $(THINK),--think $(THINK))
+		$(if $(THINK),--think $(THINK)) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 # Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),
 # with the CJK and colour emoji fonts (the test browser draws Chinese as users see it), and

@@ -4,24 +4,25 @@
     kept  = top-k largest, then the smallest set whose probs sum to >= top-p
     final = probs on kept, renormalised; greedy takes argmax(logits) instead
 
-A `Generation` is one user's state (it lives in that user's `st.session_state`, never on the
-shared model): the ids so far, one `DecoderTrace` per forward call and the KV cache. Step s is the
-forward that produced the distribution of new token s + 1: step 0 reads the whole prompt, step
-s > 0 reads new token s alone; every step's newest query is position `prompt_length - 1 + s`.
+A `Generation` is what a page reads of one user's generation (the engine, attnviz/engine.py,
+owns and advances it; never the shared model): the ids so far and one `DecoderTrace` per forward
+call. Step s is the forward that produced the distribution of new token s + 1: step 0 reads the
+whole prompt, step s > 0 reads new token s alone; every step's newest query is position
+`prompt_length - 1 + s`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from attnviz import opentrace
 from attnviz.bpe import clean_prompt
 from attnviz.errors import InputError
-from attnviz.trace import LayerTrace
-from attnviz.zoo.llama import Cache, Decoder, DecoderTrace, Llama
+from attnviz.trace import DecoderTrace, LayerTrace
+from attnviz.zoo.llama import Decoder
 
 MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 MAX_NEW = 128  # new tokens at most in one generation
@@ -105,43 +106,61 @@ def prepare(decoder: Decoder, text: str | None, *, chat: bool = False) -> Prompt
     return Prompt(ids[dropped:], dropped, text)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Generation:
-    """One user's generation so far (mutable; it lives in that user's session state)."""
+    """What a page reads of one generation at one moment (the engine owns the generation itself
+    and hands out these snapshots, see attnviz/engine.py): ids = prompt + new tokens, one trace
+    per step, len(ids) == prompt_length + len(steps) - 1."""
 
     prompt_length: int
-    ids: list[int]
-    steps: list[DecoderTrace]
-    cache: Cache
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    ids: tuple[int, ...]
+    steps: tuple[DecoderTrace, ...]
+    target: int = MAX_NEW  # new tokens asked for
+    sampling: Sampling = Sampling()
+    status: str = "done"  # queued, running, done, cancelled or failed
+    place: int = 0  # 1, 2, ... in the queue while queued
+    version: int = 0  # grows with every change
 
     @property
-    def new_ids(self) -> list[int]:
+    def new_ids(self) -> tuple[int, ...]:
         return self.ids[self.prompt_length :]
 
-    def ended(self, eos: int, max_new: int) -> bool:
-        return len(self.new_ids) >= max_new or (bool(self.new_ids) and self.new_ids[-1] == eos)
+    @property
+    def live(self) -> bool:
+        return self.status in ("queued", "running")
 
 
-def start(net: Llama, prompt: Prompt, seed: int | None = None) -> Generation:
-    _, cache, trace = net(prompt.ids)
-    ids = [int(i) for i in prompt.ids]
-    return Generation(len(ids), ids, [trace], cache, np.random.default_rng(seed))
+def ended(ids, prompt_length: int, eos: int, target: int) -> bool:
+    """Done: `target` new tokens, or the last one is end-of-text."""
+    new = ids[prompt_length:]
+    return len(new) >= target or (len(new) > 0 and new[-1] == eos)
 
 
-def advance(net: Llama, gen: Generation, token: int) -> None:
-    """Append `token` and run it through the model: one more step with its own distribution."""
-    _, gen.cache, trace = net([token], gen.cache)
-    gen.ids.append(int(token))
-    gen.steps.append(trace)
+def can_branch(gen: Generation, step: int, eos: int) -> bool:
+    """Whether picking another token at `step` stays within the generation: the token limit, and
+    not past end-of-text (the step's newest token is not end-of-text)."""
+    if not 0 <= step < len(gen.steps) or step + 1 > gen.target:
+        return False
+    return step == 0 or gen.ids[gen.prompt_length + step - 1] != eos
 
 
-def branch(net: Llama, gen: Generation, step: int, token: int) -> None:
-    """Forget everything after step `step`, then continue with `token` instead."""
-    keep = gen.prompt_length + step
-    del gen.ids[keep:], gen.steps[step + 1 :]
-    gen.cache = gen.cache.cut(keep)
-    advance(net, gen, token)
+def readable(tokenizer, ids) -> str:
+    """The text of `ids`, each control token (end-of-text <|im_end|> ...) written as a visible
+    marker, ⟨im_end⟩, never as the raw string a reader would take for text of the model's."""
+    parts, run = [], []
+    for i in ids:
+        if int(i) in tokenizer.special:
+            parts += [tokenizer.decode(run), f"⟨{tokenizer.labels([i])[0].strip('<|>')}⟩"]
+            run = []
+        else:
+            run.append(i)
+    return "".join(parts) + tokenizer.decode(run)
+
+
+def check_seed(seed: object) -> int:
+    if not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise InputError("error.generate_seed", got=seed, limit=2**32 - 1)
+    return seed
 
 
 def attentions(gen: Generation, step: int) -> np.ndarray:
@@ -212,12 +231,18 @@ def trace_arrays(decoder: Decoder, text: str) -> dict[str, np.ndarray]:
 
 
 def run(decoder: Decoder, prompt: Prompt, sampling: Sampling, max_new: int, seed=None):
-    """Generate up to `max_new` tokens; yields each new token id as soon as it is chosen."""
-    gen = start(decoder.net, prompt, seed)
-    while not gen.ended(decoder.tokenizer.eos, check_max_new(max_new)):
-        token = choose(gen.steps[-1].logits, sampling, gen.rng)
-        advance(decoder.net, gen, token)
+    """Generate up to `max_new` tokens alone (the CLI: one process, one prompt, no engine);
+    yields each new token id as soon as it is chosen."""
+    net, eos = decoder.net, decoder.tokenizer.eos
+    cache = net.empty_cache(len(prompt.ids) + check_max_new(max_new))
+    rng = np.random.default_rng(None if seed is None else check_seed(seed))
+    trace = net(prompt.ids, cache)[2]
+    for n in range(max_new):
+        token = choose(trace.logits, sampling, rng)
         yield token
+        if token == eos or n + 1 == max_new:
+            return
+        trace = net([token], cache)[2]
 
 
 def value_ratio(layer: LayerTrace) -> float:

@@ -52,13 +52,24 @@ def decoder_logits(net, ids, ablation: Ablation | None = None) -> np.ndarray:
     return logits[-1].float().cpu().numpy()
 
 
+def layers_from(
+    net, x: torch.Tensor, first: int, turns, ablation=None, stop: int | None = None
+) -> torch.Tensor:
+    """Residual stream `x` (T, D) entering layer `first`, through layers first .. stop-1 (to the
+    last by default) as one sequence from position 0 (keys and values in a scratch cache each
+    layer fills before it reads). Not under inference mode, so a gradient can flow back to `x`."""
+    from attnviz.zoo.llama import Row
+
+    rows = [Row(net.empty_cache(len(x)), 0, 0, len(x))]
+    for i in range(first, len(net.layers) if stop is None else stop):
+        x, _, _ = net.layers[i](x, turns[:, None], rows, i, ablation)  # turns: every head
+    return x
+
+
 def last_logits_from(net, x: torch.Tensor, first: int, turns, ablation=None) -> torch.Tensor:
-    """The last position's logits (V,) of residual stream `x` (T, D) entering layer `first`,
-    with no cache: the tail of `Llama.forward` (a test holds the two equal). Not under
-    inference mode, so a gradient can flow back to `x`."""
-    empty = net.empty_cache()
-    for i in range(first, len(net.layers)):
-        x, _ = net.layers[i](x, turns, empty.k_raw[i], empty.k[i], empty.v[i], ablation, i)
+    """The last position's logits (V,) of residual stream `x` (T, D) entering layer `first`:
+    the tail of `Llama.forward` (a test holds the two equal)."""
+    x = layers_from(net, x, first, turns, ablation)
     return F.linear(net.norm(x[-1]), net.embed.weight)  # (V,) tied embeddings
 
 
@@ -77,11 +88,11 @@ def decoder_effect_map(
     """(L, H) KL(clean ‖ one head ablated) of the last position's next-token distribution."""
     c = net.config
     ids = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=net.embed.weight.device)
-    turns, empty = turns_of(net, len(ids)), net.empty_cache()
+    turns = turns_of(net, len(ids))
     x, entering = net.embed(ids), []  # residual stream entering each layer, clean
-    for i, layer in enumerate(net.layers):
+    for i in range(c.layers):
         entering.append(x)
-        x, _ = layer(x, turns, empty.k_raw[i], empty.k[i], empty.v[i])
+        x = layers_from(net, x, i, turns, stop=i + 1)
     clean = F.linear(net.norm(x), net.embed.weight)[-1].float().cpu().numpy()
     means = decoder_means(net(ids)[2]) if mode == "mean" else None
     effect = np.zeros((c.layers, c.heads))

@@ -244,3 +244,42 @@ class DigitTrace:
     @property
     def prediction(self) -> int:
         return int(np.argmax(self.probabilities))
+
+
+@dataclass(frozen=True, eq=False)
+class DecoderTrace:
+    """One forward of one sequence through a decoder (zoo/llama.py): Tq new positions starting at
+    `start`, attending to Tk = start + Tq keys.
+
+    Keys and values of earlier positions are in earlier calls' traces (they never change). Every
+    array owns its memory: a view would keep the whole batch's or the whole cache's storage alive
+    for as long as the trace lives (a generation keeps one trace per step).
+    """
+
+    start: int
+    ids: np.ndarray  # (Tq,)
+    q_raw: np.ndarray  # (L, H, Tq, Dh) before RoPE
+    q: np.ndarray  # (L, H, Tq, Dh) after RoPE
+    k_raw: np.ndarray  # (L, Hkv, Tq, Dh) before RoPE
+    k: np.ndarray  # (L, Hkv, Tq, Dh) after RoPE
+    v: np.ndarray  # (L, Hkv, Tq, Dh)
+    weights: np.ndarray  # (L, H, Tq, Tk)
+    logits: np.ndarray  # (V,) of the last position: the next token's scores
+
+    def __post_init__(self) -> None:
+        for name in ("ids", "q_raw", "q", "k_raw", "k", "v", "weights", "logits"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
+        n_layers, n_heads, tq, _ = self.q.shape
+        if self.weights.shape != (n_layers, n_heads, tq, self.start + tq):
+            raise ValueError(
+                f"weights {self.weights.shape} do not fit {tq} queries at {self.start}"
+            )
+
+    @property
+    def group(self) -> int:
+        """Query heads per key/value head: query head h reads key/value head h // group."""
+        return self.q.shape[1] // self.k.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, n).nbytes for n in ("q_raw", "q", "k_raw", "k", "v", "weights"))

@@ -1,8 +1,8 @@
 """SmolLM2-135M: forward with full trace and traced generation, against transformers.
 
 Ours: `Llama.forward` (every layer's q and k before and after RoPE, v, weights of all 9 heads
-through `attention.compute`, all copied to numpy) and `generation.advance` (one token through the
-KV cache, its trace kept). Reference: transformers' `AutoModelForCausalLM` from the same GGUF,
+all copied to numpy) and greedy generation alone (one token at a time through the KV cache,
+each step's trace made). Reference: transformers' `AutoModelForCausalLM` from the same GGUF,
 `attn_implementation="eager"`, `output_attentions=True`, with its own KV cache when generating.
 Same device, same thread count; tokenisation is not timed.
 
@@ -24,7 +24,7 @@ import torch
 # Run as a script from anywhere: the repository root holds the attnviz package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from attnviz import generation, loading  # noqa: E402
+from attnviz import loading  # noqa: E402
 from attnviz.zoo import llama  # noqa: E402
 from benchmarks.bench_text import timed  # noqa: E402
 
@@ -50,10 +50,11 @@ def ids_of(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def generate_ours(decoder: llama.Decoder, prompt: np.ndarray, steps: int) -> None:
-    gen = generation.start(decoder.net, generation.Prompt(prompt, 0, ""))
+    net = decoder.net
+    cache = net.empty_cache(len(prompt) + steps)
+    trace = net(prompt, cache)[2]
     for _ in range(steps):
-        token = generation.choose(gen.steps[-1].logits, generation.Sampling(), gen.rng)
-        generation.advance(decoder.net, gen, token)
+        trace = net([int(np.argmax(trace.logits))], cache)[2]
 
 
 @torch.inference_mode()

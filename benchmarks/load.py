@@ -9,6 +9,8 @@ rerun message to `script_finished`; the servers' CPU and memory are read from /p
     python -m benchmarks.load --students 20                 one warmed server, as `make run`
     python -m benchmarks.load --students 1,10,20,40 --replicas 2    two replicas behind nginx
     python -m benchmarks.load --url http://127.0.0.1:8501 --pids 1234   a server already running
+    python -m benchmarks.load --scenario generate --students 1,20,40   a class generating at once
+                                                          (benchmarks/load_generate.py)
 
 Prints markdown to paste into BENCHMARKS.md. Loopback only, at most 200 students, and every
 round is bounded in time (--max-seconds).
@@ -265,6 +267,10 @@ def parse_args(argv=None):
                         help="seconds a student pauses before each step")  # fmt: skip
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which they arrive")
     parser.add_argument("--max-seconds", type=float, default=300, help="bound on each round")
+    parser.add_argument(
+        "--scenario", choices=("lecture", "generate"), default="lecture",
+        help="lecture: text, image and playground; generate: everybody presses Generate",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.students = [int(n) for n in args.students.replace(",", " ").split()]
     if not all(1 <= n <= MAX_STUDENTS for n in args.students):
@@ -286,14 +292,20 @@ def main(argv=None) -> None:
     def out(line: str) -> None:
         print(line, flush=True)
 
+    rounds = measure
+    if args.scenario == "generate":
+        from benchmarks import load_generate
+
+        rounds = load_generate.measure
+
     if args.url:
         pids = [int(p) for p in args.pids.replace(",", " ").split()]
-        asyncio.run(measure(args, args.url, pids, out))
+        asyncio.run(rounds(args, args.url, pids, out))
         return
     start = time.perf_counter()
     with Served(replicas=max(args.replicas, 1), nginx=args.replicas > 0) as served:
         out(f"servers started and warmed in {time.perf_counter() - start:.1f} s\n")
-        asyncio.run(measure(args, served.url, [p.pid for p in served.procs], out))
+        asyncio.run(rounds(args, served.url, [p.pid for p in served.procs], out))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from attnviz import generation
 from attnviz.__main__ import main
+from attnviz.engine import Engine
 from attnviz.errors import InputError
 from attnviz.i18n import t
 from attnviz.zoo import llama
@@ -76,13 +77,11 @@ def test_long_prompt_is_cut_and_says_where(smollm2):
             generation.prepare(smollm2, text)
 
 
-def test_generation_branch_and_arrays(smollm2):
+def test_generation_views_and_arrays(smollm2):
     net = smollm2.net
-    gen = generation.start(net, generation.prepare(smollm2, PROMPT))
-    for _ in range(3):
-        generation.advance(
-            net, gen, generation.choose(gen.steps[-1].logits, generation.Sampling(), gen.rng)
-        )
+    engine = Engine(net, smollm2.tokenizer.eos)
+    handle = engine.submit(generation.prepare(smollm2, PROMPT), generation.Sampling(), 3)
+    gen = engine.result(handle, 600)
     assert smollm2.tokenizer.decode(gen.new_ids).startswith(" Paris")
     # the assembled matrix equals one forward over the whole sequence
     full = net(gen.ids[:-1])[2].weights  # positions 0..T-2: what step 2 saw
@@ -91,16 +90,12 @@ def test_generation_branch_and_arrays(smollm2):
     layer = generation.newest_layer(gen, 2, 4, smollm2.config.group)
     assert layer.q.shape == (9, 1, 64) and layer.k.shape == (9, len(gen.ids) - 1, 64)
     np.testing.assert_allclose(layer.weights[:, 0], full[4, :, -1], atol=1e-6)
-    # branch at step 1 with the second most likely token instead of the first
-    second = int(np.argsort(-gen.steps[1].logits)[1])
-    generation.branch(net, gen, 1, second)
-    assert len(gen.steps) == 3 and gen.ids[-1] == second and gen.cache.length == len(gen.ids)
-    np.testing.assert_allclose(gen.steps[-1].logits, net(gen.ids)[0][-1].numpy(), atol=1e-4, rtol=0)
     arrays = generation.arrays(gen, smollm2.tokenizer.labels(gen.ids))
     t_ = len(gen.ids)
     assert arrays["attentions"].shape == (30, 9, t_, t_)
-    assert arrays["logits"].shape == (3, 49152)
+    assert arrays["logits"].shape == (4, 49152)
     assert arrays["k"].shape == (30, 3, t_, 64) and arrays["q_raw"].shape == (30, 9, t_, 64)
+    np.testing.assert_allclose(arrays["logits"][-1], net(gen.ids)[0][-1].numpy(), atol=1e-4)
 
 
 # ---------------------------------------------------------------- CLI
@@ -134,25 +129,54 @@ def open_page(lang: str) -> AppTest:
     return open_app("generate", lang, timeout=600)
 
 
+def generated(at: AppTest) -> generation.Generation:
+    handle = at.session_state["gen_handle"]
+    return handle.job.snapshot(0)
+
+
 def test_page_generates_and_shows_every_view(smollm2, monkeypatch):
     monkeypatch.setattr(llama, "load", lambda: smollm2)
     at = open_page("en")
     assert not at.exception, [e.message for e in at.exception]
+    # a first visit opens on the example, made once per server, on its first step
+    assert "gen_handle" not in at.session_state and at.slider(key="gen_step").value == 0
+    assert at.subheader[0].value == t("generate.candidates_title", "en", step=0, token="' is'")
     at.number_input(key="gen_max_new").set_value(2).run()
     at.button(key="gen_start").click().run()
     assert not at.exception, [e.message for e in at.exception]
     shown = " ".join(x.value for x in at.text)
     assert " Paris" in shown
-    assert len(at.session_state["gen"].new_ids) == 2
+    gen = generated(at)
+    assert len(gen.new_ids) == 2 and gen.status == "done"
     for view in ("lines", "overview", "heatmap"):
         at.radio(key="gen_view").set_value(view).run()
         assert not at.exception, view
     assert at.dataframe  # the breakdown table and the key/value groups
+    # a rerun reads the same generation: nothing is added twice
+    at.run()
+    assert generated(at).ids == gen.ids and not at.exception
     # a second user at the same time shares the model but not the generation
     other = open_page("zh")
-    assert "gen" not in other.session_state and not other.exception
-    assert [i.value for i in other.info] == [t("generate.none", "zh")]
-    assert len(at.session_state["gen"].new_ids) == 2
+    assert "gen_handle" not in other.session_state and not other.exception
+    assert generated(at).ids == gen.ids
+    # a negative seed is a message, and the generation shown stays
+    at.button_group(key="gen_decoding").set_value("sample").run()
+    at.number_input(key="gen_seed").set_value(-1).run()
+    at.button(key="gen_start").click().run()
+    assert [e.value for e in at.error] == [t("error.generate_seed", "en", got=-1, limit=2**32 - 1)]
+    assert generated(at).ids == gen.ids and not at.exception
+
+
+def test_page_token_is_text_not_markdown(smollm2, monkeypatch):
+    monkeypatch.setattr(llama, "load", lambda: smollm2)
+    at = open_page("en")
+    at.text_area(key="gen_text").input("__.__ is").run()
+    at.number_input(key="gen_max_new").set_value(1).run()
+    at.button(key="gen_start").click().run()
+    assert not at.exception
+    heads = [h.value for h in at.subheader] + [m.value for m in at.markdown]
+    assert any("\\_\\_" in h for h in heads)  # escaped: shown as written
+    assert not any("'__" in h for h in heads)  # never the raw token, which would turn bold
 
 
 def test_page_bad_input_in_chinese(smollm2, monkeypatch):
@@ -165,3 +189,20 @@ def test_page_bad_input_in_chinese(smollm2, monkeypatch):
     at.number_input(key="gen_top_k").set_value(0).run()
     assert [e.value for e in at.error] == [t("error.generate_top_k", "zh", got=0)]
     assert not at.exception
+
+
+def test_crafted_selection_and_greedy_bars():
+    from attnviz.figures import generate as figs
+
+    ids = np.arange(100, 115)
+    for index in (1e309, -1e309, float("nan"), 15, -1, 2.5, True, "3", None, [1]):
+        assert figs.clicked_token({"selection": {"points": [{"point_index": index}]}}, ids) is None
+    for selection in (None, {}, {"selection": "x"}, {"selection": {"points": []}}, [1]):
+        assert figs.clicked_token(selection, ids) is None
+    assert figs.clicked_token({"selection": {"points": [{"point_index": 3}]}}, ids) == 103
+    probs = np.array([0.6, 0.3, 0.1])
+    greedy = figs.candidates(np.arange(3), ["a", "b", "c"], probs, None, cut_word="cut")
+    assert not any("cut" in text for text in greedy.data[0].text)
+    _, final = generation.distribution(np.log(probs), generation.Sampling(greedy=False, top_k=1))
+    sampled = figs.candidates(np.arange(3), ["a", "b", "c"], probs, final, cut_word="cut")
+    assert [("cut" in text) for text in sampled.data[0].text] == [False, True, True]

@@ -1,5 +1,6 @@
 """The generate page in a real browser: generate greedily, then click a less likely candidate to
-branch the text (AppTest cannot click a plotly bar). Marked `browser`."""
+branch the text (AppTest cannot click a plotly bar); the last step cannot be branched (it would go
+past the token limit). Marked `browser`."""
 
 import re
 import time
@@ -39,9 +40,19 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     idle(page, 600)
     # expect() retries: on a busy machine the text is drawn a moment after the run ends
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
-    # the candidates of the last step; click the second most likely one
-    page.get_by_text(t("generate.step", "en")).first.scroll_into_view_if_needed()
+    # the last step's bars cannot be clicked: one more token would pass the limit of 3
+    expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_be_visible()
+    # step 2 (the slider's thumb, moved with the keyboard): its text; then step 1, where the
+    # second candidate replaces new token 2 (a whole token, not only a different blank)
+    step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
+    step.get_by_role("slider").press("ArrowLeft")
+    time.sleep(1)
+    idle(page)
+    expect(page.get_by_text(t("generate.branch_end", "en", limit=3))).to_have_count(0)
     before = continuation(page).inner_text()
+    step.get_by_role("slider").press("ArrowLeft")
+    time.sleep(1)
+    idle(page)
     bar = page.locator('[data-testid="stPlotlyChart"] .barlayer .point path').nth(1)
     bar.scroll_into_view_if_needed()
     time.sleep(1)
@@ -52,8 +63,31 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     page.mouse.click(x, y)
     time.sleep(2)
     idle(page)
-    expect(continuation(page)).not_to_have_text(before)  # continued with the clicked token
+    expect(continuation(page)).not_to_have_text(before)  # step 2 again, with the clicked token
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     page.close()
+
+
+def test_a_crafted_selection_picks_nothing(server):
+    """Over the websocket, as a crafted client would: a click with point_index 1e309 (JSON's
+    Infinity) on the example's first step: no exception, nothing picked, the chart still there."""
+    import asyncio
+    import concurrent.futures
+
+    from attnviz.serve.client import Session
+
+    async def crafted():
+        async with Session(server, timeout=900) as session:
+            opened = await session.run("generate")
+            assert not opened.errors, opened.errors
+            key = next(k for k in session.widgets if k.startswith("gen_candidates_"))
+            session.set(key, {"selection": {"points": [{"point_index": 1e309}]}})
+            return await session.run("generate")
+
+    # a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        huge = pool.submit(asyncio.run, crafted()).result()
+    assert not huge.errors, huge.errors  # no exception, no error box
+    assert any(k.startswith("gen_candidates_") for k in huge.widgets)

@@ -113,7 +113,7 @@ def test_generate_link_restores_the_settings_and_the_view(smollm2, monkeypatch):
     assert values == [7, 2, 3] and not link_notices(at)
     assert t("generate.link_note", "en") in [c.value for c in at.caption]
     at.button(key="gen_start").click().run()
-    assert not at.exception and len(at.session_state["gen"].new_ids) == 2
+    assert not at.exception and len(at.session_state["gen_handle"].job.steps) == 3
     assert (at.selectbox(key="gen_layer").value, at.selectbox(key="gen_head").value) == (2, 5)
     assert at.radio(key="gen_view").value == "lines"
     assert {"HTML", "CSV", "NPY"} <= downloads(at)

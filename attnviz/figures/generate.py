@@ -21,7 +21,7 @@ def candidates(
     ids: np.ndarray,
     labels: Sequence[str],
     probs: np.ndarray,
-    final: np.ndarray,
+    final: np.ndarray | None,
     *,
     chosen: int | None = None,
     prob_word: str = "probability",
@@ -29,19 +29,24 @@ def candidates(
     cut_word: str = "cut",
 ) -> go.Figure:
     """Horizontal bars of the candidates `ids` (most likely on top): the model's probability at
-    the temperature, grey where top-k/top-p cut a token, and the renormalised probability of the
-    kept ones written beside. Each bar carries its token id (customdata) for a click to pick it.
+    the temperature; when sampling, grey where top-k/top-p cut a token and the renormalised
+    probability of the kept ones written beside (greedy cuts nothing: `final` None). Each bar
+    carries its token id (customdata) for a click to pick it.
 
     Args:
         probs, final: (V,) from `generation.distribution`.
         chosen: the id that was picked at this step, outlined in red.
     """
-    p, f = probs[ids], final[ids]
-    colours = [CUT if v == 0 else KEPT for v in f]
-    text = [
-        f"{a:.1%} → {b:.1%}" if b > 0 else f"{a:.1%} ({cut_word})"
-        for a, b in zip(p, f, strict=True)
-    ]
+    p = probs[ids]
+    if final is None:
+        colours, text = [KEPT] * len(ids), [f"{a:.1%}" for a in p]
+    else:
+        f = final[ids]
+        colours = [CUT if v == 0 else KEPT for v in f]
+        text = [
+            f"{a:.1%} → {b:.1%}" if b > 0 else f"{a:.1%} ({cut_word})"
+            for a, b in zip(p, f, strict=True)
+        ]
     y = unique_labels([repr(label) for label in labels])  # quotes show leading spaces
     fig = go.Figure(
         go.Bar(
@@ -66,7 +71,10 @@ def candidates(
     fig.update_layout(
         height=26 * len(ids) + 80,
         margin=dict(l=10, r=90, t=30, b=30),
-        xaxis=dict(title=f"{prob_word} ({final_word} →)", range=[0, max(1e-9, p.max()) * 1.35]),
+        xaxis=dict(
+            title=prob_word if final is None else f"{prob_word} (→ {final_word})",
+            range=[0, max(1e-9, p.max()) * 1.35],
+        ),
         yaxis=dict(autorange="reversed", type="category"),
         clickmode="event+select",
         dragmode=False,
@@ -76,9 +84,13 @@ def candidates(
 
 def clicked_token(selection, ids: np.ndarray) -> int | None:
     """The token id of a clicked bar of `candidates` drawn for `ids` (None: nothing clicked)."""
-    points = ((selection or {}).get("selection") or {}).get("points") or []
     try:
-        index = int(points[0]["point_index"])
-    except (IndexError, KeyError, TypeError, ValueError):
+        index = ((selection or {}).get("selection") or {}).get("points")[0]["point_index"]
+    except (AttributeError, IndexError, KeyError, TypeError):
         return None
-    return int(ids[index]) if 0 <= index < len(ids) else None
+    # a crafted selection may carry anything (1e309, NaN, "0", True): only a whole number in
+    # range picks a bar, checked in this order so that int() never sees an infinity
+    number = isinstance(index, int | float) and not isinstance(index, bool)
+    if not (number and 0 <= index < len(ids) and index == int(index)):
+        return None
+    return int(ids[int(index)])

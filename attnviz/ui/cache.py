@@ -210,3 +210,25 @@ def held_out_digits(count: int) -> tuple[np.ndarray, np.ndarray]:
     images, labels = data.digits("held_out")
     step = len(images) // count
     return images[::step][:count], labels[::step][:count]
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine():
+    """The server's one decoding engine (attnviz/engine.py): every session's generation runs in
+    its batches."""
+    from attnviz.engine import Engine
+
+    decoder = get_model("smollm2")
+    return Engine(decoder.net, decoder.tokenizer.eos)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def default_generation(language: str, new: int):
+    """The example generation (the sample prompt, greedy, `new` tokens) a first visit of the
+    generate page opens on: made once per server and language, shared read-only by every
+    session that has not generated yet."""
+    from attnviz import generation, i18n
+
+    prompt = generation.prepare(get_model("smollm2"), i18n.t("generate.sample_prompt", language))
+    engine = get_engine()
+    return engine.result(engine.submit(prompt, generation.Sampling(), new))

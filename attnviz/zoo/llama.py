@@ -6,19 +6,24 @@
         q, k, v = h Wq, h Wk, h Wv            9 query heads, 3 key/value heads of Dh = 64
         q, k = RoPE(q), RoPE(k)               turn pairs (2i, 2i+1) by pos * base^(-2i/Dh)
         k, v = cache + (k, v)                 keys and values of all earlier positions
-        context = attention.heads(q, k, v, causal)     each kv head serves 3 query heads (GQA)
+        context = softmax(q kᵀ / √Dh, causal) v        each kv head serves 3 query heads (GQA)
         x = x + context Wo
         x = x + W_down(SiLU(W_gate RMSNorm(x)) * W_up RMSNorm(x))     SwiGLU
     logits = RMSNorm(x) embedᵀ                tied embeddings
 
 The weights stay in the GGUF's layout (see loading/gguf_reader.py), which is why RoPE rotates
-adjacent pairs here. `forward(ids, cache)` returns `(logits, cache, trace)`: the cache is a new
-object (the old one is not changed), so each user's generation keeps its own and the model,
-shared through `st.cache_resource`, stores nothing.
+adjacent pairs here. `step` runs many sequences at once (the engine's batch, attnviz/engine.py):
+their new positions are flattened into one (N, D) matrix, so every weight is read once for all of
+them, and only attention runs per sequence, on its own cache: no padding, and each sequence's
+numbers are those of a batch of one. `forward(ids, cache)` is that batch of one. Caches belong to
+the caller (written in place); the model, shared by every session, stores nothing.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -26,10 +31,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnviz import attention, loading
+from attnviz import loading
 from attnviz.attention import to_numpy
 from attnviz.bpe import ByteBPE
-from attnviz.trace import frozen
+from attnviz.trace import DecoderTrace
 
 
 @dataclass(frozen=True)
@@ -60,48 +65,32 @@ class LlamaConfig:
         return self.heads // self.kv_heads
 
 
-@dataclass(frozen=True)
 class Cache:
-    """Keys (before and after RoPE) and values of every position so far, per layer."""
+    """Keys (after RoPE) and values of one sequence's positions so far, every layer, written in
+    place into buffers that grow when needed. The caller owns it (the engine, one per generation);
+    the model writes a forward's new positions into it and keeps nothing."""
 
-    k_raw: tuple[torch.Tensor, ...]  # L x (Hkv, T, Dh)
-    k: tuple[torch.Tensor, ...]  # L x (Hkv, T, Dh), after RoPE
-    v: tuple[torch.Tensor, ...]  # L x (Hkv, T, Dh)
+    def __init__(self, c: LlamaConfig, capacity: int, dtype, device) -> None:
+        shape = (c.layers, c.kv_heads, capacity, c.head_width)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)  # (L, Hkv, capacity, Dh)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)  # (L, Hkv, capacity, Dh)
+        self.length = 0
 
     @property
-    def length(self) -> int:
-        return self.k[0].shape[1]
+    def capacity(self) -> int:
+        return self.k.shape[2]
 
-    def cut(self, length: int) -> Cache:
-        """The cache of the first `length` positions (to branch off an earlier step)."""
-        return Cache(*(tuple(x[:, :length] for x in part) for part in (self.k_raw, self.k, self.v)))
+    @property
+    def nbytes(self) -> int:
+        return self.k.nbytes + self.v.nbytes
 
-
-@dataclass(frozen=True, eq=False)
-class DecoderTrace:
-    """One forward call: Tq new positions starting at `start`, attending to Tk = start + Tq keys.
-
-    Keys and values of earlier positions are in earlier calls' traces (they never change).
-    """
-
-    start: int
-    ids: np.ndarray  # (Tq,)
-    q_raw: np.ndarray  # (L, H, Tq, Dh) before RoPE
-    q: np.ndarray  # (L, H, Tq, Dh) after RoPE
-    k_raw: np.ndarray  # (L, Hkv, Tq, Dh) before RoPE
-    k: np.ndarray  # (L, Hkv, Tq, Dh) after RoPE
-    v: np.ndarray  # (L, Hkv, Tq, Dh)
-    weights: np.ndarray  # (L, H, Tq, Tk)
-    logits: np.ndarray  # (V,) of the last position: the next token's scores
-
-    def __post_init__(self) -> None:
-        for name in ("ids", "q_raw", "q", "k_raw", "k", "v", "weights", "logits"):
-            object.__setattr__(self, name, frozen(getattr(self, name)))
-        n_layers, n_heads, tq, _ = self.q.shape
-        if self.weights.shape != (n_layers, n_heads, tq, self.start + tq):
-            raise ValueError(
-                f"weights {self.weights.shape} do not fit {tq} queries at {self.start}"
-            )
+    def reserve(self, length: int) -> None:
+        """Room for `length` positions: a new, larger buffer when they do not fit."""
+        if length > self.capacity:
+            k, v, kept = self.k, self.v, self.length
+            grown = (*k.shape[:2], max(length, 2 * self.capacity), k.shape[3])
+            self.k, self.v = k.new_zeros(grown), v.new_zeros(grown)
+            self.k[:, :, :kept], self.v[:, :, :kept] = k[:, :, :kept], v[:, :, :kept]
 
 
 def rope_turns(positions: torch.Tensor, dh: int, base: float, dtype) -> torch.Tensor:
@@ -135,6 +124,73 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sequence's causal attention, every query head at once: (weights (H, Tq, Tk),
+    per-head context (Tq, H, Dh)) of its Tq new queries q (Tq, H, Dh) at positions start..,
+    over its keys and values k, v (Hkv, Tk, Dh), Tk = start + Tq.
+
+    GQA without copying the keys: query head h = kv * group + g reads key/value head kv, so the
+    query heads of one key/value head are stacked as rows, (Hkv, group * Tq, Dh), and the scores
+    are one product per key/value head.
+    """
+    tq, n_heads, dh = q.shape
+    n_kv, tk, _ = k.shape
+    rows = (q * dh**-0.5).transpose(0, 1).reshape(n_kv, group * tq, dh)  # (Hkv, G*Tq, Dh)
+    scaled = rows @ k.transpose(1, 2)  # (Hkv, G*Tq, Tk)
+    if tq > 1:  # new query i sees keys 0..start+i (a single new query sees every key)
+        later = torch.ones((tq, tk), dtype=torch.bool, device=q.device).triu(start + 1)
+        scaled = scaled.view(n_kv, group, tq, tk).masked_fill(later, float("-inf"))
+    weights = torch.softmax(scaled, dim=-1).reshape(n_heads, tq, tk)  # (H, Tq, Tk)
+    context = weights.view(n_kv, group * tq, tk) @ v  # (Hkv, G*Tq, Dh)
+    return weights, context.view(n_heads, tq, dh).transpose(0, 1)  # (Tq, H, Dh)
+
+
+SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
+
+
+_threads = threading.Lock()
+_single = [0, 0]  # [blocks inside one_thread now, the thread count to restore after the last]
+
+
+@contextmanager
+def one_thread(small: bool) -> Iterator[None]:
+    """Small operations on one thread: a parallel region's start and barrier cost more than a
+    decoding step's attention itself (measured on a 2-core box with other work: softmax of
+    3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). torch's thread count is the
+    process's, so overlapping blocks (the engine, a page's forward) share one count of users and
+    the last one out restores it; other work runs on one thread meanwhile (a layer's attention)."""
+    if not small:
+        yield
+        return
+    with _threads:
+        if not _single[0]:
+            _single[1] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _single[0] += 1
+    try:
+        yield
+    finally:
+        with _threads:
+            _single[0] -= 1
+            if not _single[0]:
+                torch.set_num_threads(_single[1])
+
+
+@dataclass(frozen=True)
+class Row:
+    """Where one sequence of a batch is: its cache, its first new position, and its Tq rows in
+    the batch's flattened new positions."""
+
+    cache: Cache
+    start: int
+    offset: int
+    length: int  # Tq
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.offset, self.offset + self.length)
+
+
 class Layer(nn.Module):
     def __init__(self, c: LlamaConfig) -> None:
         super().__init__()
@@ -150,30 +206,41 @@ class Layer(nn.Module):
         self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
-    def forward(self, x, turns, k_raw_past, k_past, v_past, ablation=None, index=0):
-        c, tq = self.c, x.shape[0]
-        h = self.attn_norm(x)  # (Tq, D)
-        q_raw = self.q(h).view(tq, c.heads, c.head_width).transpose(0, 1)  # (H, Tq, Dh)
-        k_raw = self.k(h).view(tq, c.kv_heads, c.head_width).transpose(0, 1)  # (Hkv, Tq, Dh)
-        v = self.v(h).view(tq, c.kv_heads, c.head_width).transpose(0, 1)  # (Hkv, Tq, Dh)
-        q = rope(q_raw, turns)  # (H, Tq, Dh)
-        k = rope(k_raw, turns)  # (Hkv, Tq, Dh)
-        k_raw_all = torch.cat((k_raw_past, k_raw), dim=1)  # (Hkv, Tk, Dh)
-        k_all = torch.cat((k_past, k), dim=1)  # (Hkv, Tk, Dh)
-        v_all = torch.cat((v_past, v), dim=1)  # (Hkv, Tk, Dh)
-        # GQA: query head h reads key/value head h // group
-        steps = attention.heads(
-            q,
-            k_all.repeat_interleave(c.group, dim=0),  # (H, Tk, Dh)
-            v_all.repeat_interleave(c.group, dim=0),  # (H, Tk, Dh)
-            causal=True,
-        )
-        context = steps.context if ablation is None else ablation.apply(index, steps.context)
-        context = context.transpose(0, 1).reshape(tq, c.width)  # (Tq, D)
-        x = x + self.out(context)
+    def forward(self, x, turns, batch: Sequence[Row], index: int, ablation=None):
+        """x (N, D): the new positions of every sequence of the batch, one after another. The
+        weights are read once for all N rows; only attention runs per sequence, on its own keys.
+        `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
+        c, n = self.c, x.shape[0]
+        h = self.attn_norm(x)  # (N, D)
+        q_raw = self.q(h).view(n, c.heads, c.head_width)  # (N, H, Dh)
+        k_raw = self.k(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
+        v = self.v(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
+        q = rope(q_raw, turns)  # (N, H, Dh)
+        k = rope(k_raw, turns)  # (N, Hkv, Dh)
+        context = torch.empty_like(q)  # (N, H, Dh)
+        weights = []
+        with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch)):
+            for row in batch:
+                end = row.start + row.length
+                keys, values = row.cache.k[index], row.cache.v[index]  # (Hkv, capacity, Dh)
+                keys[:, row.start : end] = k[row.rows].transpose(0, 1)
+                values[:, row.start : end] = v[row.rows].transpose(0, 1)
+                w, context[row.rows] = attend(
+                    q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
+                )
+                weights.append(w)  # (H, Tq, Tk)
+        # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
+        if ablation is not None:
+            context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)
+        x = x + self.out(context.reshape(n, c.width))
         h = self.ffn_norm(x)
-        x = x + self.down(F.silu(self.gate(h)) * self.up(h))  # (Tq, D)
-        return x, (q_raw, q, k_raw_all, k_all, v_all, steps.weights)
+        x = x + self.down(F.silu(self.gate(h)) * self.up(h))  # (N, D)
+        return x, (q_raw, q, k_raw, k, v), weights
+
+
+def owned(x: torch.Tensor) -> np.ndarray:
+    """A numpy copy of only x's numbers (a view would keep x's whole storage alive)."""
+    return to_numpy(x).copy()
 
 
 class Llama(nn.Module):
@@ -184,45 +251,71 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.layers))
         self.norm = RMSNorm(c.width, c.eps)
 
-    def empty_cache(self) -> Cache:
-        c, weight = self.config, self.embed.weight
-        empty = torch.zeros((c.kv_heads, 0, c.head_width), device=weight.device, dtype=weight.dtype)
-        return Cache(*((empty,) * c.layers,) * 3)
+    def empty_cache(self, capacity: int = 0) -> Cache:
+        weight = self.embed.weight
+        return Cache(self.config, capacity, weight.dtype, weight.device)
 
     @torch.inference_mode()
     def forward(
         self, ids, cache: Cache | None = None, ablation=None
     ) -> tuple[torch.Tensor, Cache, DecoderTrace]:
-        """(logits (Tq, V), the cache grown by Tq positions, trace) of the new ids (Tq,);
+        """(logits (Tq, V), the cache grown by Tq positions, trace) of the new ids (Tq,): a
+        batch of one. A new cache when `cache` is None; else `cache` itself, written in place.
         `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
-        cache = cache or self.empty_cache()
-        device = self.embed.weight.device
-        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)  # (Tq,)
-        start, tq = cache.length, len(ids)
-        if not (tq > 0 and start + tq <= self.config.context):
-            raise ValueError(f"{start + tq} positions; this model reads 1 to {self.config.context}")
-        positions = torch.arange(start, start + tq, device=device)  # (Tq,)
-        c, dtype = self.config, self.embed.weight.dtype
-        turns = rope_turns(positions, c.head_width, c.rope_base, dtype)  # (Tq, Dh/2) complex
-        x = self.embed(ids)  # (Tq, D)
-        parts = []
+        cache = cache if cache is not None else self.empty_cache(len(ids))
+        [(logits, trace)] = self.step([(ids, cache)], every_logit=True, ablation=ablation)
+        return logits, cache, trace
+
+    @torch.inference_mode()
+    def step(
+        self, batch: Sequence[tuple[object, Cache]], *, every_logit: bool = False, ablation=None
+    ) -> list[tuple[torch.Tensor, DecoderTrace]]:
+        """One forward of several sequences, each (new ids (Tq,), its cache): prompts and single
+        new tokens, of any lengths, at any positions. Returns per sequence (the logits of its last
+        position (V,), or of every new one (Tq, V) with `every_logit`; its trace) and writes its
+        new keys and values into its cache."""
+        c, weight = self.config, self.embed.weight
+        ids = [torch.as_tensor(np.asarray(i, dtype=np.int64)).reshape(-1) for i, _ in batch]
+        rows, offset = [], 0
+        for new, (_, cache) in zip(ids, batch, strict=True):
+            start, tq = cache.length, len(new)
+            if not (tq > 0 and start + tq <= c.context):
+                raise ValueError(f"{start + tq} positions; this model reads 1 to {c.context}")
+            cache.reserve(start + tq)
+            rows.append(Row(cache, start, offset, tq))
+            offset += tq
+        positions = torch.cat([torch.arange(r.start, r.start + r.length) for r in rows])  # (N,)
+        turns = rope_turns(positions.to(weight.device), c.head_width, c.rope_base, weight.dtype)
+        x = self.embed(torch.cat(ids).to(weight.device))  # (N, D)
+        vectors, weights = [], []
         for i, layer in enumerate(self.layers):
-            x, part = layer(x, turns, cache.k_raw[i], cache.k[i], cache.v[i], ablation, i)
-            parts.append(part)
-        logits = F.linear(self.norm(x), self.embed.weight)  # (Tq, V) tied embeddings
-        q_raw, q, k_raw, k, v, weights = zip(*parts, strict=True)
-        trace = DecoderTrace(
-            start=start,
-            ids=to_numpy(ids),
-            q_raw=to_numpy(torch.stack(q_raw)),  # (L, H, Tq, Dh)
-            q=to_numpy(torch.stack(q)),  # (L, H, Tq, Dh)
-            k_raw=to_numpy(torch.stack(k_raw)[:, :, start:]),  # (L, Hkv, Tq, Dh)
-            k=to_numpy(torch.stack(k)[:, :, start:]),  # (L, Hkv, Tq, Dh)
-            v=to_numpy(torch.stack(v)[:, :, start:]),  # (L, Hkv, Tq, Dh)
-            weights=to_numpy(torch.stack(weights)),  # (L, H, Tq, Tk)
-            logits=to_numpy(logits[-1]),  # (V,)
-        )
-        return logits, Cache(k_raw, k, v), trace
+            x, part, w = layer(x, turns[:, None], rows, i, ablation)  # turns (N, 1, Dh/2)
+            vectors.append(part)
+            weights.append(w)
+        hidden = self.norm(x)  # (N, D)
+        if not every_logit:
+            hidden = hidden[[r.offset + r.length - 1 for r in rows]]  # (B, D)
+        logits = F.linear(hidden, weight)  # (N or B, V) tied embeddings
+        # each (L, N, H or Hkv, Dh); a sequence's part is (L, H or Hkv, Tq, Dh)
+        stacked = [torch.stack(part) for part in zip(*vectors, strict=True)]
+        out = []
+        for b, row in enumerate(rows):
+            row.cache.length = row.start + row.length
+            q_raw, q, k_raw, k, v = (owned(a[:, row.rows].transpose(1, 2)) for a in stacked)
+            mine = logits[row.rows] if every_logit else logits[b]
+            trace = DecoderTrace(
+                start=row.start,
+                ids=to_numpy(ids[b]),
+                q_raw=q_raw,
+                q=q,
+                k_raw=k_raw,
+                k=k,
+                v=v,
+                weights=owned(torch.stack([w[b] for w in weights])),  # (L, H, Tq, Tk)
+                logits=owned(mine[-1] if every_logit else mine),  # (V,)
+            )
+            out.append((mine, trace))
+        return out
 
 
 @dataclass(frozen=True, eq=False)

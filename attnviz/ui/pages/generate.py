@@ -1,12 +1,16 @@
 """Generate: SmolLM2-135M continues a prompt token by token, every step's attention shown.
 
-Each user's generation lives in their own session state (`gen`); the model is shared and
-stores nothing. Widgets only wire: the numbers come from attnviz.generation and the figures.
+The server's one engine (attnviz/engine.py) owns every session's generation and advances them
+all in one batch; a session keeps only its handle (`gen_handle`) and reads snapshots, so a run
+that arrives while another streams never writes the same generation twice. Widgets only wire:
+the numbers come from attnviz.generation and the figures.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import time
 
 import numpy as np
 import streamlit as st
@@ -19,19 +23,22 @@ from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
 from attnviz.loading import ModelMissing
-from attnviz.ui import charts, present, turns
+from attnviz.ui import cache, charts, present, turns
 from attnviz.ui import state as links
-from attnviz.ui.common import labeler, render_breakdown, show_error, t
+from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 
 CANDIDATES = 15  # bars in the next-token chart
+STREAM_EVERY = 0.5  # seconds between redraws of a generation's text while it streams
 state = st.session_state
+DEFAULT_NEW = 24  # new tokens of the example a first visit opens on
+
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
 
 
-@st.cache_resource(show_spinner=False)
-def get_decoder():
-    from attnviz.zoo import llama
-
-    return llama.load()
+def plain(text: str) -> str:
+    """Text (a token) to put inside a Markdown string (a heading, a help line): every character
+    Markdown would act on is escaped, so `__.__` shows as written, not in bold."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def bounded(kind: type, low: float, high: float) -> links.Codec:
@@ -64,11 +71,11 @@ if not present.active():
     st.caption(t("generate.intro"))
 try:
     with st.spinner(t("generate.loading")):
-        decoder = get_decoder()
+        decoder = cache.get_model("smollm2")
 except ModelMissing as exc:
     show_error(exc)
     st.stop()
-net, tokenizer, config = decoder.net, decoder.tokenizer, decoder.config
+engine, tokenizer, config = cache.get_engine(), decoder.tokenizer, decoder.config
 
 # ---------------------------------------------------------------- input
 
@@ -86,7 +93,7 @@ with present.fold(t("present.inputs")):
     links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))
     links.bind("gen_top_k", "top_k", 50, bounded(int, 1, config.vocab))
     links.bind("gen_top_p", "top_p", 0.95, bounded(float, 1e-6, 1.0))
-    links.bind("gen_max_new", "max_new", 24, bounded(int, 1, generation.MAX_NEW))
+    links.bind("gen_max_new", "max_new", DEFAULT_NEW, bounded(int, 1, generation.MAX_NEW))
     links.bind("gen_seed", "seed", 0, bounded(int, 0, 2**32 - 1))
     c1, c2 = st.columns(2)
     mode = c1.segmented_control(
@@ -124,26 +131,36 @@ try:
     generation.check_max_new(int(max_new))
 except InputError as exc:
     show_error(exc)
-    state.gen_running = False
     st.stop()
 
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button(t("generate.start"), type="primary", key="gen_start"):
-    try:
+    try:  # checked before the old generation goes: a bad value keeps what is shown
         prompt = generation.prepare(decoder, text, chat=mode == "chat")
+        generation.check_seed(int(seed))
     except InputError as exc:
         show_error(exc)
         st.stop()
-    state.pop("gen", None)  # the old generation's memory goes before the new one is made
-    state.gen = generation.start(net, prompt, int(seed))
-    state.gen_dropped = prompt.dropped
-    state.gen_target, state.gen_running = int(max_new), True
+    if "gen_handle" in state:
+        engine.cancel(state.gen_handle.job)
+    state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
+    state.gen_dropped, state.gen_step = prompt.dropped, generation.MAX_NEW  # the last step
     bump()
-if c2.button(t("generate.stop"), key="gen_stop"):
-    state.gen_running = False
+if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
+    engine.cancel(state.gen_handle.job)
 
-gen: generation.Generation | None = state.get("gen")
-if gen is None:
+handle = state.get("gen_handle")
+if handle is not None:
+    gen = engine.read(handle)  # a snapshot: the engine alone changes the generation
+elif (text, mode, greedy, int(max_new)) == (
+    t("generate.sample_prompt"),
+    "plain",
+    True,
+    DEFAULT_NEW,
+):
+    # a first visit opens on an example, made once per server
+    gen = cache.default_generation(lang(), DEFAULT_NEW)
+else:
     st.info(t("generate.none"))
     link_note()
     st.stop()
@@ -160,18 +177,21 @@ def show_text(upto: int) -> None:
     """The prompt and the new tokens up to `upto` (user text: st.text, never markdown)."""
     with text_box.container(border=True):
         st.caption(t("generate.prompt_read", tokens=P))
-        st.text(tokenizer.decode(gen.ids[:P]))
+        st.text(generation.readable(tokenizer, gen.ids[:P]))
         st.caption(t("generate.continuation", tokens=upto))
-        st.text(tokenizer.decode(gen.ids[P : P + upto]) or "…")
+        st.text(generation.readable(tokenizer, gen.ids[P : P + upto]) or "…")
 
 
-def chart(step: int, key: str | None = None):
+def chart(step: int, key: str | None = None, *, clickable: bool = True):
+    """The candidates of `step`, at the sampling that made this generation's text: streamed
+    into `chart_box` without a key; with one, drawn here (a click picks a bar if `clickable`)."""
     logits = gen.steps[step].logits
-    probs, final = generation.distribution(logits, sampling)
+    probs, final = generation.distribution(logits, gen.sampling)
     ids = figs.top_ids(probs, CANDIDATES)
     chosen = gen.ids[P + step] if P + step < len(gen.ids) else None
     fig = figs.candidates(
-        ids, [tokenizer.labels([i])[0] for i in ids], probs, final, chosen=chosen,
+        ids, [tokenizer.labels([i])[0] for i in ids], probs,
+        None if gen.sampling.greedy else final, chosen=chosen,
         prob_word=t("generate.prob"), final_word=t("generate.prob_final"),
         cut_word=t("generate.prob_cut"),
     )  # fmt: skip
@@ -179,31 +199,50 @@ def chart(step: int, key: str | None = None):
         chart_box.plotly_chart(fig)
         return None, ids
     name = f"smollm2-step{step}-candidates"
+    if not clickable:
+        return charts.chart(fig, key=key, name=name), ids
     return charts.chart(fig, key=key, name=name, on_select="rerun", selection_mode="points"), ids
 
 
-if state.get("gen_running"):
-    eos = tokenizer.eos
+if gen.live:
+    # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
+    # step's candidates once: a class's pages redrawing every chart at every token took the
+    # processor from the engine (40 students: ten times slower than one batch).
     with st.spinner(t("generate.running")):
-        while not gen.ended(eos, state.gen_target):
-            token = generation.choose(gen.steps[-1].logits, sampling, gen.rng)
-            with turns.aside():  # a step's forward lets the other sessions run
-                generation.advance(net, gen, token)
-            show_text(len(gen.new_ids))
-            chart(len(gen.steps) - 1)
-    state.gen_running = False
+        drawn = 0  # steps shown
+        while gen.live:
+            if gen.place:
+                text_box.info(t("generate.queued", place=gen.place))
+            elif len(gen.steps) > drawn:
+                if not drawn:
+                    chart(0)
+                drawn = len(gen.steps)
+                show_text(len(gen.new_ids))
+            with turns.aside():  # waiting for the engine lets the other sessions run
+                time.sleep(STREAM_EVERY)
+                gen = engine.wait(handle, gen.version)
     bump()
     st.rerun()
 
 # ---------------------------------------------------------------- one step
 
+if gen.status == "failed":
+    st.error(t("error.generate_failed"))
+if not gen.steps:  # failed, or stopped before its prompt was read
+    st.info(t("generate.stopped", tokens=0))
+    link_note()
+    st.stop()
 last = len(gen.steps) - 1
-if not gen.ended(tokenizer.eos, state.gen_target):
+eos = tokenizer.eos
+if not generation.ended(gen.ids, P, eos, gen.target):
     st.info(t("generate.stopped", tokens=last))
-elif gen.new_ids and gen.new_ids[-1] == tokenizer.eos:
+elif gen.new_ids and gen.new_ids[-1] == eos:
     st.caption(t("generate.ended_eos"))
+# the example opens on step 0, the first new token (where the model's choice teaches most); one's
+# own generation on its last step (the whole text), a branch on the token picked
+state.gen_step = min(state.get("gen_step", 0), last)
 step = (
-    st.slider(t("generate.step"), 0, last, last, help=t("generate.step_help"), key=None)
+    st.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
     if last > 0
     else 0
 )
@@ -213,16 +252,27 @@ query = T - 1
 labels = tokenizer.labels(gen.ids)
 seen = list(labels[:T])
 
-st.subheader(t("generate.candidates_title", step=step, token=repr(seen[-1])))
-st.caption(t("generate.candidates_help"))
-event, ids = chart(step, key=f"gen_candidates_{state.get('gen_version', 0)}_{step}")
-picked = figs.clicked_token(event, ids)
-if picked is not None:
-    generation.branch(net, gen, step, picked)
-    state.gen_target = max(state.gen_target, len(gen.new_ids))
-    state.gen_running = not gen.ended(tokenizer.eos, state.gen_target)
-    bump()
-    st.rerun()
+st.subheader(t("generate.candidates_title", step=step, token=plain(repr(seen[-1]))))
+st.caption(t("generate.candidates_help" if not gen.sampling.greedy else "generate.greedy_help"))
+if not (gen.sampling.greedy and sampling.greedy) and gen.sampling != sampling:
+    st.caption(t("generate.sampling_changed"))
+clickable = generation.can_branch(gen, step, eos)
+event, ids = chart(
+    step, f"gen_candidates_{state.get('gen_version', 0)}_{step}", clickable=clickable
+)
+if clickable:
+    picked = figs.clicked_token(event, ids)
+    if picked is not None and handle is None:  # the shared example: the branch is one's own copy
+        handle = engine.fork(gen, step, picked)
+        branched = handle is not None
+    else:
+        branched = picked is not None and engine.branch(handle, step, picked)
+    if branched:
+        state.gen_handle, state.gen_step = handle, step + 1  # open on the token just picked
+        bump()
+        st.rerun()
+else:  # a branch here would go past the token limit or end-of-text
+    st.caption(t("generate.branch_end", limit=gen.target))
 
 # ---------------------------------------------------------------- attention of this step
 
@@ -282,7 +332,9 @@ else:
 
 # ---------------------------------------------------------------- breakdown of the newest query
 
-st.subheader(t("generate.breakdown_title", token=repr(seen[-1]), layer=layer + 1, head=head + 1))
+st.subheader(
+    t("generate.breakdown_title", token=plain(repr(seen[-1])), layer=layer + 1, head=head + 1)
+)
 trace = gen.steps[step]
 st.text(t("generate.rope_before", vector=vector_text(trace.q_raw[layer, head, -1], limit=8)))
 st.text(t("generate.rope_after", vector=vector_text(trace.q[layer, head, -1], limit=8)))
@@ -312,10 +364,10 @@ with st.expander(t("generate.gqa_title")):
 
 with st.expander(t("generate.sink_title"), expanded=True):
     first = weights[:, :, query, 0]  # (L, H) weight of the newest query on position 0
-    st.write(t("generate.sink_help", token=repr(seen[0]), share=float(first.mean())))
+    st.markdown(t("generate.sink_help", token=plain(repr(seen[0])), share=float(first.mean())))
     if T > 1:
         ratio = generation.value_ratio(newest)
-        st.write(t("generate.sink_values", layer=layer + 1, ratio=ratio))
+        st.markdown(t("generate.sink_values", layer=layer + 1, ratio=ratio))
     heads, layers = [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)]
     charts.chart(
         heatmap(
