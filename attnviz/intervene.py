@@ -56,12 +56,13 @@ def layers_from(
     net, x: torch.Tensor, first: int, turns, ablation=None, stop: int | None = None
 ) -> torch.Tensor:
     """Residual stream `x` (T, D) entering layer `first`, through layers first .. stop-1 (to the
-    last by default) as one sequence from position 0 (keys and values in a scratch cache each
-    layer fills before it reads). Not under inference mode, so a gradient can flow back to `x`."""
+    last by default) as one sequence from position 0. Not under inference mode, so a gradient
+    can flow back to `x`: each layer gets a scratch cache of its own, since a layer's write into
+    a shared one would change keys that an earlier layer's backward still reads."""
     from attnviz.zoo.llama import Row
 
-    rows = [Row(net.empty_cache(len(x)), 0, 0, len(x))]
     for i in range(first, len(net.layers) if stop is None else stop):
+        rows = [Row(net.empty_cache(len(x)), 0, 0, len(x))]
         x, _, _ = net.layers[i](x, turns[:, None], rows, i, ablation)  # turns: every head
     return x
 
