@@ -15,7 +15,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ROOT, needs_chromium
+from conftest import PAGES, ROOT, needs_chromium
 from playwright.sync_api import expect
 from test_lecture_browser import page, params, settle  # noqa: F401 (page: fixture)
 
@@ -254,11 +254,11 @@ def test_start_page_guides_a_first_visit(server, page, idle, size):  # noqa: F81
     open_page(page, server, idle, "?lang=en", size=size)
     expect(page.get_by_text(t("hall.path_title", "en"))).to_have_count(1)
     links = page.locator('[data-testid="stMain"] [data-testid="stPageLink"]')
-    expect(links).to_have_count(8)
-    for name in ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits"):
+    expect(links).to_have_count(10)
+    for name in PAGES:
         assert page.locator(f'[data-testid="stMain"] a[href$="{name}"]').count() == 1, name
     # every card has its picture and its whole title (no title cut off)
-    expect(page.locator('[data-testid="stMain"] [data-testid="stImage"] img')).to_have_count(8)
+    expect(page.locator('[data-testid="stMain"] [data-testid="stImage"] img')).to_have_count(10)
     cut = links.evaluate_all(
         "ls => ls.flatMap(l => [...l.querySelectorAll('p, span')])"
         ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"

@@ -8,7 +8,10 @@ import streamlit as st
 from attnviz.ui import handoff, previews
 from attnviz.ui.common import t
 
-PAGES = ("examples", "playground", "text", "image", "seq2seq", "sentiment", "digits", "generate")
+PAGES = (
+    "examples", "playground", "text", "image", "seq2seq", "sentiment", "digits",
+    "generate", "heads", "open",
+)  # fmt: skip
 PER_ROW = 4
 # Pages beside this file: an installed app runs from inside the package, not the repository.
 HERE = Path(__file__).parent
