@@ -1,12 +1,14 @@
 """Shared fixtures: the app served by `streamlit run` on a loopback port, and Debian's Chromium
 driven by Playwright (never `playwright install`: it would download a browser)."""
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,15 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an event loop
+    running in the main thread for the whole session. Raises what the coroutine raised."""
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 # Every page app.py serves besides the start page ("home", at "/"), in its order.
 PAGES = (

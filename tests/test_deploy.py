@@ -5,10 +5,10 @@ its page, its websocket and its reconnect all reach one replica."""
 import asyncio
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import run_async
 
 from attnviz.serve.client import Session
 from attnviz.serve.launch import ROOT, Served, render_nginx_conf, streamlit_command
@@ -65,10 +65,7 @@ def test_two_replicas_behind_nginx_keep_each_session_on_one():
         async def everyone():
             return await asyncio.gather(*(one_session(served.url) for _ in range(SESSIONS)))
 
-        # In a thread of its own: the browser tests' Playwright keeps an event loop running in
-        # this one for the whole session.
-        with ThreadPoolExecutor(1) as worker:
-            results = worker.submit(asyncio.run, everyone()).result()  # raises what it raised
+        results = run_async(everyone())
         for port in [served.port, *served.ports]:  # nginx and both replicas: loopback only
             assert listening_on(port) == {LOOPBACK}
     replicas = {f"127.0.0.1:{port}" for port in served.ports}

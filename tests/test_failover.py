@@ -9,6 +9,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from conftest import run_async
 from websockets.exceptions import ConnectionClosed
 
 from attnviz.i18n import t
@@ -80,9 +81,7 @@ async def lecture(served: Served) -> dict:
 def test_a_replica_killed_under_a_class_costs_each_student_seconds_and_comes_back():
     with Served(replicas=2, nginx=True, warm_up=False) as served:
         first_pid = served.supervised[0].proc.pid
-        # In a thread of its own: the browser tests' Playwright keeps an event loop in this one.
-        with ThreadPoolExecutor(1) as worker:
-            found = worker.submit(asyncio.run, lecture(served)).result()
+        found = run_async(lecture(served))
         assert served.supervised[0].proc.pid != first_pid and served.restarts == 1
         # nginx itself killed: started again, and it serves
         nginx = served.supervised[-1]

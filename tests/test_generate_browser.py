@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import needs_chromium
+from conftest import needs_chromium, run_async
 from playwright.sync_api import expect
 
 from attnviz import loading
@@ -73,8 +73,6 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
 def test_a_crafted_selection_picks_nothing(server):
     """Over the websocket, as a crafted client would: a click with point_index 1e309 (JSON's
     Infinity) on the example's first step: no exception, nothing picked, the chart still there."""
-    import asyncio
-    import concurrent.futures
 
     from attnviz.serve.client import Session
 
@@ -86,8 +84,6 @@ def test_a_crafted_selection_picks_nothing(server):
             session.set(key, {"selection": {"points": [{"point_index": 1e309}]}})
             return await session.run("generate")
 
-    # a thread of its own: Playwright's sync API keeps an event loop running in this one
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        huge = pool.submit(asyncio.run, crafted()).result()
+    huge = run_async(crafted())
     assert not huge.errors, huge.errors  # no exception, no error box
     assert any(k.startswith("gen_candidates_") for k in huge.widgets)

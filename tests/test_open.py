@@ -241,12 +241,11 @@ def test_example_notebook_runs(tmp_path):
 def test_the_generate_pages_download_opens_with_its_breakdown(smollm2):
     """SmolLM2's 9 query heads share 3 key/value heads, under a causal mask: both are read."""
     from attnviz import attention, generation
+    from attnviz.engine import Engine
 
     prompt = generation.prepare(smollm2, "The capital of France is")
-    gen = generation.start(smollm2.net, prompt)
-    for _ in range(2):
-        token = generation.choose(gen.steps[-1].logits, generation.Sampling(greedy=True), gen.rng)
-        generation.advance(smollm2.net, gen, token)
+    engine = Engine(smollm2.net, smollm2.tokenizer.eos)
+    gen = engine.result(engine.submit(prompt, generation.Sampling(greedy=True), 3), 600)
     arrays = generation.arrays(gen, smollm2.tokenizer.labels(gen.ids))
     trace, notices = opentrace.read(opentrace_bytes(**arrays))
     t_ = len(gen.ids)

@@ -7,7 +7,6 @@ streamlit ...) through a .pth file: nothing is downloaded. Marked `package` (~30
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -20,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, _free_port
+from conftest import ROOT, _free_port, run_async
 
 from attnviz import loading
 
@@ -130,7 +129,7 @@ def test_serve_runs_the_pages_from_any_folder(installed, tmp_path):
                     found[page] = (await session.run(page)).errors
             return found
 
-        assert asyncio.run(visit()) == {"open": [], "examples": []}
+        assert run_async(visit()) == {"open": [], "examples": []}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

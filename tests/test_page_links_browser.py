@@ -20,7 +20,8 @@ def test_seq2seq_link_and_csv(server, page, idle):  # noqa: F811
     page.goto(f"{server}/seq2seq?lang=en&text=1+March+2025&step=4&model=general")
     idle(page)
     # expect() retries: on a slow machine the widgets are drawn a moment after the run ends
-    expect(page.get_by_label(t("seq2seq.text_label", "en"))).to_have_value("1 March 2025")
+    date_box = page.get_by_label(t("seq2seq.text_label", "en"), exact=True)  # not its help button
+    expect(date_box).to_have_value("1 March 2025")
     # st.code draws once its highlighter has loaded, a moment after the script run ends
     page.locator('[data-testid="stCode"]').nth(1).get_by_text("-").first.wait_for()
     codes = page.locator('[data-testid="stCode"]').all_inner_texts()
