@@ -209,3 +209,23 @@ def pytest_collection_modifyitems(items):
         source = _source(function)
         if any(f"{name}(" in source for name in openers[module.__name__]):
             item.add_marker(pytest.mark.page)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """main() in this process, in an English terminal: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+    from attnviz.__main__ import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def one_line(err: str) -> bool:
+    """A CLI's stderr is one "error: ..." line, never a traceback."""
+    return err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err

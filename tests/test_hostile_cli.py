@@ -11,33 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_line
 from test_hostile import animated_gif  # tests/ is on sys.path (pytest's prepend mode)
 
 from attnviz import __main__ as cli_module
 from attnviz import images, loading
-from attnviz.__main__ import main
 from attnviz.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ("trace", "--model", "minilm", "--text", "attention is all you need")
 needs_minilm = pytest.mark.skipif(not loading.installed("minilm"), reason="minilm not installed")
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """main() in this process, in an English terminal: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-def one_line(err: str) -> bool:
-    return err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
 
 
 def test_every_refused_truncation_of_a_gif_is_one_line(cli, tmp_path):

@@ -13,33 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_line
 from PIL import Image
 
 from attnviz import __main__ as cli_module
 from attnviz import loading
-from attnviz.__main__ import main
 from attnviz.i18n import t
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ("trace", "--model", "sentiment-en", "--text", "a quiet and lovely film")
 needs_smollm2 = pytest.mark.skipif(not loading.installed("smollm2"), reason="smollm2 missing")
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """main() in this process, in an English terminal: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-def one_line(err: str) -> bool:
-    return err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
 
 
 def test_a_full_disk_leaves_the_old_file_whole(cli, tmp_path, monkeypatch):
