@@ -111,6 +111,24 @@ def smollm2():
     return llama.load()
 
 
+@pytest.fixture(scope="session")
+def smollm2_reference():
+    """transformers' LlamaForCausalLM (eager attention, float32) and tokenizer on the same GGUF
+    file as `smollm2`: the oracle, loaded once. Tests that hook it remove their hooks."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    import torch
+
+    from attnviz import loading
+
+    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, attn_implementation="eager", dtype=torch.float32
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    return model.eval(), tokenizer
+
+
 def open_app(
     page: str | None = None,
     lang: str | None = None,

@@ -20,14 +20,8 @@ HEADS = frozenset({(18, 6), (17, 3), (0, 0), (29, 8), (18, 8)})
 
 
 @pytest.fixture(scope="module")
-def reference():
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")
-    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        path.parent, gguf_file=path.name, attn_implementation="eager", dtype=torch.float32
-    )
-    return model.eval()
+def reference(smollm2_reference):
+    return smollm2_reference[0]
 
 
 def zeroed_at_o_proj(model, heads, dh: int):

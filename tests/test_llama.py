@@ -32,15 +32,8 @@ def decoder(smollm2):
 
 
 @pytest.fixture(scope="module")
-def reference():
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")
-    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        path.parent, gguf_file=path.name, attn_implementation="eager", dtype=torch.float32
-    )
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    return model.eval(), tokenizer
+def reference(smollm2_reference):
+    return smollm2_reference
 
 
 def test_every_tensor_name_and_shape(decoder):
@@ -111,7 +104,7 @@ def test_same_math_as_transformers_in_float64(decoder, reference):
     ids = decoder.tokenizer.encode("小明 likes apples 🍎, so he")
     ours = copy.deepcopy(decoder.net).double()
     # transformers refuses .double() on a model read from a quantized file; torch's own does it
-    theirs = torch.nn.Module.double(reference[0])
+    theirs = torch.nn.Module.double(reference[0])  # back to float32 below: the oracle is shared
     try:
         logits, _, trace = ours(ids)
         with torch.no_grad():
