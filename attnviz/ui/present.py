@@ -70,39 +70,44 @@ h1 { font-size: 1.6rem !important; padding: 0.2rem 0 !important; }
 </style>
 """
 
-# Keys a presenter remote sends -> the button it presses. Installed once into the page itself
-# (not the component's iframe, which Streamlit may remove), so it keeps working after reruns.
-_KEYS = """
+
+def _install_once(script_id: str, code: str) -> str:
+    """An HTML snippet that adds `code` as a script of the page itself (not of the component's
+    iframe, which Streamlit may remove), once: it keeps working after reruns."""
+    return f"""
 <script>
 const doc = window.parent.document;
-if (!doc.getElementById("attnviz-keys")) {
+if (!doc.getElementById("{script_id}")) {{
   const s = doc.createElement("script");
-  s.id = "attnviz-keys";
-  s.textContent = `document.addEventListener("keydown", (e) => {
+  s.id = "{script_id}";
+  s.textContent = `{code}`;
+  doc.head.appendChild(s);
+}}
+</script>
+"""
+
+
+# Keys a presenter remote sends -> the button it presses.
+_KEYS = _install_once(
+    "attnviz-keys",
+    """document.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
     if (/INPUT|TEXTAREA|SELECT/.test(tag) || (e.target && e.target.isContentEditable)) return;
     const which = {ArrowRight: "next", PageDown: "next", ArrowLeft: "back", PageUp: "back"}[e.key];
     if (!which) return;
     const button = document.querySelector('[class*="st-key-step_' + which + '_"] button');
     if (button && !button.disabled) { e.preventDefault(); button.click(); }
-  });`;
-  doc.head.appendChild(s);
-}
-</script>
-"""
+  });""",
+)
 
 
-# Installed once into the page, for every figure: tick labels that would run into each other
+# For every figure: tick labels that would run into each other
 # are hidden (the first kept, then every label clear of the last kept one), and a title wider
 # than its figure is set smaller, down to 12 px. Plotly cannot know a phone's width when the
 # server builds a figure, and it neither thins an axis given every tick nor wraps a title.
-_FIT = """
-<script>
-const doc = window.parent.document;
-if (!doc.getElementById("attnviz-fit")) {
-  const s = doc.createElement("script");
-  s.id = "attnviz-fit";
-  s.textContent = `(() => {
+_FIT = _install_once(
+    "attnviz-fit",
+    """(() => {
     const apart = (a, b) => a.right + 2 <= b.left || b.right + 2 <= a.left
       || a.bottom + 1 <= b.top || b.bottom + 1 <= a.top;
     function fit() {
@@ -126,11 +131,8 @@ if (!doc.getElementById("attnviz-fit")) {
       }
     }
     setInterval(fit, 700);
-  })();`;
-  doc.head.appendChild(s);
-}
-</script>
-"""
+  })();""",
+)
 
 
 # NAME: the steps' name; SHOWN makes each step's script new, so that the frame runs it again.
