@@ -24,10 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attnviz import headstats, i18n, loading, views  # noqa: E402
+from attnviz import headstats, i18n, loading  # noqa: E402
 from attnviz.figures import text as figs  # noqa: E402
 from attnviz.figures.heatmap import heatmap  # noqa: E402
 from attnviz.rollout import rollout  # noqa: E402
+from attnviz.views import text as views  # noqa: E402
 
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 WORDS = (

@@ -1,4 +1,4 @@
-"""Unit tests of attnviz/headstats.py, views.py and figures/text.py on small hand-checked cases."""
+"""Unit tests of attnviz/headstats.py, views/text.py and figures/text.py on hand-checked cases."""
 
 import json
 
@@ -6,8 +6,9 @@ import numpy as np
 import plotly.io
 import pytest
 
-from attnviz import headstats, loading, views
+from attnviz import headstats, loading
 from attnviz.figures import text as figs
+from attnviz.views import text as views
 
 
 def stochastic(rng, *shape):

@@ -1,5 +1,5 @@
 """Figures of the text page: the all-heads overview, the token-to-token line view, head
-statistics. Plotly on numpy; what is kept, pooled and downsampled comes from attnviz/views.py.
+statistics. Plotly on numpy; what is kept, pooled and downsampled comes from attnviz/views/text.py.
 
 Long inputs (512 tokens, 12 x 12 heads) must stay light in the browser, so every figure sends
 numpy arrays (plotly encodes them as compact typed arrays, not JSON number lists), downsampled
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from attnviz import views
 from attnviz.figures.heatmap import escape
+from attnviz.views import text as views
 
 # One colour per head in the line view (plotly's qualitative "Plotly" palette, 10 colours, then
 # "D3"'s, so twelve heads never share one).

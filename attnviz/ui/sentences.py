@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from attnviz import headstats, i18n, shipped, views
+from attnviz import headstats, i18n, shipped
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.rollout import rollout
@@ -21,6 +21,7 @@ from attnviz.text import visible
 from attnviz.trace import TextTrace
 from attnviz.ui import cache
 from attnviz.ui.cache import get_model
+from attnviz.views import text as views
 
 
 @st.cache_data

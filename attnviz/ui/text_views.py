@@ -2,7 +2,7 @@
 frozen `Selection`: the page reads the input and the shared choices, then calls one of them.
 
 Only wiring, as in the page: traces and cached figures come from attnviz.ui.sentences, arrays
-from attnviz.views, figures from attnviz.figures, numbers from attnviz.headstats and
+from attnviz.views.text, figures from attnviz.figures, numbers from attnviz.headstats and
 attnviz.attention. Widget keys are the page's (`text_...`): links and the tests read them.
 """
 
@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from attnviz import attention, headstats, i18n, views
+from attnviz import attention, headstats, i18n
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import unique_labels
 from attnviz.trace import TextTrace
 from attnviz.ui import charts, present, state
 from attnviz.ui.common import render_breakdown, t
 from attnviz.ui.sentences import Units, get_heatmap, get_overview, get_stats
+from attnviz.views import text as views
 
 LINE_WINDOW = 64  # the line view draws at most this many tokens per column
 
@@ -325,8 +326,8 @@ def stats(sel: Selection) -> None:
         t("text.col_score"): [round(f[3], 3) for f in found],
     }
     for m in headstats.METRICS:
-        values = per_head.metric(m)  # (L, H)
-        table[t(f"text.metric.{m}")] = [round(float(values[f[0], f[1]]), 3) for f in found]
+        column = per_head.metric(m)  # (L, H)
+        table[t(f"text.metric.{m}")] = [round(float(column[f[0], f[1]]), 3) for f in found]
     st.dataframe(pd.DataFrame(table), hide_index=True)
     find_heads(sel)
 

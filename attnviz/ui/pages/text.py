@@ -8,13 +8,14 @@ text_views.Selection, and one view of attnviz/ui/text_views.py draws it (one per
 
 import streamlit as st
 
-from attnviz import headstats, i18n, loading, views
+from attnviz import headstats, i18n, loading
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
 from attnviz.text import MAX_CHARS, visible
 from attnviz.ui import charts, present, state, text_views
 from attnviz.ui.common import lang, show_error, t
 from attnviz.ui.sentences import get_model, get_trace, get_units, samples
+from attnviz.views import text as views
 from attnviz.zoo import bert
 
 TEXT_MODELS = ("minilm", "e5")
@@ -33,6 +34,10 @@ def truncation_message(trace, paired: bool) -> str:
     return t("text.truncated_a", dropped=a) if a else t("text.truncated_b", dropped=b)
 
 
+def sample(ident: str) -> dict | None:
+    return next((s for s in samples() if s["id"] == ident), None)
+
+
 def mark_own() -> None:
     st.session_state.text_sample = "own"  # edited text is no longer the sample it started as
 
@@ -45,10 +50,6 @@ def set_sample() -> None:
         # a new sample opens on its own head and query (see `teaching`)
         state.forget("text_layer", "text_head", "text_query")
         state.drop_params("layer", "head", "query")
-
-
-def sample(ident: str) -> dict | None:
-    return next((s for s in samples() if s["id"] == ident), None)
 
 
 def teaching(trace, text: str, pair: str | None) -> tuple[int, int, int, str] | None:
