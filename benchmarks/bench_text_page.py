@@ -28,6 +28,7 @@ from attnviz import headstats, i18n, loading  # noqa: E402
 from attnviz.figures import text as figs  # noqa: E402
 from attnviz.figures.heatmap import heatmap  # noqa: E402
 from attnviz.rollout import rollout  # noqa: E402
+from attnviz.views import text as views  # noqa: E402
 
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 WORDS = (
@@ -79,13 +80,13 @@ def figure_rows(name: str, tokens: int) -> list[tuple]:
     rows.append(
         (name, t, f"all heads overview ({side}×{side} per head)", figs.figure_bytes(fig), s)
     )
-    window = figs.window(
-        figs.select(attentions[0], labels, trace.special, np.zeros(t)), 0, 64
+    window = views.window(
+        views.select(attentions[0], labels, trace.special, np.zeros(t)), 0, 64
     )  # (H, 64, 64)
     fig, s = timed(lambda: figs.head_lines(window.matrix, range(attentions.shape[1]),
                                             window.row_labels, window.col_labels))  # fmt: skip
     rows.append((name, t, "lines, all heads, 64-token window", figs.figure_bytes(fig), s))
-    full = figs.select(attentions[0, :1], labels, trace.special, np.zeros(t))
+    full = views.select(attentions[0, :1], labels, trace.special, np.zeros(t))
     fig, s = timed(lambda: figs.head_lines(full.matrix, [0], labels, labels))
     rows.append(
         (name, t, "lines, one head, all tokens (not used by page)", figs.figure_bytes(fig), s)

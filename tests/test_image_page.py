@@ -1,6 +1,6 @@
-"""The image page: figures/image.py on synthetic data (geometry, overlay alignment, small
-payloads), then the page itself under AppTest with the real DINOv2, in both languages, with
-sample photos, uploads and bad uploads."""
+"""The image page: views/image.py and figures/image.py on synthetic data (geometry, overlay
+alignment, small payloads), then the page itself under AppTest with the real DINOv2, in both
+languages, with sample photos, uploads and bad uploads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from attnviz.errors import InputError
 from attnviz.figures import image as fig_image
 from attnviz.i18n import LANGS, t
 from attnviz.loading import installed
+from attnviz.views import image as image_views
 
 G, S, P = 16, 224, 14
 LABELS = [f"patch ({r}, {c})" for r in range(G) for c in range(G)]
@@ -39,7 +40,7 @@ def _photo(seed: int = 0) -> np.ndarray:
 
 def test_patch_map_drops_cls_and_is_row_major():
     row = np.arange(1 + G * G, dtype=float)  # token i has value i
-    grid = fig_image.patch_map(row)
+    grid = image_views.patch_map(row)
     assert grid.shape == (G, G)
     # patch (r, c) is token 1 + r*G + c
     assert grid[0, 0] == 1 and grid[0, 1] == 2 and grid[1, 0] == 1 + G and grid[15, 15] == G * G
@@ -47,11 +48,11 @@ def test_patch_map_drops_cls_and_is_row_major():
 
 def test_attention_row_mean_over_heads_sums_to_one():
     w = _weights()
-    mean = fig_image.attention_row(w, query=5)
+    mean = image_views.attention_row(w, query=5)
     assert mean.shape == (1 + G * G,)
     assert mean.sum() == pytest.approx(1.0)
     assert np.allclose(mean, w[:, 5, :].mean(axis=0))
-    assert np.array_equal(fig_image.attention_row(w, query=5, head=3), w[3, 5])
+    assert np.array_equal(image_views.attention_row(w, query=5, head=3), w[3, 5])
 
 
 def test_patch_box_is_the_patch_pixel_block():
@@ -100,24 +101,24 @@ def test_clean_map_mask_and_clip():
     grid = np.full((G, G), 0.001)
     grid.reshape(-1)[[5, 40]] = [0.5, 0.3]  # two artifacts
     grid.reshape(-1)[100] = 0.02  # the largest ordinary patch
-    masked = fig_image.clean_map(grid, [5, 40], "mask")
+    masked = image_views.clean_map(grid, [5, 40], "mask")
     assert np.isnan(masked.reshape(-1)[[5, 40]]).all()
     assert np.isfinite(np.delete(masked.reshape(-1), [5, 40])).all()
-    clipped = fig_image.clean_map(grid, [5, 40], "clip")
+    clipped = image_views.clean_map(grid, [5, 40], "clip")
     assert clipped.max() == pytest.approx(0.02)
     assert clipped.reshape(-1)[5] == pytest.approx(0.02)
-    assert np.array_equal(fig_image.clean_map(grid, [5, 40], "show"), grid)
+    assert np.array_equal(image_views.clean_map(grid, [5, 40], "show"), grid)
     assert grid.reshape(-1)[5] == 0.5  # the input is untouched
     with pytest.raises(ValueError):
-        fig_image.clean_map(grid, [5], "hide")
+        image_views.clean_map(grid, [5], "hide")
 
 
 def test_top_patches_skips_cls_and_excluded():
     row = np.zeros(1 + G * G)
     row[0] = 0.9  # CLS: never a patch
     row[1 + 10], row[1 + 20], row[1 + 30] = 0.05, 0.04, 0.03
-    assert list(fig_image.top_patches(row, 2)) == [10, 20]
-    assert list(fig_image.top_patches(row, 2, exclude=[10])) == [20, 30]
+    assert list(image_views.top_patches(row, 2)) == [10, 20]
+    assert list(image_views.top_patches(row, 2, exclude=[10])) == [20, 30]
 
 
 def test_topk_figure_outlines_ranked_patches():
@@ -143,7 +144,7 @@ def test_grid_figure_and_click_parsing():
 
 def test_heads_figure_one_panel_per_head():
     w = _weights()
-    grids = np.stack([fig_image.patch_map(w[h, 0]) for h in range(6)])
+    grids = np.stack([image_views.patch_map(w[h, 0]) for h in range(6)])
     fig = fig_image.heads_figure(grids, titles=[f"head {h + 1}" for h in range(6)], query=None)
     assert len(fig.data) == 6
     assert {d.xaxis for d in fig.data} == {"x", "x2", "x3", "x4", "x5", "x6"}
@@ -165,7 +166,7 @@ def test_saliency_is_pooled_and_aligned():
 def test_no_streamlit_colour_placeholders_in_figures():
     """Streamlit's theme rewrites #000001..#000010 in a figure's JSON (Inferno starts #000004)."""
     w = _weights()
-    grid = fig_image.patch_map(w[0, 0])
+    grid = image_views.patch_map(w[0, 0])
     figures = [
         fig_image.overlay(_photo(), grid, labels=LABELS, value_name="w"),
         fig_image.grid_figure(grid, labels=LABELS, value_name="w", log=True),
@@ -398,8 +399,8 @@ def test_padding_share_sums_the_weight_on_padding_patches():
     content = np.ones(G * G)
     content[: 2 * G] = 0.0  # two rows of padding at the top
     content[2 * G] = 0.4  # mostly padding: counts as padding
-    assert fig_image.padding_share(row, content) == pytest.approx((2 * G + 1) / (1 + G * G))
-    assert fig_image.padding_share(row, np.ones(G * G)) == 0.0
+    assert image_views.padding_share(row, content) == pytest.approx((2 * G + 1) / (1 + G * G))
+    assert image_views.padding_share(row, np.ones(G * G)) == 0.0
 
 
 @needs_model

@@ -1,4 +1,4 @@
-"""Unit tests of attnviz/headstats.py and attnviz/figures/text.py on small hand-checked cases."""
+"""Unit tests of attnviz/headstats.py, views/text.py and figures/text.py on hand-checked cases."""
 
 import json
 
@@ -8,6 +8,7 @@ import pytest
 
 from attnviz import headstats, loading
 from attnviz.figures import text as figs
+from attnviz.views import text as views
 
 
 def stochastic(rng, *shape):
@@ -127,7 +128,7 @@ def test_hide_special_renormalises_rows():
         ]
     )
     special = np.array([True, False, False, True])
-    view = figs.select(w, ["[CLS]", "a", "b", "[SEP]"], special, np.zeros(4), hide_special=True)
+    view = views.select(w, ["[CLS]", "a", "b", "[SEP]"], special, np.zeros(4), hide_special=True)
     assert view.row_labels == ("a", "b") and view.col_labels == ("a", "b")
     np.testing.assert_allclose(view.matrix, [[0.5, 0.5], [0.75, 0.25]])
     np.testing.assert_allclose(view.matrix.sum(axis=-1), 1.0)
@@ -139,10 +140,10 @@ def test_pair_directions():
     segment = np.array([0, 0, 0, 0, 1, 1])
     rng = np.random.default_rng(1)
     w = stochastic(rng, 2, 6, 6)  # two heads, leading axis kept
-    ab = figs.select(w, tokens, special, segment, direction="ab")
+    ab = views.select(w, tokens, special, segment, direction="ab")
     assert ab.row_labels == ("[CLS]", "a1", "a2", "[SEP]") and ab.col_labels == ("b1", "[SEP]")
     np.testing.assert_allclose(ab.matrix, w[:, :4, 4:])
-    ba = figs.select(w, tokens, special, segment, direction="ba", hide_special=True)
+    ba = views.select(w, tokens, special, segment, direction="ba", hide_special=True)
     assert ba.row_labels == ("b1",) and ba.col_labels == ("a1", "a2")
     kept = w[:, :, [1, 2, 4]]
     kept = kept / kept.sum(axis=-1, keepdims=True)
@@ -152,19 +153,19 @@ def test_pair_directions():
 def test_pool_words_keeps_rows_stochastic_and_sums_keys():
     w = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
     groups = np.array([0, 1, 1])
-    pooled = figs.pool_words(w, groups)
+    pooled = views.pool_words(w, groups)
     np.testing.assert_allclose(pooled, [[0.5, 0.5], [0.2, 0.8]])
     rng = np.random.default_rng(2)
-    many = figs.pool_words(stochastic(rng, 3, 2, 7, 7), np.array([0, 0, 1, 2, 2, 2, 3]))
+    many = views.pool_words(stochastic(rng, 3, 2, 7, 7), np.array([0, 0, 1, 2, 2, 2, 3]))
     assert many.shape == (3, 2, 4, 4)
     np.testing.assert_allclose(many.sum(axis=-1), 1.0)
 
 
 def test_downsample_is_block_mean():
     m = np.arange(16, dtype=float).reshape(4, 4)
-    np.testing.assert_allclose(figs.downsample(m, 2), [[2.5, 4.5], [10.5, 12.5]])
-    np.testing.assert_array_equal(figs.downsample(m, 8), m)  # already small: unchanged
-    big = figs.downsample(np.ones((3, 512, 500)), 64)
+    np.testing.assert_allclose(views.downsample(m, 2), [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(views.downsample(m, 8), m)  # already small: unchanged
+    big = views.downsample(np.ones((3, 512, 500)), 64)
     assert big.shape == (3, 64, 64)
     np.testing.assert_allclose(big, 1.0)
 
@@ -252,11 +253,11 @@ def test_pool_words_block_path_equals_matrix_path():
     runs = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4])  # neighbouring pieces: the block-sum path
     onehot = np.eye(5)[runs]  # (T, W)
     expected = (onehot / onehot.sum(0)).T @ (w.astype(np.float64) @ onehot)
-    np.testing.assert_allclose(figs.pool_words(w, runs), expected, rtol=1e-5)
+    np.testing.assert_allclose(views.pool_words(w, runs), expected, rtol=1e-5)
     scattered = np.array([0, 1, 0, 2, 2, 1, 3, 4, 4])  # not runs: the matrix path
     onehot = np.eye(5)[scattered]
     expected = (onehot / onehot.sum(0)).T @ (w.astype(np.float64) @ onehot)
-    np.testing.assert_allclose(figs.pool_words(w, scattered), expected, rtol=1e-5)
+    np.testing.assert_allclose(views.pool_words(w, scattered), expected, rtol=1e-5)
 
 
 def test_heatmap_is_light_for_long_inputs():
@@ -327,9 +328,9 @@ def test_overview_layer_by_layer_equals_stacked(direction, hide):
         list(w), labels, special, segment, direction=direction, hide_special=hide,
         layer_word="L", head_word="H",
     )  # fmt: skip
-    view = figs.select(w, labels, special, segment, direction=direction, hide_special=hide)
+    view = views.select(w, labels, special, segment, direction=direction, hide_special=hide)
     want = figs.overview(view.matrix, layer_word="L", head_word="H")
-    assert side == figs.overview_cell(*view.matrix.shape) and side < t
+    assert side == views.overview_cell(*view.matrix.shape) and side < t
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), np.asarray(want.data[0].z))
     assert fig.layout.to_plotly_json() == want.layout.to_plotly_json()
     empty = figs.overview_of(list(w), labels, special, np.zeros(t), direction="ab")  # no B
@@ -338,7 +339,7 @@ def test_overview_layer_by_layer_equals_stacked(direction, hide):
 
 def test_select_of_everything_is_the_array_itself():
     w = stochastic(np.random.default_rng(6), 2, 5, 5)
-    view = figs.select(w, list("abcde"), np.zeros(5, bool), np.zeros(5))
+    view = views.select(w, list("abcde"), np.zeros(5, bool), np.zeros(5))
     assert view.matrix is w  # no fancy-index copy of a (H, T, T) array
 
 

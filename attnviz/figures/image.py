@@ -1,4 +1,5 @@
-"""Figures of a vision transformer's attention on a photo: pure plotly + numpy (+ PIL for JPEG).
+"""Figures of a vision transformer's attention on a photo: plotly on numpy (+ PIL for JPEG);
+the maps and rows they draw come from attnviz/views/image.py.
 
 Geometry, shared by every figure here: the photo the model saw is S×S pixels (224) cut into a
 G×G grid (16) of p×p patches (14). Axes are in pixels, x to the right and y downwards, with the
@@ -23,6 +24,8 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import sequential
 
+from attnviz.views import image as views
+
 # Plotly's Inferno, but starting at #000000: Streamlit's chart theme uses the colours #000001 ..
 # #000010 as placeholders and replaces them in the figure's JSON, which turned Inferno's first
 # colour (#000004) into the theme's pink.
@@ -33,7 +36,6 @@ COLORSCALE = [
 QUERY_COLOR = "#00e5ff"  # the query patch: cyan stands out on every inferno colour
 TOPK_COLOR = "#7CFC00"
 ARTIFACT_COLOR = "#ff2d95"
-ARTIFACT_MODES = ("show", "mask", "clip")
 LOG_DECADES = 3
 
 
@@ -47,85 +49,6 @@ def jpeg_uri(photo: np.ndarray, quality: int = 85) -> str:
         buffer, format="JPEG", quality=quality
     )
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def grid_side(patches: int) -> int:
-    """G for P = G×G patches."""
-    side = math.isqrt(patches)
-    if side * side != patches:
-        raise ValueError(f"{patches} patches do not form a square grid")
-    return side
-
-
-def patch_map(row: np.ndarray) -> np.ndarray:
-    """A row over the T = 1 + G×G tokens (CLS first) as the (G, G) map of the patches."""
-    row = np.asarray(row)
-    side = grid_side(row.shape[-1] - 1)
-    return row[..., 1:].reshape(*row.shape[:-1], side, side)  # (..., G, G)
-
-
-def padding_share(row: np.ndarray, content: np.ndarray) -> float:
-    """The part of one attention row (T,) that lands on letterbox padding patches.
-
-    `content` (P,) is each patch's share of photo (0 = all padding); a patch counts as padding
-    when less than half of it is photo.
-    """
-    return float(np.asarray(row)[1:][np.asarray(content) < 0.5].sum())
-
-
-def attention_row(weights: np.ndarray, query: int, head: int | None = None) -> np.ndarray:
-    """How much token `query` attends to every token: (T,), one head or the mean over heads.
-
-    Args:
-        weights: (H, T, T) one layer's attention weights.
-        head: a head index, or None for the mean over heads (each head's row sums to 1, so the
-            mean does too).
-    """
-    rows = np.asarray(weights)[:, query, :]  # (H, T)
-    return rows.mean(axis=0) if head is None else rows[head]
-
-
-def pool(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over factor×factor blocks: (S, S) -> (S/factor, S/factor)."""
-    image = np.asarray(image, dtype=np.float64)
-    s = image.shape[0]
-    if image.shape != (s, s) or s % factor:
-        raise ValueError(f"cannot pool {image.shape} by {factor}")
-    n = s // factor
-    return image.reshape(n, factor, n, factor).mean(axis=(1, 3))  # (n, n)
-
-
-def clean_map(grid: np.ndarray, artifacts, mode: str = "show") -> np.ndarray:
-    """A (G, G) map with the artifact patches shown as they are, masked out, or clipped.
-
-    Args:
-        artifacts: patch indices (0..G²-1, row-major, CLS not counted).
-        mode: "show" leaves the map alone; "mask" sets artifact patches to NaN (drawn as holes);
-            "clip" caps every value at the largest value among the other patches, so the colour
-            scale is spent on the rest of the photo while the artifacts stay visible at the top.
-    """
-    if mode not in ARTIFACT_MODES:
-        raise ValueError(f"unknown mode {mode!r}")
-    out = np.array(grid, dtype=np.float64)  # a copy: traces are read-only and shared
-    idx = np.asarray(list(artifacts), dtype=int)
-    if mode == "show" or idx.size == 0:
-        return out
-    flat = out.reshape(-1)  # (G²,) view of out
-    keep = np.ones(flat.size, dtype=bool)
-    keep[idx] = False
-    if mode == "mask":
-        flat[idx] = np.nan
-    elif keep.any():
-        np.minimum(flat, flat[keep].max(), out=flat)
-    return out
-
-
-def top_patches(row: np.ndarray, k: int, exclude=()) -> np.ndarray:
-    """Patch indices (0..G²-1) of the k largest values of a token row (T,), CLS left out."""
-    values = np.asarray(row, dtype=np.float64)[1:].copy()  # (P,)
-    values[np.asarray(list(exclude), dtype=int)] = -np.inf
-    order = np.argsort(-values, kind="stable")
-    return order[np.isfinite(values[order])][:k]
 
 
 def patch_box(patch: int, side: int, pixels: int) -> tuple[float, float, float, float]:
@@ -461,7 +384,7 @@ def saliency_figure(
     pixels = photo.shape[0]
     if np.asarray(saliency).shape != (pixels, pixels):
         raise ValueError(f"saliency {np.asarray(saliency).shape} does not match the photo")
-    pooled = pool(saliency, factor)  # (S/factor, S/factor)
+    pooled = views.pool(saliency, factor)  # (S/factor, S/factor)
     trace = _map_trace(pooled, pixels, opacity)
     trace.update(hovertemplate=value_name + ": %{z:.3f}<extra></extra>")
     trace.hoverinfo = None

@@ -21,6 +21,7 @@ from attnviz.text import visible
 from attnviz.trace import TextTrace
 from attnviz.ui import cache
 from attnviz.ui.cache import get_model
+from attnviz.views import text as views
 
 
 @st.cache_data
@@ -69,7 +70,7 @@ def _units(trace: TextTrace, words: bool) -> Units:
     if words:
         groups, labels = np.asarray(trace.word_index), [visible(w) for w in trace.words]
         first = np.unique(groups, return_index=True)[1]  # the first piece of every word
-        layers = [figs.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
+        layers = [views.pool_words(weights, groups) for weights in layers]  # L x (H, W, W)
         return Units(layers, labels, special[first], segment[first], groups)
     return Units(layers, labels, special, segment)
 
@@ -96,7 +97,7 @@ def get_rollout(name: str, text: str, pair: str | None, words: bool) -> np.ndarr
         layers = [layer.weights for layer in get_trace(name, text, pair).layers]  # L x (H, T, T)
         result = rollout(layers).astype(np.float32)  # (L, T, T)
         if words:  # rows still sum to 1
-            result = figs.pool_words(result, get_units(name, text, pair, True).groups)
+            result = views.pool_words(result, get_units(name, text, pair, True).groups)
         return result
 
     return cache.shared().get(("rollout", name, text, pair, words), make)
@@ -116,7 +117,7 @@ def get_heatmap(name, text, pair, words, hide, direction, language, layer, head,
     else:
         matrix = units.layers[layer][head]  # (T, T)
         title = i18n.t("text.heatmap_title", language, layer=layer + 1, head=head + 1)
-    view = figs.select(
+    view = views.select(
         matrix, units.labels, units.special, units.segment,
         direction=direction, hide_special=hide,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from attnviz.i18n import t as t_in
 from attnviz.loading import ModelMissing
 from attnviz.ui import charts, photos, present, state
 from attnviz.ui.common import render_breakdown, show_error, t
+from attnviz.views import image as views
 from attnviz.zoo import dinov2
 
 QUERY = "image_query"  # session key: -1 for CLS, else a patch index 0..255
@@ -159,9 +160,9 @@ with inputs:
     artifacts = artifact_list(trace, layer)
     mode = st.radio(
         t("image.artifacts_mode", n=len(artifacts)),
-        figs.ARTIFACT_MODES,
+        views.ARTIFACT_MODES,
         horizontal=True,
-        format_func={m: t(f"image.artifacts_{m}") for m in figs.ARTIFACT_MODES}.__getitem__,
+        format_func={m: t(f"image.artifacts_{m}") for m in views.ARTIFACT_MODES}.__getitem__,
         key="image_artifact_mode",
         help=t("image.artifacts_help"),
         disabled=not artifacts,
@@ -173,11 +174,11 @@ with inputs:
     head_name = head_names[head_choice]
     head = None if head_choice == MEAN else head_choice  # figures take None for the mean
     weights = trace.layers[layer].weights  # (H, T, T)
-    row = figs.attention_row(weights, token, head)  # (T,)
-    grid = figs.clean_map(figs.patch_map(row), artifacts, mode)  # (G, G)
+    row = views.attention_row(weights, token, head)  # (T,)
+    grid = views.clean_map(views.patch_map(row), artifacts, mode)  # (G, G)
     where = t("image.where", layer=layer + 1, head=head_name, query=token_label(query))
     st.caption(t("image.cls_share", share=float(row[0])))
-    padding = figs.padding_share(row, trace.content)
+    padding = views.padding_share(row, trace.content)
     if (trace.content < 0.5).any():
         st.caption(t("image.padding_share", share=padding))
 
@@ -223,7 +224,7 @@ def draw_map() -> None:
 
 def draw_heads() -> None:
     grids = [
-        figs.clean_map(figs.patch_map(figs.attention_row(weights, token, h)), artifacts, mode)
+        views.clean_map(views.patch_map(views.attention_row(weights, token, h)), artifacts, mode)
         for h in range(heads)
     ]
     figure(
@@ -244,8 +245,8 @@ def draw_heads() -> None:
 
 def draw_layers() -> None:
     layer_grids = [
-        figs.clean_map(
-            figs.patch_map(figs.attention_row(lt.weights, token, head)),
+        views.clean_map(
+            views.patch_map(views.attention_row(lt.weights, token, head)),
             artifact_list(trace, i),
             mode,
         )
@@ -270,7 +271,7 @@ def draw_layers() -> None:
 
 def draw_rollout() -> None:
     rolled = photos.get_rollout(digest, trace)  # (L, T, T)
-    rgrid = figs.clean_map(figs.patch_map(rolled[layer, token]), artifacts, mode)
+    rgrid = views.clean_map(views.patch_map(rolled[layer, token]), artifacts, mode)
     figure(
         figs.overlay(
             photo,
@@ -319,7 +320,7 @@ def draw_steps() -> None:
         step_head = head
     k = st.slider(t("image.topk"), 1, 20, 5, key="image_topk")
     step = attention.breakdown(trace.layers[layer], step_head, token)
-    top = figs.top_patches(step.weights[0], k)
+    top = views.top_patches(step.weights[0], k)
     left, right = st.columns([2, 3])
     with left:
         figure(
@@ -358,7 +359,7 @@ def draw_artifacts() -> None:
         t("image.artifacts_explain", factor=dinov2.ARTIFACT_FACTOR, sink=dinov2.SINK_FACTOR)
     )
     # the norms entering this layer: what artifact_patches compares with the median
-    norms = figs.patch_map(trace.token_norms[layer])  # (G, G)
+    norms = views.patch_map(trace.token_norms[layer])  # (G, G)
     charts.chart(
         figs.grid_figure(
             norms,
