@@ -92,20 +92,19 @@ async def class_round(students: int, first: int, base: str, ramp: float, watch: 
 
 
 def reference():
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """transformers' SmolLM2 (bench_llama.reference) and its tokenizer, padding on the left."""
+    from transformers import AutoTokenizer
 
     from attnviz import loading
+    from benchmarks.bench_llama import reference as reference_model
 
     path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = AutoModelForCausalLM.from_pretrained(
-            path.parent, gguf_file=path.name, attn_implementation="eager", dtype=torch.float32
-        )
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     tokenizer.padding_side = "left"
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    return model.eval(), tokenizer
+    return reference_model(), tokenizer
 
 
 @torch.inference_mode()
