@@ -80,3 +80,13 @@ def test_next_steps_then_generates_one_more(smollm2, monkeypatch):
     assert gen.new_ids == tuple(generation.run(smollm2, generation.prepare(smollm2, PROMPT),
                                                generation.Sampling(), 2))  # fmt: skip
     assert at.slider(key="gen_step").value == 2
+
+
+def test_play_steps_to_the_end_and_stops(smollm2, monkeypatch):
+    at = link_page(monkeypatch, smollm2, max_new="3")
+    at.button(key="gen_start").click().run()
+    at.slider(key="gen_step").set_value(0).run()
+    at.button(key="gen_play").click().run()  # one step every PLAY_EVERY seconds, then it stops
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.slider(key="gen_step").value == 3 and not at.session_state["gen_playing"]
+    assert at.button(key="gen_play").label == t("generate.play", "en")

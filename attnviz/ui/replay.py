@@ -16,6 +16,7 @@ import streamlit as st
 
 from attnviz import generation
 from attnviz.ui import state as links
+from attnviz.ui import turns
 from attnviz.ui.common import t
 
 TOKENS = "toks"
@@ -85,10 +86,12 @@ def controls(engine, gen: generation.Generation, handle, step: int, last: int) -
     """Play (one step every PLAY_EVERY seconds, stoppable) and Next (one step; at the last one,
     one more token while the limit allows: one's own copy of the shared example)."""
     c1, c2, _ = st.columns([1, 1, 4])
+    if step >= last:  # Play stops at the last step (its button says so at once)
+        state.gen_playing = False
     playing = state.get("gen_playing", False)
     c1.button(
         t("generate.pause" if playing else "generate.play"), key="gen_play", on_click=_toggle,
-        disabled=last == 0 and not playing,
+        disabled=last == 0,
     )  # fmt: skip
     if not c2.button(t("generate.next"), key="gen_next", help=t("generate.next_help")):
         return
@@ -107,11 +110,9 @@ def controls(engine, gen: generation.Generation, handle, step: int, last: int) -
 
 def advance(step: int, last: int) -> None:
     """At the end of the page: while Play runs, the next step after a pause."""
-    if not state.get("gen_playing"):
+    if not state.get("gen_playing") or step >= last:
         return
-    if step >= last:
-        state.gen_playing = False
-        return
-    time.sleep(PLAY_EVERY)
+    with turns.aside():  # the pause must not hold the other sessions' turn
+        time.sleep(PLAY_EVERY)
     state.gen_step_next = step + 1
     st.rerun()
