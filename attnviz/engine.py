@@ -49,7 +49,7 @@ class Job:
         self.ids = [int(i) for i in prompt.ids]
         self.steps: list = []  # traces are never changed: copies of a generation may share them
         self.sampling, self.target, self.eos = sampling, target, eos
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.rng = seed, np.random.default_rng(seed)
         self.feed: list[int] = list(self.ids)  # what the next forward reads
         self.cache: Cache | None = None
         self.status = "queued"
@@ -60,7 +60,7 @@ class Job:
     def snapshot(self, place: int) -> Generation:
         return Generation(
             self.prompt_length, tuple(self.ids), tuple(self.steps), self.target, self.sampling,
-            self.status, place, self.version,
+            self.status, place, self.version, self.seed,
         )  # fmt: skip
 
     def ended(self) -> bool:

@@ -51,6 +51,21 @@ def test_link_with_branched_tokens_replays_them_on_its_step(smollm2, monkeypatch
     at.run()
     assert at.query_params["toks"] == ",".join(map(str, gen.new_ids))
     assert at.query_params["step"] == "2"
+    # an edited prompt would replay these tokens after other words: they leave the link
+    at.text_area(key="gen_text").input("The capital of Italy is").run()
+    assert "toks" not in at.query_params and not at.exception
+
+
+def test_a_sampled_generation_round_trips_through_its_link(smollm2, monkeypatch):
+    at = link_page(monkeypatch, smollm2, decoding="sample", temp="1.4", seed="11", max_new="5")
+    at.button(key="gen_start").click().run()
+    at.slider(key="gen_step").set_value(3).run()
+    made = at.session_state["gen_handle"].job.snapshot(0)
+    params = {k: at.query_params[k] for k in at.query_params if k not in ("text", "lang")}
+    assert params["toks"] == ",".join(map(str, made.new_ids)) and params["step"] == "3"
+    again = link_page(monkeypatch, smollm2, **params)
+    assert again.session_state["gen_handle"].job.snapshot(0).ids == made.ids
+    assert again.slider(key="gen_step").value == 3 and not again.warning
 
 
 def test_link_whose_tokens_cannot_be_reproduced_says_so(smollm2, monkeypatch):

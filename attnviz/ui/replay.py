@@ -15,6 +15,7 @@ import time
 import streamlit as st
 
 from attnviz import generation
+from attnviz.errors import InputError
 from attnviz.ui import state as links
 from attnviz.ui import turns
 from attnviz.ui.common import t
@@ -58,10 +59,25 @@ def notice(gen: generation.Generation) -> None:
         st.warning(t("generate.replay_differs"), icon="🔗")
 
 
-def link_note(gen: generation.Generation | None, own: bool) -> None:
-    """The link's caption and box; one's own finished generation goes into the link when short
-    enough (the shared example needs none: its link opens on it anyway)."""
-    dumped = ",".join(map(str, gen.new_ids)) if gen is not None and own and not gen.live else ""
+def made_by(gen, decoder, text: str, chat: bool, sampling, seed: int) -> bool:
+    """Whether the page's prompt and settings (what a link carries) still make `gen`: edited
+    since, they would replay its tokens after another prompt."""
+    try:
+        ids = tuple(generation.prepare(decoder, text, chat=chat).ids)
+    except InputError:
+        return False
+    if sampling.greedy or gen.sampling.greedy:
+        same = sampling.greedy and gen.sampling.greedy
+    else:
+        same = sampling == gen.sampling and seed == gen.seed
+    return same and ids == gen.ids[: gen.prompt_length]
+
+
+def link_note(gen: generation.Generation | None, linked: bool) -> None:
+    """The link's caption and box. `linked`: one's own generation, made by the page's prompt and
+    settings, goes into the link when short enough (the shared example needs none: its link
+    opens on it anyway)."""
+    dumped = ",".join(map(str, gen.new_ids)) if gen is not None and linked and not gen.live else ""
     if dumped and len(dumped) <= MAX_LINK:
         if st.query_params.get(TOKENS) != dumped:
             st.query_params[TOKENS] = dumped

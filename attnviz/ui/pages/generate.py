@@ -384,5 +384,6 @@ st.download_button(
     mime="application/octet-stream",
     key="gen_download",
 )
-replay.link_note(gen, handle is not None)
+own = handle is not None and replay.made_by(gen, decoder, text, mode == "chat", sampling, int(seed))
+replay.link_note(gen, own)
 replay.advance(step, last)
