@@ -56,9 +56,6 @@ def bounded(kind: type, low: float, high: float) -> links.Codec:
     )
 
 
-bump = replay.bump
-
-
 st.title(t("generate.title"))
 if not present.active():
     st.caption(t("generate.intro"))
@@ -139,7 +136,7 @@ if c1.button(t("generate.start"), type="primary", key="gen_start"):
         engine.cancel(state.gen_handle.job)
     state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
     state.gen_dropped, state.gen_step = prompt.dropped, generation.MAX_NEW  # the last step
-    bump()
+    replay.bump()
 if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
     engine.cancel(state.gen_handle.job)
 
@@ -215,7 +212,7 @@ if gen.live:
             with turns.aside():  # waiting for the engine lets the other sessions run
                 time.sleep(STREAM_EVERY)
                 gen = engine.wait(handle, gen.version)
-    bump()
+    replay.bump()
     st.rerun()
 
 # ---------------------------------------------------------------- one step
@@ -268,7 +265,7 @@ if clickable:
         branched = picked is not None and engine.branch(handle, step, picked)
     if branched:
         state.gen_handle, state.gen_step = handle, step + 1  # open on the token just picked
-        bump()
+        replay.bump()
         st.rerun()
 else:  # a branch here would go past the token limit or end-of-text
     st.caption(t("generate.branch_end", limit=gen.target))
