@@ -98,10 +98,11 @@ def _toggle() -> None:
     state.gen_playing = not state.get("gen_playing", False)
 
 
-def controls(engine, gen: generation.Generation, handle, step: int, last: int) -> None:
+def controls(engine, gen: generation.Generation, handle, step: int, last: int, places) -> None:
     """Play (one step every PLAY_EVERY seconds, stoppable) and Next (one step; at the last one,
-    one more token while the limit allows: one's own copy of the shared example)."""
-    c1, c2, _ = st.columns([1, 1, 4])
+    one more token while the limit allows: one's own copy of the shared example), drawn in the
+    two containers `places` (beside the scrubber)."""
+    c1, c2 = places
     if step >= last:  # Play stops at the last step (its button says so at once)
         state.gen_playing = False
     playing = state.get("gen_playing", False)
@@ -117,7 +118,7 @@ def controls(engine, gen: generation.Generation, handle, step: int, last: int) -
     else:
         handle = handle or engine.own(gen)
         if not engine.extend(handle):
-            st.caption(t("generate.next_end", limit=generation.MAX_NEW))
+            c2.caption(t("generate.next_end", limit=generation.MAX_NEW))
             return
         state.gen_handle, state.gen_step_next = handle, generation.MAX_NEW  # the new last step
         bump()

@@ -236,12 +236,13 @@ replay.pending()
 if "gen_step" in state:
     state.gen_step = min(state.gen_step, last)
 links.bind("gen_step", "step", 0, links.integer(0, last))
+scrub, *buttons = st.columns([5, 1, 1], vertical_alignment="bottom")  # one row: the fold
 step = (
-    st.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
+    scrub.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
     if last > 0
     else 0
 )
-replay.controls(engine, gen, handle, step, last)
+replay.controls(engine, gen, handle, step, last, buttons)
 show_text(step)
 T = P + step  # positions the newest query of this step sees
 query = T - 1
