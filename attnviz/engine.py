@@ -42,22 +42,25 @@ log = logging.getLogger(__name__)
 class Job:
     """One generation, owned by the engine: changed only by its worker, under its lock."""
 
-    def __init__(self, prompt: Prompt, sampling: Sampling, target: int, seed: int, eos: int):
+    def __init__(
+        self, prompt: Prompt, sampling: Sampling, target: int, seed: int, eos: int, script=()
+    ):
         self.prompt_length = len(prompt.ids)
         self.ids = [int(i) for i in prompt.ids]
         self.steps: list = []  # traces are never changed: copies of a generation may share them
         self.sampling, self.target, self.eos = sampling, target, eos
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.rng = seed, np.random.default_rng(seed)
         self.feed: list[int] = list(self.ids)  # what the next forward reads
         self.cache: Cache | None = None
         self.status = "queued"
         self.version = 0
         self.branch: tuple[int, int] | None = None  # (step, token) asked for, applied by the worker
+        self.script = tuple(int(i) for i in script)  # new tokens to take instead of choosing
 
     def snapshot(self, place: int) -> Generation:
         return Generation(
             self.prompt_length, tuple(self.ids), tuple(self.steps), self.target, self.sampling,
-            self.status, place, self.version,
+            self.status, place, self.version, self.seed,
         )  # fmt: skip
 
     def ended(self) -> bool:
@@ -81,10 +84,13 @@ class Engine:
 
     # ------------------------------------------------------------ what sessions call
 
-    def submit(self, prompt: Prompt, sampling: Sampling, max_new: int, seed: int = 0) -> Handle:
-        """Queue a new generation of up to `max_new` tokens (checked: InputError)."""
+    def submit(
+        self, prompt: Prompt, sampling: Sampling, max_new: int, seed: int = 0, script=()
+    ) -> Handle:
+        """Queue a new generation of up to `max_new` tokens (checked: InputError); its first new
+        tokens are `script`'s where given (a linked generation replayed, see ui/replay.py)."""
         max_new = generation.check_max_new(max_new)
-        job = Job(prompt, sampling, max_new, generation.check_seed(seed), self.eos)
+        job = Job(prompt, sampling, max_new, generation.check_seed(seed), self.eos, script)
         handle = Handle(job)
         weakref.finalize(handle, self.cancel, job)
         with self._changed:
@@ -144,15 +150,37 @@ class Engine:
             self._changed.notify_all()
         return True
 
-    def fork(self, gen: Generation, step: int, token: int) -> Handle | None:
-        """A new generation of one's own: a copy of `gen` (a generation shared by every session,
-        which nobody may change) branched at `step` with `token`; None where `branch` refuses."""
+    def own(self, gen: Generation) -> Handle:
+        """A copy of `gen` (a generation shared by every session, which nobody may change) that
+        is one's own to branch or extend."""
         copy = Job(Prompt(np.asarray(gen.ids[: gen.prompt_length]), 0, ""), gen.sampling,
                    gen.target, 0, self.eos)  # fmt: skip
         copy.ids, copy.steps, copy.status = list(gen.ids), list(gen.steps), "done"
         handle = Handle(copy)
         weakref.finalize(handle, self.cancel, copy)
+        return handle
+
+    def fork(self, gen: Generation, step: int, token: int) -> Handle | None:
+        """`own(gen)` branched at `step` with `token`; None where `branch` refuses."""
+        handle = self.own(gen)
         return handle if self.branch(handle, step, token) else None
+
+    def extend(self, handle: Handle) -> bool:
+        """One more token after the last step of a generation no longer in progress (its own
+        choice, with its sampling); False at end-of-text or MAX_NEW new tokens."""
+        job = handle.job
+        with self._changed:  # a reentrant lock: `branch` takes it again
+            gen = job.snapshot(0)
+            new = gen.new_ids
+            if gen.live or not gen.steps or len(new) >= generation.MAX_NEW or self.eos in new[-1:]:
+                return False
+            grown = len(new) >= job.target
+            job.target += grown
+            token = generation.choose(gen.steps[-1].logits, job.sampling, job.rng)
+            if self.branch(handle, len(gen.steps) - 1, token):
+                return True
+            job.target -= grown
+            return False
 
     def load(self) -> tuple[int, int]:
         """(generations in progress, queued)."""
@@ -196,7 +224,7 @@ class Engine:
         (step, token), job.branch = job.branch, None
         keep = job.prompt_length + step
         del job.ids[keep:], job.steps[step + 1 :]
-        job.feed = [token]
+        job.feed, job.script = [token], ()  # a branch leaves the linked tokens
 
     def _refill(self, job: Job) -> None:
         """Rebuild the cache from the traces: each step's trace holds its positions' k and v."""
@@ -239,5 +267,7 @@ class Engine:
         if job.ended():
             job.status = "done"
             self._forget(job)
-        else:
-            job.feed = [generation.choose(trace.logits, job.sampling, job.rng)]
+        else:  # drawn even where scripted: a replay's generator stays where the original's was
+            token = generation.choose(trace.logits, job.sampling, job.rng)
+            n = len(job.steps) - 1  # the new token this step chooses: n + 1
+            job.feed = [job.script[n] if n < len(job.script) else token]

@@ -87,3 +87,32 @@ def test_a_crafted_selection_picks_nothing(server):
     huge = run_async(crafted())
     assert not huge.errors, huge.errors  # no exception, no error box
     assert any(k.startswith("gen_candidates_") for k in huge.widgets)
+
+
+def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle, smollm2):
+    """A pasted link with a branched token opens on its step without a click; Next goes one
+    token further, Play runs to the end; the page's own link carries the tokens."""
+    london = smollm2.tokenizer.encode(" London")[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/generate?lang=en&text=The+capital+of+France+is&max_new=4"
+              f"&toks={london}&step=1")  # fmt: skip
+    idle(page, 900)
+    expect(continuation(page)).to_have_text(re.compile(r"^\s*London\s*$"))
+    step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
+    expect(step.get_by_role("slider")).to_have_attribute("aria-valuetext", "1")
+    page.get_by_role("button", name=t("generate.next", "en"), exact=True).click()
+    time.sleep(1)
+    idle(page)
+    expect(step.get_by_role("slider")).to_have_attribute("aria-valuetext", "2")
+    expect(continuation(page)).to_have_text(re.compile(r"^\s*London\S"))
+    page.get_by_role("button", name=t("generate.play", "en"), exact=True).click()
+    time.sleep(3)
+    idle(page, 120)
+    expect(step.get_by_role("slider")).to_have_attribute("aria-valuetext", "4", timeout=20_000)
+    expect(page.get_by_role("button", name=t("generate.play", "en"), exact=True)).to_be_visible()
+    assert f"toks={london}%2C" in page.url and "step=4" in page.url
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors
+    page.close()

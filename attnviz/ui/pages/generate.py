@@ -23,7 +23,7 @@ from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
 from attnviz.loading import ModelMissing
-from attnviz.ui import cache, charts, present, turns
+from attnviz.ui import cache, charts, present, replay, turns
 from attnviz.ui import state as links
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
 
@@ -54,16 +54,6 @@ def bounded(kind: type, low: float, high: float) -> links.Codec:
     return links.Codec(
         parse=parse, check=lambda v: isinstance(v, int | float), dump=lambda v: f"{v:g}"
     )
-
-
-def link_note() -> None:
-    st.caption(t("generate.link_note"))
-    links.link_box()
-
-
-def bump() -> None:
-    """A new generation or branch: charts keyed by the version forget their old selection."""
-    state.gen_version = state.get("gen_version", 0) + 1
 
 
 st.title(t("generate.title"))
@@ -129,6 +119,7 @@ try:
         greedy=greedy, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p)
     )
     generation.check_max_new(int(max_new))
+    replay.start(engine, decoder, text, mode == "chat", sampling, int(max_new), int(seed))
 except InputError as exc:
     show_error(exc)
     st.stop()
@@ -145,7 +136,7 @@ if c1.button(t("generate.start"), type="primary", key="gen_start"):
         engine.cancel(state.gen_handle.job)
     state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
     state.gen_dropped, state.gen_step = prompt.dropped, generation.MAX_NEW  # the last step
-    bump()
+    replay.bump()
 if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
     engine.cancel(state.gen_handle.job)
 
@@ -162,7 +153,7 @@ elif (text, mode, greedy, int(max_new)) == (
     gen = cache.default_generation(lang(), DEFAULT_NEW)
 else:
     st.info(t("generate.none"))
-    link_note()
+    replay.link_note(None, False)
     st.stop()
 if state.get("gen_dropped"):
     st.warning(t("generate.cut", dropped=state.gen_dropped, kept=gen.prompt_length), icon="✂️")
@@ -221,7 +212,7 @@ if gen.live:
             with turns.aside():  # waiting for the engine lets the other sessions run
                 time.sleep(STREAM_EVERY)
                 gen = engine.wait(handle, gen.version)
-    bump()
+    replay.bump()
     st.rerun()
 
 # ---------------------------------------------------------------- one step
@@ -230,7 +221,7 @@ if gen.status == "failed":
     st.error(t("error.generate_failed"))
 if not gen.steps:  # failed, or stopped before its prompt was read
     st.info(t("generate.stopped", tokens=0))
-    link_note()
+    replay.link_note(None, False)
     st.stop()
 last = len(gen.steps) - 1
 eos = tokenizer.eos
@@ -239,13 +230,19 @@ if not generation.ended(gen.ids, P, eos, gen.target):
 elif gen.new_ids and gen.new_ids[-1] == eos:
     st.caption(t("generate.ended_eos"))
 # the example opens on step 0, the first new token (where the model's choice teaches most); one's
-# own generation on its last step (the whole text), a branch on the token picked
-state.gen_step = min(state.get("gen_step", 0), last)
+# own generation on its last step (the whole text), a branch on the token picked, a link on its own
+replay.notice(gen)
+replay.pending()
+if "gen_step" in state:
+    state.gen_step = min(state.gen_step, last)
+links.bind("gen_step", "step", 0, links.integer(0, last))
+scrub, *buttons = st.columns([5, 1, 1], vertical_alignment="bottom")  # one row: the fold
 step = (
-    st.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
+    scrub.slider(t("generate.step"), 0, last, help=t("generate.step_help"), key="gen_step")
     if last > 0
     else 0
 )
+replay.controls(engine, gen, handle, step, last, buttons)
 show_text(step)
 T = P + step  # positions the newest query of this step sees
 query = T - 1
@@ -269,7 +266,7 @@ if clickable:
         branched = picked is not None and engine.branch(handle, step, picked)
     if branched:
         state.gen_handle, state.gen_step = handle, step + 1  # open on the token just picked
-        bump()
+        replay.bump()
         st.rerun()
 else:  # a branch here would go past the token limit or end-of-text
     st.caption(t("generate.branch_end", limit=gen.target))
@@ -385,4 +382,6 @@ st.download_button(
     mime="application/octet-stream",
     key="gen_download",
 )
-link_note()
+own = handle is not None and replay.made_by(gen, decoder, text, mode == "chat", sampling, int(seed))
+replay.link_note(gen, own)
+replay.advance(step, last)
