@@ -24,6 +24,44 @@ from attnviz.ui.sentences import Units, get_heatmap, get_overview, get_stats
 from attnviz.views import text as views
 
 LINE_WINDOW = 64  # the line view draws at most this many tokens per column
+RANGES = ("head", "fixed")  # colour range of the weights: per head, or fixed 0-1
+PICKS = ("heads", "overview", "lines")  # the views that layer and head act on
+RANGED = ("heads", "overview", "rollout")  # the views drawn on a colour range
+
+
+def pickers(
+    prefix: str, views_shown, n_layers: int, n_heads: int, language: str, start=(0, 0)
+) -> tuple[str, int, int, bool]:
+    """The view, layer, head and colour-range controls above a text-style view, bound to the
+    URL (widget keys `{prefix}_view`, `_layer`, `_head`, `_range`): (view, layer and head
+    0-based, fixed range). Layer and head are drawn only for the views they act on; `start` is
+    their default (0-based)."""
+    layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
+    c1, c2, c3, c4 = st.columns([1, 1, 4, 2])
+    with c3:
+        state.bind(f"{prefix}_view", "view", "heads", state.choice(views_shown))
+        st.radio(
+            t("text.view"), views_shown, key=f"{prefix}_view", horizontal=True,
+            format_func=lambda v: i18n.t(f"text.view_{v}", language),
+        )  # fmt: skip
+        view = st.session_state[f"{prefix}_view"]
+    layer, head = start
+    if view in PICKS:
+        with c1:
+            state.bind(f"{prefix}_layer", "layer", layer + 1, state.choice(layer_options))
+            layer = st.selectbox(t("text.layer"), layer_options, key=f"{prefix}_layer") - 1
+        with c2:
+            state.bind(f"{prefix}_head", "head", head + 1, state.choice(head_options))
+            head = st.selectbox(t("text.head"), head_options, key=f"{prefix}_head") - 1
+    fixed = False
+    if view in RANGED:
+        with c4:
+            state.bind(f"{prefix}_range", "range", "head", state.choice(RANGES))
+            fixed = st.radio(
+                t("range.label"), RANGES, key=f"{prefix}_range",
+                format_func=lambda r: i18n.t(f"range.{r}", language),
+            ) == "fixed"  # fmt: skip
+    return view, layer, head, fixed
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,12 +13,11 @@ from attnviz import attention, headstats, i18n, opentrace
 from attnviz.errors import InputError
 from attnviz.figures import opened as figs
 from attnviz.figures.text import clicked_cell
-from attnviz.ui import charts, opened, present, state
+from attnviz.ui import charts, opened, present, state, text_views
 from attnviz.ui.common import lang, render_breakdown, show_error, t
 
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 SELF_ONLY = ("stats", "rollout")  # views that need queries and keys to be the same tokens
-RANGES = ("head", "fixed")
 language = lang()  # option labels are formatted outside the run under AppTest
 
 
@@ -82,31 +81,8 @@ if not trace.self_attention:
 
 open_clicked_head()
 views = VIEWS if trace.self_attention else tuple(v for v in VIEWS if v not in SELF_ONLY)
+view, layer, head, fixed = text_views.pickers("open", views, n_layers, n_heads, lang())
 layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
-c1, c2, c3, c4 = st.columns([1, 1, 4, 2])
-with c3:
-    state.bind("open_view", "view", "heads", state.choice(views))
-    view = st.radio(
-        t("text.view"), views, format_func=lambda v: word(f"text.view_{v}"), key="open_view",
-        horizontal=True,
-    )  # fmt: skip
-layer, head = 0, 0
-if view in ("heads", "overview", "lines"):
-    with c1:
-        state.bind("open_layer", "layer", 1, state.choice(layer_options))
-        layer = st.selectbox(t("text.layer"), layer_options, key="open_layer") - 1
-    with c2:
-        state.bind("open_head", "head", 1, state.choice(head_options))
-        head = st.selectbox(t("text.head"), head_options, key="open_head") - 1
-fixed = False
-if view in ("heads", "overview", "rollout"):
-    with c4:
-        state.bind("open_range", "range", "head", state.choice(RANGES))
-        chosen_range = st.radio(
-            t("range.label"), RANGES, format_func=lambda r: word(f"range.{r}"), key="open_range",
-            horizontal=True,
-        )  # fmt: skip
-        fixed = chosen_range == "fixed"
 if not trace.self_attention:
     st.caption(t("error.open_self_only"))
 

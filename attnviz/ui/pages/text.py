@@ -21,7 +21,6 @@ from attnviz.zoo import bert
 TEXT_MODELS = ("minilm", "e5")
 VIEWS = tuple(text_views.VIEWS)
 WORDS = {"tokens": "0", "words": "1"}  # the `words` URL parameter
-RANGES = ("head", "fixed")  # colour range of the weights: per head, or fixed 0-1
 
 
 def truncation_message(trace, paired: bool) -> str:
@@ -199,35 +198,11 @@ with main:
         st.session_state.pop("text_opened", None)  # nothing selected: the next click counts again
 
     taught = teaching(trace, text, pair)
-    layer_options, head_options = list(range(1, n_layers + 1)), list(range(1, n_heads + 1))
-    c1, c2, c3, c4 = st.columns([1, 1, 4, 2])
-    with c3:
-        view_name = state.bind("text_view", "view", "heads", state.choice(VIEWS))
-        st.radio(
-            t("text.view"),
-            VIEWS,
-            format_func=lambda v: word(f"text.view_{v}"),
-            key="text_view",
-            horizontal=True,
-        )
-        view_name = st.session_state.text_view
-    # Layer and head act on the heatmap, the opened head and the lines; not on statistics or
-    # rollout.
-    picks = view_name in ("heads", "overview", "lines")
-    layer, head = (taught[0] - 1, taught[1] - 1) if taught else (0, 0)
-    if picks:
-        with c1:
-            layer = state.bind("text_layer", "layer", layer + 1, state.choice(layer_options))
-            layer = st.selectbox(t("text.layer"), layer_options, key="text_layer") - 1
-        with c2:
-            head = state.bind("text_head", "head", head + 1, state.choice(head_options))
-            head = st.selectbox(t("text.head"), head_options, key="text_head") - 1
-    if view_name in ("heads", "overview", "rollout"):
-        with c4:
-            state.bind("text_range", "range", "head", state.choice(RANGES))
-            st.radio(
-                t("range.label"), RANGES, format_func=lambda r: word(f"range.{r}"), key="text_range"
-            )
+    start = (taught[0] - 1, taught[1] - 1) if taught else (0, 0)
+    view_name, layer, head, _ = text_views.pickers(
+        "text", VIEWS, n_layers, n_heads, language, start
+    )
+    picks = view_name in text_views.PICKS
     if taught and picks:
         st.caption(taught[3])
 
