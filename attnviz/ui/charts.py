@@ -14,6 +14,7 @@ shown as CSV (with its row and column labels) and NPY. Files are built only when
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Sequence
 
@@ -158,10 +159,18 @@ def chart(
     if click_cells:
         _clickable(fig.to_dict())
     result = st.plotly_chart(fig, key=key, config=config(name), **kwargs)
+    html = lambda: fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")  # noqa: E731
+    _downloads(key, name, ("HTML", html, "html", "text/html"), matrix, rows, cols)
+    return result
+
+
+def _downloads(key: str, name: str, drawing, matrix, rows, cols) -> None:
+    """The row of download buttons under a figure: `drawing` (label, bytes function, file
+    extension, mime type), and the matrix shown as CSV and NPY when there is one."""
+    label, data, ext, mime = drawing
     row = st.container(horizontal=True, gap="small")
     row.download_button(
-        "HTML", lambda: fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8"),
-        file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
+        label, data, file_name=f"{name}.{ext}", mime=mime, key=f"{key}_{ext}", on_click="ignore",
         icon="⬇️", type="tertiary",
     )  # fmt: skip
     if matrix is not None:
@@ -174,7 +183,57 @@ def chart(
             mime="application/octet-stream", key=f"{key}_npy", on_click="ignore", icon="⬇️",
             type="tertiary",
         )  # fmt: skip
-    return result
+
+
+# Our own script (no user text) for the line view: shows the SVG it is given (its tokens are
+# escaped by figures.lines) and sends a click on a query's label back to Python. Hovering needs
+# nothing from here: the SVG's own CSS answers it.
+_LINES_JS = """
+export default function ({ parentElement, data, setTriggerValue }) {
+  let box = parentElement.querySelector("div.attnviz-lines-box");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "attnviz-lines-box";
+    parentElement.appendChild(box);
+  }
+  if (box.drawn !== data) { box.innerHTML = data; box.drawn = data; }
+  box.onclick = (e) => {
+    const query = e.target.closest("g.q");
+    if (query) setTriggerValue("query", Number(query.dataset.row));
+  };
+}
+"""
+
+
+@functools.cache
+def _line_view():
+    """The component, registered once per server (registering it again at every run would
+    replace it and log a warning)."""
+    return st.components.v2.component("attnviz_lines", js=_LINES_JS)
+
+
+def lines(
+    svg: str,
+    *,
+    key: str,
+    name: str,
+    on_query: Callable[[int], None] | None = None,
+    matrix: np.ndarray | None = None,
+    rows: Sequence[str] = (),
+    cols: Sequence[str] = (),
+) -> None:
+    """Draw the line view's SVG (`attnviz.figures.lines.lines_svg`), its downloads under it
+    (the SVG itself, standalone; the matrix as for `chart`). `on_query(row)` is called, before
+    the rerun, when a query's label is clicked."""
+
+    def clicked() -> None:
+        row = (st.session_state.get(key) or {}).get("query")
+        if on_query is not None and isinstance(row, int) and row >= 0:
+            on_query(row)
+
+    _line_view()(data=svg, key=key, on_query_change=clicked)
+    drawing = ("SVG", lambda: svg.encode("utf-8"), "svg", "image/svg+xml")
+    _downloads(key, name, drawing, matrix, rows, cols)
 
 
 def trace_download(arrays: Callable[[], dict[str, np.ndarray]], name: str, key: str) -> None:

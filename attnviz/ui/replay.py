@@ -2,10 +2,11 @@
 
 A link carries the new tokens (`toks`, ids after the prompt) and the step shown (`step`) beside
 the prompt and settings. Opening it runs the generation again through the engine with the same
-prompt, sampling and seed, taking the linked tokens as it goes (the generator still draws at
-every step, so a sampled replay stays where the original was for what comes after); the page
-then says so where the replay did not give the linked tokens (a token after end-of-text, more
-tokens than the limit, a run that failed). A generation too long for an address stays out of it.
+prompt, sampling and seed, taking the linked tokens as it goes and stopping after the last one:
+a generation stopped early (Stop, end-of-text) replays exactly as far. The generator still draws
+at every step, so Next after a sampled replay draws what the original drew next. The page says
+so where the replay did not give the linked tokens (a token after end-of-text, more tokens than
+the limit, a run that failed). A generation too long for an address stays out of it.
 """
 
 from __future__ import annotations

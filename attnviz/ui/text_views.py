@@ -17,6 +17,7 @@ import streamlit as st
 from attnviz import attention, headstats, i18n
 from attnviz.figures import text as figs
 from attnviz.figures.heatmap import unique_labels
+from attnviz.figures.lines import lines_svg
 from attnviz.trace import TextTrace
 from attnviz.ui import charts, present, state
 from attnviz.ui.common import render_breakdown, t
@@ -286,16 +287,12 @@ def lines(sel: Selection) -> None:
         st.info(t("text.empty_view"))
         return
     query_key = f"text_lines_query_{count}"
-    # A click on a query's label shows only its lines, in every head drawn (as bertviz does on
-    # hover); applied once, like the overview's click.
-    points = (st.session_state.get("text_lines") or {}).get("selection", {})
-    points = points.get("points", [])
-    row = figs.clicked_query_row(points[0]) if points else None
-    if row is None:
-        st.session_state.pop("text_lines_opened", None)
-    elif row < len(view.row_labels) and row != st.session_state.get("text_lines_opened"):
-        st.session_state.text_lines_opened = row
-        st.session_state.text_lines_only, st.session_state[query_key] = True, row
+
+    def pick(row: int) -> None:
+        """A click on a query's label shows only its lines, in every head drawn."""
+        if row < len(view.row_labels):
+            st.session_state.text_lines_only, st.session_state[query_key] = True, row
+
     only = st.toggle(t("text.lines_query_only"), key="text_lines_only")
     query = None
     if only:
@@ -305,14 +302,13 @@ def lines(sel: Selection) -> None:
             format_func=lambda i: f"{view.rows[i]}: {view.row_labels[i]}",
             key=query_key,
         )
-    fig = figs.head_lines(
+    # hovering a label highlights its lines in every head (as bertviz does), in the browser
+    svg = lines_svg(
         view.matrix, heads, view.row_labels, view.col_labels,
         query=query, head_word=t("text.head"),
     )  # fmt: skip
-    charts.chart(
-        fig, key="text_lines", name=sel.file_name("lines", "L", sel.layer + 1),
-        on_select="rerun", selection_mode="points",
-    )  # fmt: skip
+    name = sel.file_name("lines", "L", sel.layer + 1)
+    charts.lines(svg, key="text_lines", name=name, on_query=pick)
 
 
 def stats(sel: Selection) -> None:

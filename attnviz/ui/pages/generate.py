@@ -21,7 +21,8 @@ from attnviz.errors import InputError
 from attnviz.figures import generate as figs
 from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
-from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
+from attnviz.figures.lines import lines_svg
+from attnviz.figures.text import clicked_cell, mark_cell, overview
 from attnviz.loading import ModelMissing
 from attnviz.ui import cache, charts, present, replay, turns
 from attnviz.ui import state as links
@@ -318,8 +319,8 @@ if view == "heatmap":
     st.caption(t("generate.heatmap_help"))
 elif view == "lines":
     st.caption(t("generate.lines_help"))
-    charts.chart(
-        head_lines(
+    charts.lines(
+        lines_svg(
             weights[layer, [head]], [head], seen, seen, query=query, min_weight=0.0, top=8,
             head_word=t("generate.head"),
         ),
@@ -375,7 +376,7 @@ with st.expander(t("generate.sink_title"), expanded=True):
     heads, layers = [str(h + 1) for h in range(n_heads)], [str(i + 1) for i in range(n_layers)]
     charts.chart(
         heatmap(
-            first, heads, layers, zmax=1.0, show_values=False,
+            first, heads, layers, zmax=1.0, show_values=False, height=600,  # on one screen
             title=t("generate.sink_map", token=repr(seen[0])),
             x_title=t("generate.head"), y_title=t("generate.layer"),
         ),
