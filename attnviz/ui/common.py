@@ -126,7 +126,9 @@ def render_breakdown(
         }
     )
     right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
+    from attnviz.ui import present  # here: present imports this module
+
+    present.table(
         table,
         hide_index=True,
         width="stretch",

@@ -5,6 +5,7 @@
     present.active()              # bool: is presentation mode on?
     with present.fold(label):     # inputs: an expander, closed in presentation mode
         ...
+    present.table(data)           # st.dataframe; an HTML table at projector size in presentation
     shown = present.steps("text", len(present.STEPS))
         # how many breakdown steps to show: all of them normally; in presentation mode a
         # Back / Next pair (and ArrowLeft/ArrowRight, PageUp/PageDown, what presenter remotes
@@ -67,6 +68,7 @@ html { font-size: 20px; }
 h1 { font-size: 1.6rem !important; padding: 0.2rem 0 !important; }
 [data-testid="stMetricValue"] p, [data-testid="stMetricValue"] div { font-size: 2.4rem !important; }
 [data-testid="stTable"] table { font-size: 1rem; }
+[data-testid="stTable"] { overflow-x: auto; }
 </style>
 """
 
@@ -189,6 +191,16 @@ def fold(label: str):
     if active():
         return st.expander(label, expanded=False, icon="⚙️")
     return contextlib.nullcontext()
+
+
+def table(data, *, hide_index: bool | None = None, **kwargs) -> None:
+    """A table: normally st.dataframe (`kwargs` go to it); in presentation an HTML table
+    (st.table), whose text `_CSS` sets at the projector's size. The dataframe draws its cells on
+    a canvas at a fixed size that no page style reaches (issue 17)."""
+    if active():
+        st.table(data, hide_index=hide_index)
+    else:
+        st.dataframe(data, hide_index=hide_index, **kwargs)
 
 
 def steps(name: str, count: int) -> int:

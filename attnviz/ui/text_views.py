@@ -199,7 +199,7 @@ def find_heads(sel: Selection) -> None:
         )  # fmt: skip
     ranked = headstats.rank_heads(sel.trace.attentions[:, :, source, target])
     st.button(t("teach.find_open"), on_click=open_head, args=ranked[0][:2], key="text_find_open")
-    st.dataframe(ranked_heads(ranked, t("teach.col_weight")), hide_index=True, height=300)
+    present.table(ranked_heads(ranked, t("teach.col_weight")), hide_index=True, height=300)
 
 
 # ---------------------------------------------------------------- the views
@@ -343,7 +343,8 @@ def stats(sel: Selection) -> None:
     largest = metric not in ("entropy", "spread")
     ranked = headstats.rank(per_head, metric, top=10, largest=largest)
     right.markdown(f"**{t('text.stats_rank', metric=t(f'text.metric.{metric}'))}**")
-    right.dataframe(ranked_heads(ranked, t("text.col_value")), hide_index=True)
+    with right:
+        present.table(ranked_heads(ranked, t("text.col_value")), hide_index=True)
     st.markdown(f"**{t('text.stats_interesting')}**")
     # Only heads with a clear pattern: "mixed" and "broad" (near uniform) are left out.
     found = [
@@ -362,7 +363,7 @@ def stats(sel: Selection) -> None:
     for m in headstats.METRICS:
         column = per_head.metric(m)  # (L, H)
         table[t(f"text.metric.{m}")] = [round(float(column[f[0], f[1]]), 3) for f in found]
-    st.dataframe(pd.DataFrame(table), hide_index=True)
+    present.table(pd.DataFrame(table), hide_index=True)
     find_heads(sel)
 
 

@@ -74,7 +74,7 @@ def show_table(ex: examples.WorkedExample, table: examples.Table) -> None:
         )
     else:
         st.caption(t(table.caption))
-        st.dataframe(styled(table.values, rows, table.cols), width="stretch")
+        present.table(styled(table.values, rows, table.cols), width="stretch")
         if np.isinf(table.values).any():
             st.caption(t("examples.page.nonfinite"))
         if np.isnan(table.values).any():
@@ -86,7 +86,7 @@ def show_claims(claims: tuple[examples.Claim, ...]) -> None:
     st.markdown(f"**{t('examples.page.claims')}**")
     for claim in claims:
         st.latex(claim.symbol)
-        st.dataframe(
+        present.table(
             styled(
                 [claim.claimed, claim.correct],
                 [t("examples.page.claim_claimed"), t("examples.page.claim_correct")],
@@ -139,7 +139,7 @@ def show_walk(ex: examples.WorkedExample, walk: examples.Walk, key: str, first: 
     for tab, (ours, _) in zip(st.tabs([symbol for _, symbol in stages]), stages, strict=True):
         with tab:
             columns = walk.features if ours == "context" else walk.keys
-            st.dataframe(styled(getattr(step, ours), walk.queries, columns), width="stretch")
+            present.table(styled(getattr(step, ours), walk.queries, columns), width="stretch")
     show_errata(ex, ex.errata_at(walk.caption))
 
 

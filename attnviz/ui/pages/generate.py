@@ -354,7 +354,7 @@ render_breakdown(
 
 with st.expander(t("generate.gqa_title")):
     st.write(t("generate.gqa_help", heads=n_heads, kv=config.kv_heads, group=config.group))
-    st.dataframe(
+    present.table(
         {
             t("generate.gqa_kv"): [k + 1 for k in range(config.kv_heads)],
             t("generate.gqa_query"): [

@@ -121,7 +121,7 @@ def show_known_heads() -> None:
         rows=[str(i + 1) for i in range(shape[0])], cols=[str(h + 1) for h in range(shape[1])],
         on_select="rerun", selection_mode="points",
     )  # fmt: skip
-    st.dataframe(
+    present.table(
         {
             t("heads.top_table"): [name(*h) for h in knownheads.top_heads(values, 8)],
             t("heads.score"): [round(float(values[h]), 3) for h in knownheads.top_heads(values, 8)],

@@ -156,7 +156,7 @@ elif view == "stats":
     )  # fmt: skip
     ranked = headstats.rank(stats, metric, top=10, largest=metric not in ("entropy", "spread"))
     st.markdown(f"**{t('text.stats_rank', metric=t(f'text.metric.{metric}'))}**")
-    st.dataframe(
+    present.table(
         pd.DataFrame(
             {
                 t("text.col_layer"): [r[0] + 1 for r in ranked],

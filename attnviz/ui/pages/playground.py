@@ -113,7 +113,7 @@ def show_step(step, labels_q, labels_k, title: str, key: str, bound: float) -> N
             cols=labels_k,
         )
     st.caption(t("step.context"))
-    st.dataframe(
+    present.table(
         pd.DataFrame(
             step.context,
             index=labels_q,

@@ -129,7 +129,7 @@ def show_breakdown(traces: dict) -> None:
     st.latex(
         r"\mathrm{logits} = W\,\mathrm{context} + b,\quad p = \mathrm{softmax}(\mathrm{logits})"
     )
-    st.dataframe(
+    present.table(
         pd.DataFrame(
             {
                 t("sentiment.class"): [t(f"sentiment.label.{x}") for x in trace.labels],
