@@ -269,7 +269,7 @@ def test_generate_line_view_answers_hover(server, page, idle):  # noqa: F811
 
 # Visible tables: the canvas-drawn dataframes, and the smallest text of each HTML table.
 TABLES = """() => {
-  const shown = e => e.getBoundingClientRect().width > 0;
+  const shown = e => e.checkVisibility() && e.getBoundingClientRect().height > 0;
   const frames = [...document.querySelectorAll('[data-testid="stDataFrame"]')].filter(shown);
   return {frames: frames.length,
     smallest: [...document.querySelectorAll('[data-testid="stTable"]')].filter(shown).map(t =>

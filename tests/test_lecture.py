@@ -153,7 +153,8 @@ def test_sample_opens_on_the_head_its_rule_finds():
 
 def test_presentation_mode_reveals_one_step_per_click():
     at = open_link("playground", lang="en", present="1")
-    columns = lambda: list(at.dataframe[-1].value.columns)  # noqa: E731
+    # in presentation the breakdown is an HTML table at projector size (present.table)
+    columns = lambda: list(at.table[-1].value.columns)  # noqa: E731
     assert columns()[-1] == t("step.scores", "en")
     at.button(key="step_next_playground").click().run()
     assert columns()[-1] == t("step.scaled", "en")
@@ -167,5 +168,5 @@ def test_presentation_mode_reveals_one_step_per_click():
     assert "present" not in at.query_params and at.session_state["present"]
     # Outside presentation mode every step is shown at once and there are no step buttons.
     at.toggle(key="present").set_value(False).run()
-    assert columns()[-1] == t("breakdown.contribution", "en")
+    assert not at.table and at.dataframe[-1].value.columns[-1] == t("breakdown.contribution", "en")
     assert not [b for b in at.button if b.key.startswith("step_")]

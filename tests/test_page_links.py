@@ -87,7 +87,7 @@ def test_examples_link_restores_the_view_and_presentation_reveals_the_steps():
     assert at.selectbox(key="001-4.4_2_query").value == 2
     assert not link_notices(at)
     assert {"HTML", "CSV", "NPY"} <= downloads(at)
-    columns = lambda: list(at.dataframe[-1].value.columns)  # noqa: E731
+    columns = lambda: list(at.table[-1].value.columns)  # noqa: E731 (presentation: HTML tables)
     from attnviz import examples
 
     symbol = examples.run("001-4.4").steps[2].notation  # the breakdown speaks the article's
