@@ -56,6 +56,9 @@ class Job:
         self.version = 0
         self.branch: tuple[int, int] | None = None  # (step, token) asked for, applied by the worker
         self.script = tuple(int(i) for i in script)  # new tokens to take instead of choosing
+        # new tokens after which it ends before its limit: a replayed link's (exactly its
+        # tokens: a generation stopped early replays as stopped), Next's one more; None: the limit
+        self.stop: int | None = len(self.script) or None
 
     def snapshot(self, place: int) -> Generation:
         return Generation(
@@ -64,12 +67,9 @@ class Job:
         )  # fmt: skip
 
     def ended(self) -> bool:
-        """Done: its limit or end-of-text, or a replayed link's last token (the link of a
-        generation stopped early replays exactly as far; a branch leaves the script)."""
         made = len(self.ids) - self.prompt_length
-        script = len(self.script)
         return generation.ended(self.ids, self.prompt_length, self.eos, self.target) or (
-            0 < script <= made
+            self.stop is not None and made >= self.stop
         )
 
 
@@ -150,7 +150,7 @@ class Engine:
                 return False
             if job in self._queue or job in self._active:
                 self._forget(job)
-            job.branch, job.status = (step, int(token)), "queued"
+            job.branch, job.status, job.stop = (step, int(token)), "queued", None
             job.version += 1
             self._queue.appendleft(job)  # a branch was in progress or done: it goes first
             self._start()
@@ -185,6 +185,7 @@ class Engine:
             job.target += grown
             token = generation.choose(gen.steps[-1].logits, job.sampling, job.rng)
             if self.branch(handle, len(gen.steps) - 1, token):
+                job.stop = len(new) + 1  # one token, not on to the limit (a replay stops early)
                 return True
             job.target -= grown
             return False

@@ -24,9 +24,10 @@ def test_sampled_replay_takes_the_script_and_keeps_the_generator(smollm2):
     again = engine.result(handle, 600)
     assert again.new_ids == first.new_ids[:2] and len(again.steps) == 3 and again.target == 6
     assert not generation.ended(again.ids, again.prompt_length, engine.eos, again.target)
-    while len(again.new_ids) < 6:
+    for made in range(3, 7):
         assert engine.extend(handle)
         again = engine.result(handle, 600)
+        assert len(again.new_ids) == made  # one token a press, not on to the limit
     assert again.ids == first.ids
     np.testing.assert_allclose(again.steps[-1].logits, first.steps[-1].logits, atol=1e-4)
     # a token the model would not take is taken all the same, and its step's numbers follow it
