@@ -93,14 +93,21 @@ def test_a_crafted_selection_picks_nothing(server):
 
 
 def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle, smollm2):
-    """A pasted link with a branched token opens on its step without a click; Next goes one
-    token further, Play runs to the end; the page's own link carries the tokens."""
+    """A pasted link with a branched token and what followed it (4 tokens of a limit of 6: a
+    generation stopped there) opens on its step without a click; Next goes one token further,
+    Play runs to the end of the replay, which is exactly the linked tokens; the page's own link
+    carries the tokens."""
+    from attnviz import generation
+
     london = smollm2.tokenizer.encode(" London")[0]
+    after = generation.prepare(smollm2, "The capital of France is London")
+    tokens = [london, *generation.run(smollm2, after, generation.Sampling(), 3)]
+    toks = ",".join(map(str, tokens))
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/generate?lang=en&text=The+capital+of+France+is&max_new=4"
-              f"&toks={london}&step=1")  # fmt: skip
+    page.goto(f"{server}/generate?lang=en&text=The+capital+of+France+is&max_new=6"
+              f"&toks={toks}&step=1")  # fmt: skip
     idle(page, 900)
     expect(continuation(page)).to_have_text(re.compile(r"^\s*London\s*$"))
     step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
@@ -115,7 +122,9 @@ def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle,
     idle(page, 120)
     expect(step.get_by_role("slider")).to_have_attribute("aria-valuetext", "4", timeout=20_000)
     expect(page.get_by_role("button", name=t("generate.play", "en"), exact=True)).to_be_visible()
-    assert f"toks={london}%2C" in page.url and "step=4" in page.url
+    # the replay stopped where the link's generation stopped: 4 tokens, not the limit of 6
+    expect(step.get_by_role("slider")).to_have_attribute("max", "4")
+    assert f"toks={toks.replace(',', '%2C')}&" in page.url + "&" and "step=4" in page.url
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     page.close()
