@@ -35,10 +35,12 @@ serve: $(BIN)/.runtime nginx
 
 # N simulated students (N="1 10 20 40" for several rounds); REPLICAS=2 puts nginx in front;
 # THINK="3 8": each student pauses 3-8 s before each step (default 0.5-1.5 s);
-# SCENARIO=generate: they all press Generate, against transformers' one batch (needs the dev set).
+# SCENARIO=generate: they all press Generate, against transformers' one batch (needs the dev set);
+# SCENARIO=sentences: they all submit a sentence on the text page; RAMP=0.5: all within 0.5 s.
 load: $(BIN)/.runtime $(if $(filter-out 0,$(REPLICAS)),nginx)
 	$(BIN)/python -m benchmarks.load --students "$(N)" --replicas $(or $(REPLICAS),0) \
-		$(if $(THINK),--think $(THINK)) $(if $(SCENARIO),--scenario $(SCENARIO))
+		$(if $(THINK),--think $(THINK)) $(if $(SCENARIO),--scenario $(SCENARIO)) \
+		$(if $(RAMP),--ramp $(RAMP))
 
 # Debian's Chromium for the real-browser tests (never `playwright install`: it downloads a browser),
 # with the CJK and colour emoji fonts (the test browser draws Chinese as users see it), and

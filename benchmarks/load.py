@@ -11,6 +11,8 @@ rerun message to `script_finished`; the servers' CPU and memory are read from /p
     python -m benchmarks.load --url http://127.0.0.1:8501 --pids 1234   a server already running
     python -m benchmarks.load --scenario generate --students 1,20,40   a class generating at once
                                                           (benchmarks/load_generate.py)
+    python -m benchmarks.load --scenario sentences --students 20,40 --ramp 0.5
+                               a class submitting sentences at once (benchmarks/load_sentences.py)
 
 Prints markdown to paste into BENCHMARKS.md. Loopback only, at most 200 students, and every
 round is bounded in time (--max-seconds).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import importlib
 import os
 import platform
 import random
@@ -268,8 +271,9 @@ def parse_args(argv=None):
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which they arrive")
     parser.add_argument("--max-seconds", type=float, default=300, help="bound on each round")
     parser.add_argument(
-        "--scenario", choices=("lecture", "generate"), default="lecture",
-        help="lecture: text, image and playground; generate: everybody presses Generate",
+        "--scenario", choices=("lecture", "generate", "sentences"), default="lecture",
+        help="lecture: text, image and playground; generate: everybody presses Generate;"
+        " sentences: everybody submits a sentence on the text page",
     )  # fmt: skip
     args = parser.parse_args(argv)
     args.students = [int(n) for n in args.students.replace(",", " ").split()]
@@ -293,10 +297,8 @@ def main(argv=None) -> None:
         print(line, flush=True)
 
     rounds = measure
-    if args.scenario == "generate":
-        from benchmarks import load_generate
-
-        rounds = load_generate.measure
+    if args.scenario != "lecture":
+        rounds = importlib.import_module(f"benchmarks.load_{args.scenario}").measure
 
     if args.url:
         pids = [int(p) for p in args.pids.replace(",", " ").split()]

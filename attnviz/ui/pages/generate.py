@@ -206,19 +206,23 @@ if gen.live:
     # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
     # step's candidates once: a class's pages redrawing every chart at every token took the
     # processor from the engine (40 students: ten times slower than one batch).
+    # The first step is drawn as soon as it comes and the end is seen at once: a fixed sleep
+    # between looks made a lone student wait up to STREAM_EVERY for each.
     with st.spinner(t("generate.running")):
-        drawn = 0  # steps shown
+        drawn, due = 0, 0.0  # steps shown; when the text may be redrawn next
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
-            elif len(gen.steps) > drawn:
+            elif len(gen.steps) > drawn and time.monotonic() >= due:
                 if not drawn:
                     chart(0)
-                drawn = len(gen.steps)
+                drawn, due = len(gen.steps), time.monotonic() + STREAM_EVERY
                 show_text(len(gen.new_ids))
             with turns.aside():  # waiting for the engine lets the other sessions run
-                time.sleep(STREAM_EVERY)
-                gen = engine.wait(handle, gen.version)
+                if len(gen.steps) > drawn:  # more to show once due: wait till then, or the end
+                    gen = engine.result(handle, max(0.0, due - time.monotonic()))
+                else:
+                    gen = engine.wait(handle, gen.version)
     replay.bump()
     st.rerun()
 
