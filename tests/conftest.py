@@ -100,6 +100,22 @@ def idle():
 
 
 @pytest.fixture(scope="session")
+def minilm():
+    """all-MiniLM-L6-v2, loaded once for the text models' tests."""
+    from attnviz.zoo import bert
+
+    return bert.load("minilm")
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """multilingual-E5-small, loaded once for the text models' tests."""
+    from attnviz.zoo import bert
+
+    return bert.load("e5")
+
+
+@pytest.fixture(scope="session")
 def smollm2():
     """SmolLM2-135M loaded once for every test that needs it (it takes seconds to dequantize)."""
     from attnviz import loading
@@ -183,7 +199,7 @@ SLOW = {
     "test_llama.py",
     "test_generate.py",
     "test_deploy.py::test_two_replicas_behind_nginx_keep_each_session_on_one",
-    "test_examples.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
+    "test_examples_errata.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
     "test_cli_pinned.py::test_trace_npz_is_pinned",
     "test_cli.py::test_python_dash_m_runs",
     "test_cli.py::test_trace_dinov2_npz_and_bad_image",
@@ -198,9 +214,9 @@ SLOW = {
     "test_hostile_cli.py::test_out_in_a_missing_or_unwritable_place_is_one_line",
     "test_hostile_cli.py::test_out_refuses_what_is_not_a_regular_file",
     "test_hostile.py::test_decode_bomb_peak_memory_is_bounded",
-    "test_text_models.py::test_very_long_text_gets_a_message",
-    "test_text_models.py::test_odd_text_gives_a_correct_trace",
-    "test_text_models.py::test_markup_is_kept_as_literal_tokens",
+    "test_text_input.py::test_very_long_text_gets_a_message",
+    "test_text_input.py::test_odd_text_gives_a_correct_trace",
+    "test_text_input.py::test_markup_is_kept_as_literal_tokens",
     "test_text_figures.py::test_overview_of_512_tokens_is_small",
     "test_classifiers.py::test_drawn_digits_survive_the_round_trip",
     "test_classifiers.py::test_text_model_reaches_its_stated_accuracy",
