@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -97,6 +98,40 @@ def wait_until_idle(page, timeout_s: float = 240) -> None:
 @pytest.fixture
 def idle():
     return wait_until_idle
+
+
+@pytest.fixture
+def tab(browser, server):
+    """tab(path, wait_s=240, width=1400, height=1000, **options): a new Chromium tab on the
+    app's `path` ("digits?lang=en"), once its run has ended. After the test, each tab is closed
+    and none may have had a JavaScript error."""
+    opened = []
+
+    def open_tab(path: str, wait_s: float = 240, width: int = 1400, height: int = 1000, **options):
+        page = browser.new_page(viewport={"width": width, "height": height}, **options)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        opened.append((page, errors))
+        page.goto(f"{server}/{path}")
+        wait_until_idle(page, wait_s)
+        return page
+
+    yield open_tab
+    for page, _ in opened:
+        page.close()
+    assert not [error for _, errors in opened for error in errors]
+
+
+def click_at(target, x: float, y: float) -> None:
+    """Click the point at fractions (x, y) of a locator's box with the mouse, as a user does
+    (plotly reports a click on a chart only from the pointer's own events)."""
+    target.scroll_into_view_if_needed()
+    time.sleep(1)  # the box is read once the scroll has settled
+    box = target.bounding_box()
+    at = (box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+    target.page.mouse.move(*at)
+    time.sleep(0.5)  # plotly takes the hover before the click
+    target.page.mouse.click(*at)
 
 
 @pytest.fixture(scope="session")
@@ -256,6 +291,21 @@ def cli(capsys, monkeypatch):
         code = main(list(args))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def trace_npz(cli, tmp_path):
+    """trace_npz(*args): `attnviz trace *args --out FILE` in this process, which must exit 0 and
+    say what it wrote; the file's arrays."""
+
+    def run(*args: str) -> dict:
+        out = tmp_path / "trace.npz"
+        code, stdout, err = cli("trace", *args, "--out", str(out))
+        assert code == 0 and stdout.startswith(f"wrote {out}"), err
+        with np.load(out) as saved:
+            return dict(saved)
 
     return run
 
