@@ -254,7 +254,18 @@ SLOW = {
     "test_text_input.py::test_markup_is_kept_as_literal_tokens",
     "test_text_figures.py::test_overview_of_512_tokens_is_small",
     "test_classifiers.py::test_drawn_digits_survive_the_round_trip",
-    "test_classifiers.py::test_text_model_reaches_its_stated_accuracy",
+    "test_classifiers.py::test_held_out_accuracy_computed_from_the_data",
+    "test_attribution.py::test_decoder_attributions_by_their_definitions",
+    "test_attribution.py::test_heads_and_ablate_commands_write_the_promised_arrays",
+    "test_attribution.py::test_classifier_attributions_by_their_definitions",
+    "test_heads.py::test_ablated_logits_equal_transformers_with_heads_zeroed_at_o_proj",
+    "test_heads.py::test_head_scores_equal_scores_from_transformers_weights",
+    "test_heads.py::test_the_effect_map_reuses_layers_and_equals_full_runs",
+    "test_heads_page.py::test_decoder_ablation_known_heads_and_copying",
+    "test_engine.py::test_a_batched_step_equals_a_batch_of_one",
+    "test_failover.py::test_a_replica_killed_under_a_class_costs_each_student_seconds_and_comes_back",
+    "test_open.py::test_example_notebook_runs",
+    "test_hostile_faults_pages.py::test_a_lone_surrogate_typed_in_a_text_box_keeps_the_tab_served",
 }
 TRAINING = {"test_seq2seq.py::test_recipe_runs_end_to_end_on_a_tiny_budget"}
 
