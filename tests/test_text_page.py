@@ -61,8 +61,8 @@ def assert_every_view(at: AppTest) -> None:
 @pytest.mark.parametrize(
     ("lang", "sample", "model", "tokens"),
     [
-        ("en", ANIMAL, "minilm", ("animal", "[CLS]", "tired")),
-        pytest.param("zh", XIAOMING, "e5", ("<s>", "饿"), marks=needs_e5),
+        pytest.param("en", ANIMAL, "minilm", ("animal", "[CLS]", "tired"), id="en"),
+        pytest.param("zh", XIAOMING, "e5", ("<s>", "饿"), marks=needs_e5, id="zh"),
     ],
 )
 def test_sample_preselects_its_model_every_view(lang, sample, model, tokens):
