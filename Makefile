@@ -57,9 +57,9 @@ test: $(BIN)/.dev browser
 	$(BIN)/python -m pytest
 
 # The loop while changing code: unit and parity tests, no browser, no page under AppTest, no
-# training (markers set in tests/conftest.py; README "Tests" has its time).
+# training, no wheel built (markers set in tests/conftest.py; README "Tests" has its time).
 fast: $(BIN)/.dev
-	$(BIN)/python -m pytest -q -m "not browser and not page and not training and not slow"
+	$(BIN)/python -m pytest -q -m "not browser and not page and not training and not slow and not package"
 
 bench: $(BIN)/.dev
 	$(BIN)/python -m benchmarks

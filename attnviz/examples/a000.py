@@ -15,6 +15,7 @@ from attnviz.examples.base import (
     dims,
     labels,
     listing,
+    notation,
 )
 from attnviz.examples.code import c000
 
@@ -76,13 +77,9 @@ def _ex000() -> WorkedExample:
     steps = labels("t=", T)
     return WorkedExample(
         name="000-code",
-        article="000",
-        section="code",
-        notation=(
-            (r"\text{Input Data} = h_t", "k, v"),
-            (r"\text{Attention Score} = s_t", "scores"),
-            (r"\text{Attention Weight} = \alpha_t", "weights"),
-            (r"\text{Output} = c", "context"),
+        notation=notation(
+            r"\text{Input Data} = h_t ↦ k, v; \text{Attention Score} = s_t ↦ scores; "
+            r"\text{Attention Weight} = \alpha_t ↦ weights; \text{Output} = c ↦ context"
         ),
         inputs=(
             Table("examples.table.input_t1", inputs[:, 0].numpy(), batch, dims(E)),

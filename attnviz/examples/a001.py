@@ -15,6 +15,7 @@ from attnviz.examples.base import (
     fails,
     labels,
     listing,
+    notation,
     softmax_rows,
 )
 from attnviz.examples.code import c001_33
@@ -83,14 +84,9 @@ def _ex001_32() -> WorkedExample:
     points = labels("x_", n)
     return WorkedExample(
         name="001-3.2",
-        article="001",
-        section="3.2",
-        notation=(
-            (r"x_i", "q"),
-            (r"x_j", "k, v"),
-            (r"r(x_i, x_j) = x_i \cdot x_j", "scores"),
-            (r"w_{ij}", "weights"),
-            (r"y_i", "context"),
+        notation=notation(
+            r"x_i ↦ q; x_j ↦ k, v; r(x_i, x_j) = x_i \cdot x_j ↦ scores; w_{ij} ↦ weights; "
+            r"y_i ↦ context"
         ),
         inputs=(Table("examples.table.x", x, points, dims(x.shape[1])),),
         article_formulas=(
@@ -154,14 +150,9 @@ _X44 = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))  # x_1, x_2, x_3
 _Q44 = (1.0, 1.0, 1.0)
 _K44 = ((1.0, 1.0, 0.0), (0.0, 1.0, 1.0), (1.0, 0.0, 1.0))  # as used in the computation
 _KV44 = ((1.0, 1.0), (0.0, 1.0), (1.0, 0.0))  # (K_i, V_i) as listed, scalars
-_NOTATION_4 = (
-    (r"Q", "q"),
-    (r"K_i", "k"),
-    (r"V_i", "v"),
-    (r"Q \cdot K_i", "scores"),
-    (r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}}", "scaled"),
-    (r"w_i", "weights"),
-    (r"y", "context"),
+_NOTATION_4 = notation(
+    r"Q ↦ q; K_i ↦ k; V_i ↦ v; Q \cdot K_i ↦ scores; "
+    r"a_i = \frac{Q \cdot K_i}{\sqrt{d_k}} ↦ scaled; w_i ↦ weights; y ↦ context"
 )
 _FORMULAS_42 = (
     r"a_i = \mathrm{softmax}\left(\frac{Q \cdot K_i}{\sqrt{d_k}}\right)",
@@ -229,8 +220,6 @@ def _ex001_42() -> WorkedExample:
     keys = labels("K_", 3)
     return WorkedExample(
         name="001-4.2",
-        article="001",
-        section="4.2",
         notation=_NOTATION_4,
         inputs=(
             Table("examples.table.x", _X44, labels("x_", 3), dims(3)),
@@ -276,8 +265,6 @@ def _ex001_44() -> WorkedExample:
     alone = np.array([softmax_rows(np.array([[a]]))[0, 0] for a in step.scaled[0]])  # (3,)
     return WorkedExample(
         name="001-4.4",
-        article="001",
-        section="4.4",
         notation=_NOTATION_4,
         inputs=_inputs_4(_Q44),
         article_formulas=_FORMULAS_42,

@@ -19,6 +19,7 @@ from attnviz.examples.base import (
     fails,
     labels,
     listing,
+    notation,
 )
 from attnviz.examples.code import c001_52
 
@@ -75,13 +76,10 @@ def _ex001_52() -> WorkedExample:
     n, longest = ids.shape
     return WorkedExample(
         name="001-5.2",
-        article="001",
-        section="5.2",
-        notation=(
-            (r"\text{embed} = e_t", "k, v"),
-            (r"\text{attention\_scores} = s_t", "scores"),
-            (r"\text{weights} = \alpha_t", "weights"),
-            (r"\text{attended\_embed} = \textstyle\sum_t \alpha_t e_t", "context"),
+        notation=notation(
+            r"\text{embed} = e_t ↦ k, v; \text{attention\_scores} = s_t ↦ scores; "
+            r"\text{weights} = \alpha_t ↦ weights; "
+            r"\text{attended\_embed} = \textstyle\sum_t \alpha_t e_t ↦ context"
         ),
         inputs=(
             Table("examples.table.token_ids", shown.numpy(), quoted, positions),

@@ -14,6 +14,7 @@ from attnviz.examples.base import (
     fails,
     labels,
     listing,
+    notation,
 )
 from attnviz.examples.code import c002
 
@@ -47,13 +48,8 @@ def _ex002() -> WorkedExample:
     code = listing("examples.listing.c002", "4", (85, 111), c002)
     return WorkedExample(
         name="002-4",
-        article="002",
-        section="4",
-        notation=(
-            (r"h_j", "q, k, v"),
-            (r"s(i, j)", "scores"),
-            (r"\alpha_{i,j}", "weights"),
-            (r"a_i", "context"),
+        notation=notation(
+            r"h_j ↦ q, k, v; s(i, j) ↦ scores; \alpha_{i,j} ↦ weights; a_i ↦ context"
         ),
         inputs=(Table("examples.table.x", x, points, dims(d)),),
         article_formulas=(

@@ -14,6 +14,7 @@ from attnviz.examples.base import (
     dims,
     fails,
     listing,
+    notation,
     softmax_rows,
 )
 from attnviz.examples.code import c003
@@ -50,14 +51,7 @@ def _ex003() -> WorkedExample:
     one_weight = softmax_rows(one_score)  # (1, 1): exactly 1
     return WorkedExample(
         name="003-5",
-        article="003",
-        section="5",
-        notation=(
-            (r"X_i", "k, v"),
-            (r"W^\top X_i", "scores"),
-            (r"\alpha_i", "weights"),
-            (r"Y", "context"),
-        ),
+        notation=notation(r"X_i ↦ k, v; W^\top X_i ↦ scores; \alpha_i ↦ weights; Y ↦ context"),
         inputs=(
             Table("examples.table.embeddings", x, c003.WORDS, dims(2)),
             Table("examples.table.w", (w,), ("W",), dims(2)),

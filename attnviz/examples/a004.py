@@ -17,6 +17,7 @@ from attnviz.examples.base import (
     fails,
     labels,
     listing,
+    notation,
     softmax_rows,
 )
 from attnviz.examples.code import c004
@@ -59,16 +60,10 @@ def _ex004() -> WorkedExample:
     queries = labels("Q", batch)
     return WorkedExample(
         name="004-4",
-        article="004",
-        section="4",
-        notation=(
-            (r"Q = \text{hidden}\,W_1", "q"),
-            (r"K = \text{encoding}\,W_2", "k"),
-            (r"V = \text{encoding}\,W_3", "v"),
-            (r"QK^\top", "scores"),
-            (r"\frac{QK^\top}{\sqrt{d_k}}", "scaled"),
-            (r"\mathrm{softmax}(\cdot)", "weights"),
-            (r"\text{Attention}(Q, K, V)", "context"),
+        notation=notation(
+            r"Q = \text{hidden}\,W_1 ↦ q; K = \text{encoding}\,W_2 ↦ k; "
+            r"V = \text{encoding}\,W_3 ↦ v; QK^\top ↦ scores; \frac{QK^\top}{\sqrt{d_k}} ↦ scaled; "
+            r"\mathrm{softmax}(\cdot) ↦ weights; \text{Attention}(Q, K, V) ↦ context"
         ),
         inputs=(
             Table(

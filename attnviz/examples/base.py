@@ -216,12 +216,22 @@ def listing(caption: str, section: str, lines: tuple[int, int], module) -> Listi
     return Listing(caption, section, lines, module.__name__, source, buffer.getvalue())
 
 
+def notation(text: str) -> tuple[tuple[str, str], ...]:
+    """An example's notation written as the page shows it, "symbol ↦ our name; ..." (the
+    article's symbol in LaTeX; our name one of q, k, v, scores, scaled, weights, context, or a
+    few: "k, v"), as (symbol, our name) pairs."""
+    ours = {"q", "k", "v", "scores", "scaled", "weights", "context"}
+    pairs = tuple(tuple(entry.split(" ↦ ")) for entry in text.split("; "))
+    for pair in pairs:
+        if len(pair) != 2 or not set(pair[-1].split(", ")) <= ours:
+            raise ValueError(f"notation: {' ↦ '.join(pair)!r} is not 'symbol ↦ our name'")
+    return pairs
+
+
 @dataclass(frozen=True, eq=False)
 class WorkedExample:
-    name: str  # "001-4.4"
-    article: str  # "001"
-    section: str  # "4.4" (the page writes it as §4.4)
-    notation: tuple[tuple[str, str], ...]  # (article symbol in LaTeX, our name)
+    name: str  # "001-4.4": article 001, section 4.4
+    notation: tuple[tuple[str, str], ...]  # (article symbol in LaTeX, our name): notation(...)
     inputs: tuple[Table, ...]  # in the article's notation
     article_formulas: tuple[str, ...]  # LaTeX, as the article writes them
     correct_formulas: tuple[str, ...]  # LaTeX
@@ -232,6 +242,16 @@ class WorkedExample:
     failures: tuple[Failure, ...]
     errata: tuple[Erratum, ...]
     listings: tuple[Listing, ...] = ()  # the corrected code, for code examples
+
+    @property
+    def article(self) -> str:
+        """The article: "001" of "001-4.4"."""
+        return self.name.split("-", 1)[0]
+
+    @property
+    def section(self) -> str:
+        """The section: "4.4" of "001-4.4" (the page writes §4.4); article 000's is "code"."""
+        return self.name.split("-", 1)[1]
 
     @property
     def title(self) -> str:
