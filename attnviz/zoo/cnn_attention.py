@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from attnviz import attention, loading
 from attnviz.loading import trained
 from attnviz.trace import DigitTrace
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 SIDE = 28  # MNIST pictures are 28 × 28
@@ -87,7 +88,7 @@ class Loaded:
 
 def load(name: str = "digits") -> Loaded:
     """models/digits/ read strictly (see loading.trained.load_strict)."""
-    folder = trained.model_dir(name)
+    folder = registry.model_dir(name)
     config = DigitsConfig.from_dict(trained.read_config(folder))
     model = trained.load_strict(DigitsCNN(config), folder / "model.safetensors")
     device = loading.pick_device()

@@ -28,6 +28,7 @@ from attnviz import attention, images, opentrace
 from attnviz.errors import InputError
 from attnviz.loading import DTYPE, onnx_reader, pick_device
 from attnviz.trace import ImageTrace
+from attnviz.zoo import registry
 
 NAME = "dinov2"
 # A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
@@ -254,8 +255,8 @@ class ImageModel:
 
 
 def load(name: str = NAME) -> ImageModel:
-    """Read the ONNX weights and build the model (loading.ModelMissing if not installed)."""
-    tensors, facts = onnx_reader.read()
+    """Read the ONNX weights and build the model (registry.ModelMissing if not installed)."""
+    tensors, facts = onnx_reader.read(registry.package_file(name, registry.MODELS[name].files[0]))
     return ImageModel(tensors, facts, DinoConfig())
 
 

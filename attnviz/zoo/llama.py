@@ -35,6 +35,7 @@ from attnviz import loading
 from attnviz.attention import to_numpy
 from attnviz.bpe import ByteBPE
 from attnviz.trace import DecoderTrace
+from attnviz.zoo import registry
 
 
 @dataclass(frozen=True)
@@ -331,11 +332,10 @@ class Decoder:
 
 
 def load() -> Decoder:
-    """SmolLM2-135M-Instruct from its GGUF; raises loading.ModelMissing if not installed."""
+    """SmolLM2-135M-Instruct from its GGUF; raises registry.ModelMissing if not installed."""
     from attnviz.loading.gguf_reader import CONTROL, build_tokenizer, read_llama
 
-    source = loading.MODELS["smollm2"]
-    gguf = read_llama(loading.package_file("smollm2", source.files[0]))
+    gguf = read_llama(registry.package_file("smollm2", registry.MODELS["smollm2"].files[0]))
     h = gguf.header
     # the header's hyperparameters under the same names (it also has rope_dims, checked below)
     config = LlamaConfig(**{f.name: getattr(h, f.name) for f in fields(LlamaConfig)})

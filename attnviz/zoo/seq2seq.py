@@ -28,6 +28,7 @@ from attnviz import attention, dateforms, loading
 from attnviz.errors import InputError
 from attnviz.loading.safetensors_reader import read_strict
 from attnviz.trace import AttentionStep
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 PAD, UNKNOWN = 0, 1  # input ids; the characters of config.input_chars start at 2
@@ -266,8 +267,8 @@ def load(name: str, folder: Path | None = None) -> Seq2Seq:
         folder: read from here instead of models/NAME/ (a recipe's fresh output).
     """
     if folder is None:
-        config_path = loading.package_file(name, "config.json")
-        weights_path = loading.package_file(name, "model.safetensors")
+        config_path = registry.package_file(name, "config.json")
+        weights_path = registry.package_file(name, "model.safetensors")
     else:
         config_path, weights_path = folder / "config.json", folder / "model.safetensors"
     config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])

@@ -22,10 +22,10 @@ from attnviz.figures import generate as figs
 from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell, head_lines, mark_cell, overview
-from attnviz.loading import ModelMissing
 from attnviz.ui import cache, charts, present, replay, turns
 from attnviz.ui import state as links
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.zoo.registry import ModelMissing
 
 CANDIDATES = 15  # bars in the next-token chart
 STREAM_EVERY = 0.5  # seconds between redraws of a generation's text while it streams

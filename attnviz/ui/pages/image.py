@@ -13,11 +13,11 @@ from attnviz.errors import InputError
 from attnviz.figures import image as figs
 from attnviz.i18n import LANGS
 from attnviz.i18n import t as t_in
-from attnviz.loading import ModelMissing
 from attnviz.ui import charts, photos, present, state
 from attnviz.ui.common import render_breakdown, show_error, t
 from attnviz.views import image as views
 from attnviz.zoo import dinov2
+from attnviz.zoo.registry import ModelMissing
 
 QUERY = "image_query"  # session key: -1 for CLS, else a patch index 0..255
 CLS = -1
