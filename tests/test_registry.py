@@ -72,6 +72,27 @@ def test_a_bad_seq2seq_config_raises():
         Seq2SeqConfig(score="general", input_chars="abc", embed=0)
 
 
+
+def test_every_config_json_becomes_a_config_one_way_and_raises_valueerror():
+    """One reader for every family's config.json (loading.trained.as_config): a wrong key, a
+    missing one or a bad value is a ValueError, never a TypeError."""
+    from attnviz.loading.trained import as_config
+    from attnviz.zoo.cnn_attention import DigitsConfig
+    from attnviz.zoo.seq2seq import Seq2SeqConfig
+
+    good = {"name": "digits", "channels": [8, 16], "key_width": 4, "classes": 10}
+    config = as_config(DigitsConfig, good)
+    assert config.channels == (8, 16) and hash(config)  # JSON lists become tuples: hashable
+    with pytest.raises(ValueError, match="unknown keys \\['colour'\\]"):
+        as_config(DigitsConfig, {**good, "colour": 1})
+    assert as_config(DigitsConfig, {**good, "colour": 1}, unread=["colour"]) == config
+    with pytest.raises(ValueError, match="missing keys \\['classes'\\]"):
+        as_config(DigitsConfig, {k: v for k, v in good.items() if k != "classes"})
+    with pytest.raises(ValueError):
+        as_config(DigitsConfig, {**good, "classes": 0})
+    assert as_config(Seq2SeqConfig, {"score": "general", "input_chars": "ab"}).embed == 32
+
+
 @pytest.mark.parametrize(
     ("name", "request_"),
     [

@@ -61,12 +61,6 @@ class ClassifierConfig:
         """Width of the vectors the attention pools: D, or H after an LSTM."""
         return self.hidden or self.embed
 
-    @classmethod
-    def from_dict(cls, config: dict) -> ClassifierConfig:
-        """config.json, less what the recipe measured (`held_out`: see `held_out` below)."""
-        fields = {k: v for k, v in config.items() if k != "held_out"}
-        return cls(**{**fields, "labels": tuple(config["labels"])})
-
 
 class Classifier(nn.Module):
     def __init__(self, config: ClassifierConfig) -> None:
@@ -124,7 +118,8 @@ class Loaded:
 def load(name: str) -> Loaded:
     """models/NAME/ read strictly (see loading.trained.load_strict)."""
     folder = registry.model_dir(name)
-    config = ClassifierConfig.from_dict(trained.read_config(folder))
+    # config.json, less what the recipe measured (`held_out`: see `held_out` below)
+    config = trained.as_config(ClassifierConfig, trained.read_config(folder), unread=["held_out"])
     if config.name != name:
         raise ValueError(f"{folder}: config names {config.name!r}, expected {name!r}")
     model = trained.load_strict(Classifier(config), folder / "model.safetensors")

@@ -46,10 +46,6 @@ class DigitsConfig:
         """S: the feature map's side after two 2 × 2 poolings."""
         return SIDE // 4
 
-    @classmethod
-    def from_dict(cls, config: dict) -> DigitsConfig:
-        return cls(**{**config, "channels": tuple(config["channels"])})
-
 
 class DigitsCNN(nn.Module):
     def __init__(self, config: DigitsConfig) -> None:
@@ -89,7 +85,7 @@ class Loaded:
 def load(name: str = "digits") -> Loaded:
     """models/digits/ read strictly (see loading.trained.load_strict)."""
     folder = registry.model_dir(name)
-    config = DigitsConfig.from_dict(trained.read_config(folder))
+    config = trained.as_config(DigitsConfig, trained.read_config(folder))
     model = trained.load_strict(DigitsCNN(config), folder / "model.safetensors")
     device = loading.pick_device()
     return Loaded(config, model.to(device).eval(), device)

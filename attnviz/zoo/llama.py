@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -34,27 +34,24 @@ from torch.nn import functional as F
 from attnviz import loading
 from attnviz.attention import to_numpy
 from attnviz.bpe import ByteBPE
+from attnviz.loading.gguf_reader import LlamaHeader
 from attnviz.trace import DecoderTrace
 from attnviz.zoo import registry
 
 
 @dataclass(frozen=True)
-class LlamaConfig:
-    vocab: int
-    width: int  # D
-    layers: int  # L
-    heads: int  # H, query heads
-    kv_heads: int  # key/value heads
-    ffn: int
-    context: int
-    rope_base: float
-    eps: float
+class LlamaConfig(LlamaHeader):
+    """The GGUF's hyperparameters (gguf_reader.LlamaHeader), checked for this forward."""
 
     def __post_init__(self) -> None:
         if self.width % self.heads or self.heads % self.kv_heads:
             raise ValueError("width must split into heads, and heads into key/value heads")
         if self.head_width % 2:
             raise ValueError("RoPE needs an even head width")
+        if self.rope_dims != self.head_width:
+            raise ValueError(
+                f"RoPE over {self.rope_dims} of {self.head_width} dims is not supported"
+            )
 
     @property
     def head_width(self) -> int:  # Dh
@@ -336,11 +333,7 @@ def load() -> Decoder:
     from attnviz.loading.gguf_reader import CONTROL, build_tokenizer, read_llama
 
     gguf = read_llama(registry.package_file("smollm2", registry.MODELS["smollm2"].files[0]))
-    h = gguf.header
-    # the header's hyperparameters under the same names (it also has rope_dims, checked below)
-    config = LlamaConfig(**{f.name: getattr(h, f.name) for f in fields(LlamaConfig)})
-    if h.rope_dims != config.head_width:
-        raise ValueError(f"RoPE over {h.rope_dims} of {config.head_width} dims is not supported")
+    config = LlamaConfig(**asdict(gguf.header))
     names = {
         "attn_norm.weight": "attn_norm.weight",
         "attn_q.weight": "q.weight",

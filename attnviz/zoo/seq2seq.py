@@ -26,6 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnviz import attention, dateforms, loading
 from attnviz.errors import InputError
+from attnviz.loading import trained
 from attnviz.loading.safetensors_reader import read_strict
 from attnviz.trace import AttentionStep
 from attnviz.zoo import registry
@@ -271,7 +272,7 @@ def load(name: str, folder: Path | None = None) -> Seq2Seq:
         weights_path = registry.package_file(name, "model.safetensors")
     else:
         config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-    config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
+    config = trained.as_config(Seq2SeqConfig, json.loads(config_path.read_text("utf-8"))["model"])
     model = Seq2Seq(config)
     model.load_state_dict(read_strict(weights_path, expected_shapes(config)), strict=True)
     return model.to(loading.pick_device()).eval()
