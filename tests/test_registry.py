@@ -72,7 +72,6 @@ def test_a_bad_seq2seq_config_raises():
         Seq2SeqConfig(score="general", input_chars="abc", embed=0)
 
 
-
 def test_every_config_json_becomes_a_config_one_way_and_raises_valueerror():
     """One reader for every family's config.json (loading.trained.as_config): a wrong key, a
     missing one or a bad value is a ValueError, never a TypeError."""
