@@ -214,7 +214,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     generation.check_max_new(args.max_new_tokens)
     decoder = llama.load()
-    prompt = generation.prepare(decoder, args.text, chat=args.chat)
+    prompt = decoder.prompt(args.text, chat=args.chat)
     if prompt.dropped:
         print(
             t("generate.cut", args.lang, dropped=prompt.dropped, kept=len(prompt.ids)),

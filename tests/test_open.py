@@ -244,7 +244,7 @@ def test_the_generate_pages_download_opens_with_its_breakdown(smollm2):
     from attnviz import attention, generation
     from attnviz.engine import Engine
 
-    prompt = generation.prepare(smollm2, "The capital of France is")
+    prompt = smollm2.prompt("The capital of France is")
     engine = Engine(smollm2.net, smollm2.tokenizer.eos)
     gen = engine.result(engine.submit(prompt, generation.Sampling(greedy=True), 3), 600)
     arrays = generation.arrays(gen, smollm2.tokenizer.labels(gen.ids))

@@ -28,7 +28,7 @@ from torch import nn
 
 from attnviz import attention, images, loading, opentrace
 from attnviz.errors import InputError
-from attnviz.loading import DTYPE, onnx_reader
+from attnviz.loading import onnx_reader
 from attnviz.loading.onnx_reader import OnnxLayoutError
 from attnviz.trace import ImageTrace
 from attnviz.zoo import registry
@@ -189,7 +189,7 @@ class ImageModel(nn.Module):
         pixel_values = np.asarray(pixel_values, dtype=np.float32)
         if pixel_values.shape != (3, cfg.size, cfg.size) or not np.isfinite(pixel_values).all():
             raise InputError("error.image_model_input", shape=tuple(pixel_values.shape))
-        pixels = torch.from_numpy(pixel_values).to(self.device, DTYPE)[None]  # (1, 3, 224, 224)
+        pixels = torch.from_numpy(pixel_values).to(self.device, loading.DTYPE)[None]  # (1, 3, S, S)
         t, d, h, dh = cfg.tokens, cfg.width, cfg.heads, cfg.head_width
 
         # 1. patch embedding: a stride-14 convolution is a linear map of each 14 x 14 patch

@@ -33,10 +33,13 @@ from torch.nn import functional as F
 
 from attnviz import loading
 from attnviz.attention import to_numpy
-from attnviz.bpe import ByteBPE
+from attnviz.bpe import ByteBPE, clean_prompt
+from attnviz.errors import InputError
 from attnviz.loading.gguf_reader import LlamaHeader
 from attnviz.trace import DecoderTrace
 from attnviz.zoo import registry
+
+MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,13 @@ class Llama(nn.Module):
         return out
 
 
+@dataclass(frozen=True)
+class Prompt:
+    ids: np.ndarray  # (P,) the ids the model reads
+    dropped: int  # tokens cut from the front because the prompt was longer than MAX_PROMPT
+    text: str  # what the model reads (the chat template applied when chat)
+
+
 @dataclass(frozen=True, eq=False)
 class Decoder:
     """The tokenizer and the network: what the page, the CLI and the benchmarks load."""
@@ -326,6 +336,17 @@ class Decoder:
     @property
     def config(self) -> LlamaConfig:
         return self.net.config
+
+    def prompt(self, text: str | None, *, chat: bool = False) -> Prompt:
+        """The prompt's ids; a prompt over MAX_PROMPT tokens keeps its last MAX_PROMPT."""
+        text = clean_prompt(text)
+        if chat:
+            text = self.tokenizer.chat(text)
+        ids = self.tokenizer.encode(text)
+        if len(ids) == 0:
+            raise InputError("error.generate_empty")
+        dropped = max(0, len(ids) - MAX_PROMPT)
+        return Prompt(ids[dropped:], dropped, text)
 
 
 def load() -> Decoder:

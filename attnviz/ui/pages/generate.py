@@ -127,7 +127,7 @@ except InputError as exc:
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button(t("generate.start"), type="primary", key="gen_start"):
     try:  # checked before the old generation goes: a bad value keeps what is shown
-        prompt = generation.prepare(decoder, text, chat=mode == "chat")
+        prompt = decoder.prompt(text, chat=mode == "chat")
         generation.check_seed(int(seed))
     except InputError as exc:
         show_error(exc)
