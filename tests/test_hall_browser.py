@@ -19,8 +19,8 @@ from conftest import PAGES, ROOT, needs_chromium
 from playwright.sync_api import expect
 from test_lecture_browser import page, params, settle  # noqa: F401 (page: fixture)
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -97,7 +97,7 @@ def shoot(page, name: str) -> None:  # noqa: F811
 
 
 def installed(model: str) -> bool:
-    return loading.installed(model)
+    return registry.installed(model)
 
 
 @pytest.mark.parametrize("name", list(MODEL_PAGES))

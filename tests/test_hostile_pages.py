@@ -15,15 +15,16 @@ from conftest import open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from attnviz import loading, matrices, text
+from attnviz import matrices, text
 from attnviz.errors import InputError
 from attnviz.i18n import LANGS, t
+from attnviz.zoo import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("home", *conftest.PAGES)
 needs = {
-    name: pytest.mark.skipif(not loading.installed(name), reason=f"{name} is not installed")
-    for name in loading.MODELS
+    name: pytest.mark.skipif(not registry.installed(name), reason=f"{name} is not installed")
+    for name in registry.MODELS
 }
 
 

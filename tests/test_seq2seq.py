@@ -13,16 +13,16 @@ import torch
 from conftest import open_app
 from safetensors.torch import load_file, save_file
 
-from attnviz import attention, dateforms, loading
+from attnviz import attention, dateforms
 from attnviz.__main__ import main
 from attnviz.errors import InputError
 from attnviz.train import dates
-from attnviz.zoo import seq2seq
+from attnviz.zoo import registry, seq2seq
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("dates-additive", "dates-general")
 pytestmark = pytest.mark.skipif(
-    not all(loading.installed(name) for name in NAMES),
+    not all(registry.installed(name) for name in NAMES),
     reason="models/dates-*/ missing: python -m attnviz.train dates-additive (and dates-general)",
 )
 
@@ -52,7 +52,7 @@ def test_held_out_days_are_never_trained_on():
 
 
 def test_loading_is_strict(models, tmp_path):
-    folder = loading.package_file("dates-additive", "config.json").parent
+    folder = registry.package_file("dates-additive", "config.json").parent
     (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
     tensors = load_file(folder / "model.safetensors")
     save_file(tensors, tmp_path / "model.safetensors")
@@ -79,7 +79,7 @@ def test_held_out_accuracy_on_a_small_sample(models, name):
     _, held_days = dates.split()
     accuracy = dates.evaluate(models[name], dates.held_out_set(held_days, per_form=25))
     overall = float(np.mean(list(accuracy.values())))
-    stated = json.loads(loading.package_file(name, "config.json").read_text())["held_out"]
+    stated = json.loads(registry.package_file(name, "config.json").read_text())["held_out"]
     assert stated["overall"] >= (0.99 if name == "dates-additive" else 0.9)
     assert overall >= stated["overall"] - 0.02, accuracy
     assert min(accuracy.values()) >= 0.9, accuracy

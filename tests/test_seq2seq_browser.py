@@ -5,14 +5,14 @@ import pytest
 from conftest import needs_chromium
 from playwright.sync_api import expect
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
     pytest.mark.skipif(
-        not loading.installed("dates-additive"), reason="models/dates-additive/ missing"
+        not registry.installed("dates-additive"), reason="models/dates-additive/ missing"
     ),
 ]
 

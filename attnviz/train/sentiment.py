@@ -23,8 +23,9 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from attnviz.loading import data, trained
+from attnviz.loading import data
 from attnviz.train.save import Clock, machine, run, seed_everything, step, write
+from attnviz.zoo import registry
 from attnviz.zoo.classifier import PAD, UNK, Classifier, ClassifierConfig, batch, encode
 
 # name -> (kind, language); the data sets of a language are data.CORPORA[language]
@@ -102,7 +103,7 @@ def train_tokenizer(texts: list[str], language: str) -> Tokenizer:
 
 def shared_tokenizer(language: str) -> Path:
     """The language's tokenizer, written by the pooling model's recipe."""
-    path = trained.model_dir(f"sentiment-{language}") / "tokenizer.json"
+    path = registry.model_dir(f"sentiment-{language}") / "tokenizer.json"
     if not path.is_file():
         raise SystemExit(
             f"{path} is missing: run python -m attnviz.train sentiment-{language} first"

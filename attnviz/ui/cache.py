@@ -229,6 +229,6 @@ def default_generation(language: str, new: int):
     session that has not generated yet."""
     from attnviz import generation, i18n
 
-    prompt = generation.prepare(get_model("smollm2"), i18n.t("generate.sample_prompt", language))
+    prompt = get_model("smollm2").prompt(i18n.t("generate.sample_prompt", language))
     engine = get_engine()
     return engine.result(engine.submit(prompt, generation.Sampling(), new))

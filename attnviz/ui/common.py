@@ -41,7 +41,7 @@ def labeler(prefix: str):
 
 def show_error(exc: Exception) -> None:
     """A clear message in the user's language instead of a traceback."""
-    from attnviz.loading import ModelMissing
+    from attnviz.zoo.registry import ModelMissing
 
     if isinstance(exc, InputError):
         st.error(t(exc.key, **exc.params), icon="⚠️")

@@ -41,7 +41,7 @@ def start(engine, decoder, text: str, chat: bool, sampling, max_new: int, seed: 
     tokens = links.recall("gen_toks", TOKENS, [], codec)
     if "gen_handle" in state or not tokens or len(tokens) > generation.MAX_NEW:
         return False
-    prompt = generation.prepare(decoder, text, chat=chat)
+    prompt = decoder.prompt(text, chat=chat)
     target = max(max_new, len(tokens))  # "Next" may have gone past the linked limit
     state.gen_handle = engine.submit(
         prompt, sampling, target, generation.check_seed(seed), script=tokens
@@ -64,7 +64,7 @@ def made_by(gen, decoder, text: str, chat: bool, sampling, seed: int) -> bool:
     """Whether the page's prompt and settings (what a link carries) still make `gen`: edited
     since, they would replay its tokens after another prompt."""
     try:
-        ids = tuple(generation.prepare(decoder, text, chat=chat).ids)
+        ids = tuple(decoder.prompt(text, chat=chat).ids)
     except InputError:
         return False
     if sampling.greedy or gen.sampling.greedy:

@@ -32,13 +32,14 @@ from attnviz.loading.e5q4 import dequantize_q4
 from attnviz.loading.safetensors_reader import read_strict
 from attnviz.text import Encoded, UnigramTokenizer, WordPieceTokenizer
 from attnviz.trace import TextTrace
+from attnviz.zoo import registry
 
 NAMES = ("minilm", "e5")
 
 
 @dataclass(frozen=True)
 class BertConfig:
-    name: str  # our short model name, as in loading.MODELS
+    name: str  # our short model name, as in registry.MODELS
     vocab: int  # rows of the word embedding
     width: int  # D
     layers: int  # L
@@ -245,7 +246,7 @@ def hf_name(ours: str) -> str:
 
 
 def _load_minilm() -> TextModel:
-    hf_path = loading.package_file("minilm", "model/config.json")
+    hf_path = registry.package_file("minilm", "model/config.json")
     hf = json.loads(hf_path.read_text("utf-8"))
     for key, value in HF_ARCHITECTURE.items():
         if hf.get(key, value) != value:
@@ -262,11 +263,11 @@ def _load_minilm() -> TextModel:
         "pooler.dense.weight": (d, d),
         "pooler.dense.bias": (d,),
     }
-    path = loading.package_file("minilm", "model/model.safetensors")
+    path = registry.package_file("minilm", "model/model.safetensors")
     tensors = read_strict(path, {hf_name(key): shape for key, shape in shapes.items()}, unused)
     state = {key: tensors[hf_name(key)] for key in shapes}
     net = loading.assemble(lambda: Bert(config, loading.table(config.vocab, config.width)), state)
-    tokenizer = WordPieceTokenizer(loading.package_file("minilm", "model/tokenizer.json"))
+    tokenizer = WordPieceTokenizer(registry.package_file("minilm", "model/tokenizer.json"))
     if tokenizer.vocab_size != config.vocab:
         raise ValueError("tokenizer.json and config.json disagree on the vocabulary size")
     return TextModel("minilm", tokenizer, net.to(loading.pick_device()).eval())
@@ -288,7 +289,7 @@ _E5_LAYER_KEYS = {
 def _load_e5() -> TextModel:
     from attnviz.loading.e5q4 import read_e5
 
-    f = read_e5(loading.package_file("e5", "e5-small-q4.bin"))
+    f = read_e5(registry.package_file("e5", "e5-small-q4.bin"))
     h = f.header
     config = BertConfig(name="e5", **{key: getattr(h, key) for key in HF_CONFIG})  # same names
 
@@ -312,7 +313,7 @@ def _load_e5() -> TextModel:
 
 
 def load(name: str) -> TextModel:
-    """The text model `name` ("minilm" | "e5"); raises loading.ModelMissing if not installed."""
+    """The text model `name` ("minilm" | "e5"); raises registry.ModelMissing if not installed."""
     if name == "minilm":
         return _load_minilm()
     if name == "e5":

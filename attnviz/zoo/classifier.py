@@ -27,6 +27,7 @@ from attnviz import attention, loading, text
 from attnviz.errors import InputError
 from attnviz.loading import trained
 from attnviz.trace import ClassifierTrace
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 KINDS = ("pooling", "lstm")
@@ -59,12 +60,6 @@ class ClassifierConfig:
     def width(self) -> int:
         """Width of the vectors the attention pools: D, or H after an LSTM."""
         return self.hidden or self.embed
-
-    @classmethod
-    def from_dict(cls, config: dict) -> ClassifierConfig:
-        """config.json, less what the recipe measured (`held_out`: see `held_out` below)."""
-        fields = {k: v for k, v in config.items() if k != "held_out"}
-        return cls(**{**fields, "labels": tuple(config["labels"])})
 
 
 class Classifier(nn.Module):
@@ -122,8 +117,9 @@ class Loaded:
 
 def load(name: str) -> Loaded:
     """models/NAME/ read strictly (see loading.trained.load_strict)."""
-    folder = trained.model_dir(name)
-    config = ClassifierConfig.from_dict(trained.read_config(folder))
+    folder = registry.model_dir(name)
+    # config.json, less what the recipe measured (`held_out`: see `held_out` below)
+    config = trained.as_config(ClassifierConfig, trained.read_config(folder), unread=["held_out"])
     if config.name != name:
         raise ValueError(f"{folder}: config names {config.name!r}, expected {name!r}")
     model = trained.load_strict(Classifier(config), folder / "model.safetensors")
@@ -137,7 +133,7 @@ def load(name: str) -> Loaded:
 def held_out(name: str) -> dict:
     """What the recipe measured on the held-out texts (config.json's `held_out`): accuracy and
     count overall, and per data set its name, package, domain, accuracy and count."""
-    return trained.read_config(trained.model_dir(name))["held_out"]
+    return trained.read_config(registry.model_dir(name))["held_out"]
 
 
 def _has_words(tokens: list[str]) -> bool:
@@ -194,7 +190,7 @@ def notes(name: str, request) -> tuple:
     """The sentiment page's note when the text looks written in the other language."""
     from attnviz.images import Notice
 
-    language = trained.read_config(trained.model_dir(name))["language"]
+    language = trained.read_config(registry.model_dir(name))["language"]
     if other_language(language, request.text):
         return (Notice(f"sentiment.other_language_{language}", {}),)
     return ()

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from attnviz import attention, loading
 from attnviz.loading import trained
 from attnviz.trace import DigitTrace
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 SIDE = 28  # MNIST pictures are 28 × 28
@@ -44,10 +45,6 @@ class DigitsConfig:
     def side(self) -> int:
         """S: the feature map's side after two 2 × 2 poolings."""
         return SIDE // 4
-
-    @classmethod
-    def from_dict(cls, config: dict) -> DigitsConfig:
-        return cls(**{**config, "channels": tuple(config["channels"])})
 
 
 class DigitsCNN(nn.Module):
@@ -87,8 +84,8 @@ class Loaded:
 
 def load(name: str = "digits") -> Loaded:
     """models/digits/ read strictly (see loading.trained.load_strict)."""
-    folder = trained.model_dir(name)
-    config = DigitsConfig.from_dict(trained.read_config(folder))
+    folder = registry.model_dir(name)
+    config = trained.as_config(DigitsConfig, trained.read_config(folder))
     model = trained.load_strict(DigitsCNN(config), folder / "model.safetensors")
     device = loading.pick_device()
     return Loaded(config, model.to(device).eval(), device)

@@ -17,17 +17,21 @@ The forward stores nothing on the model: it returns (saliency, ImageTrace).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
-from attnviz import attention, images, opentrace
+from attnviz import attention, images, loading, opentrace
 from attnviz.errors import InputError
-from attnviz.loading import DTYPE, onnx_reader, pick_device
+from attnviz.loading import onnx_reader
+from attnviz.loading.onnx_reader import OnnxLayoutError
 from attnviz.trace import ImageTrace
+from attnviz.zoo import registry
 
 NAME = "dinov2"
 # A patch is an "artifact" (Darcet et al. 2024, "Vision Transformers Need Registers") when its
@@ -38,10 +42,13 @@ NAME = "dinov2"
 # sample photos one patch takes ~40x in layer 1 and 10-15x in layers 8-10).
 ARTIFACT_FACTOR = 2.0
 SINK_FACTOR = 8.0
+DECODER = (256, 128, 64)  # the decoder's channels after each of its upconvs
 
-
-# The ONNX file's names -> ours: the embeddings and final norm, then one layer's
-# (backbone.encoder.layer.{i}.NAME -> layers.{i}.ONNX_LAYER[NAME]); the decoder keeps its names.
+# The checkpoint key map. The ONNX file's names -> ours: the embeddings and final norm, then one
+# layer's (backbone.encoder.layer.{i}.NAME -> layers.{i}.ONNX_LAYER[NAME]); the decoder keeps its
+# names. The position embeddings are two anonymous tensors (CLS row and the 37 x 37 grid), found
+# by following the graph from its cubic `Resize` node (see `positions`).
+PREFIX = "backbone.encoder.layer"
 ONNX_NAMES = {
     "backbone.embeddings.patch_embeddings.projection": "patch",
     "backbone.embeddings.cls_token": "cls",
@@ -65,14 +72,14 @@ def our_name(onnx_name: str) -> str:
     """Our name of one of the file's tensors: backbone.encoder.layer.3.mlp.fc1.bias ->
     layers.3.up.bias, backbone.layernorm.weight -> ln.weight; the decoder's stay."""
     table, prefix, rest = ONNX_NAMES, "", onnx_name
-    if onnx_name.startswith(onnx_reader.PREFIX + "."):
-        i, rest = onnx_name.removeprefix(onnx_reader.PREFIX + ".").split(".", 1)
+    if onnx_name.startswith(PREFIX + "."):
+        i, rest = onnx_name.removeprefix(PREFIX + ".").split(".", 1)
         table, prefix = ONNX_LAYER, f"layers.{i}."
     for theirs, ours in table.items():
         if rest == theirs or rest.startswith(theirs + "."):
             return prefix + ours + rest.removeprefix(theirs)
     if table is ONNX_LAYER:
-        raise onnx_reader.OnnxLayoutError(f"{onnx_name} has no role in a layer")
+        raise OnnxLayoutError(f"{onnx_name} has no role in a layer")
     return onnx_name
 
 
@@ -117,66 +124,61 @@ def patch_labels(grid: int) -> tuple[str, ...]:
     return ("CLS",) + tuple(f"r{r}c{c}" for r in range(grid) for c in range(grid))
 
 
-class ImageModel:
-    """DINOv2 ViT-S/14 + saliency decoder on `device`; immutable after creation."""
+class Dense(nn.Module):
+    """x @ W + b with W kept [in, out], as the ONNX file stores it: one fused pass."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], facts: dict, config: DinoConfig) -> None:
-        want = {
-            "eps": config.eps,
-            "head_width": config.head_width,
-            "bn_eps": config.bn_eps,
-            "upconvs": config.upconvs,
-            "softmaxes": config.layers,
-        }
-        for key, value in want.items():
-            if not np.isclose(facts[key], value, rtol=1e-6, atol=0):
-                raise onnx_reader.OnnxLayoutError(f"graph {key} = {facts[key]}, config {value}")
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(d_in, d_out))
+        self.bias = nn.Parameter(torch.empty(d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, x, self.weight)
+
+
+class Block(nn.Module):
+    """One pre-LN block with layer-scale: x + ls1 * attn(LN(x)), then x + ls2 * mlp(LN(x))."""
+
+    def __init__(self, c: DinoConfig) -> None:
+        super().__init__()
+        d = c.width
+        self.ln1, self.ln2 = nn.LayerNorm(d, eps=c.eps), nn.LayerNorm(d, eps=c.eps)
+        self.q, self.k, self.v, self.out = (Dense(d, d) for _ in range(4))
+        self.up, self.down = Dense(d, c.ffn), Dense(c.ffn, d)
+        self.ls1, self.ls2 = nn.Parameter(torch.empty(d)), nn.Parameter(torch.empty(d))
+
+
+class ImageModel(nn.Module):
+    """DINOv2 ViT-S/14 + saliency decoder; built by `load`, holding no results."""
+
+    def __init__(self, config: DinoConfig) -> None:
+        super().__init__()
+        c, d = config, config.width
         self.config = config
-        self.device = pick_device()
-        tensors = dict(tensors)
-        pos = onnx_reader.resize_positions(tensors.pop(onnx_reader.POS), config.grid)
-        self._w = {  # by our names (ONNX_NAMES), as the forward reads them
-            our_name(name): torch.from_numpy(np.array(value, np.float32)).to(self.device, DTYPE)
-            for name, value in tensors.items()
-        }
-        self._pos = torch.from_numpy(pos[0]).to(self.device, DTYPE)  # (T, D)
+        self.patch = nn.Conv2d(3, d, c.patch, stride=c.patch)
+        self.cls = nn.Parameter(torch.empty(1, 1, d))
+        self.pos = nn.Parameter(torch.empty(c.tokens, d))  # resized to this input size
+        self.layers = nn.ModuleList(Block(c) for _ in range(c.layers))
+        self.ln = nn.LayerNorm(d, eps=c.eps)
+        channels = (d, *DECODER)
+        self.decoder = nn.ModuleDict({"final_conv": nn.Conv2d(channels[-1], 1, 1)})
+        for j in range(1, c.upconvs + 1):
+            self.decoder[f"upconv{j}"] = nn.ConvTranspose2d(
+                channels[j - 1], channels[j], 4, stride=2, padding=1
+            )
+            self.decoder[f"bn{j}"] = nn.BatchNorm2d(channels[j], eps=c.bn_eps)
 
-    def _p(self, name: str) -> torch.Tensor:
-        return self._w[name]
-
-    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        # The ONNX weights are stored [in, out]: x @ W + b, no transpose; one fused pass.
-        return torch.addmm(self._w[f"{name}.bias"], x, self._w[f"{name}.weight"])
-
-    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        d = self.config.width
-        return F.layer_norm(
-            x, (d,), self._w[f"{name}.weight"], self._w[f"{name}.bias"], self.config.eps
-        )
+    @property
+    def device(self) -> torch.device:
+        return self.cls.device
 
     def _decoder(self, patches: torch.Tensor) -> torch.Tensor:
         """(P, D) final patch tokens -> (size, size) saliency in [0, 1]."""
-        cfg = self.config
+        cfg, dec = self.config, self.decoder
         x = patches.T.reshape(1, cfg.width, cfg.grid, cfg.grid)  # (1, D, 16, 16)
         for j in range(1, cfg.upconvs + 1):
-            x = F.conv_transpose2d(
-                x,
-                self._p(f"decoder.upconv{j}.weight"),
-                self._p(f"decoder.upconv{j}.bias"),
-                stride=2,
-                padding=1,
-            )  # (1, C, 2h, 2w)
-            x = F.batch_norm(
-                x,
-                self._p(f"decoder.bn{j}.running_mean"),
-                self._p(f"decoder.bn{j}.running_var"),
-                self._p(f"decoder.bn{j}.weight"),
-                self._p(f"decoder.bn{j}.bias"),
-                training=False,
-                eps=cfg.bn_eps,
-            )
-            x = F.relu(x)
-        x = F.conv2d(x, self._p("decoder.final_conv.weight"), self._p("decoder.final_conv.bias"))
+            x = F.relu(dec[f"bn{j}"](dec[f"upconv{j}"](x)))  # (1, C, 2h, 2w)
+        x = dec["final_conv"](x)  # (1, 1, 128, 128)
         x = F.interpolate(x, size=(cfg.size, cfg.size), mode="bilinear", align_corners=False)
         return torch.sigmoid(x)[0, 0]  # (size, size)
 
@@ -187,43 +189,31 @@ class ImageModel:
         pixel_values = np.asarray(pixel_values, dtype=np.float32)
         if pixel_values.shape != (3, cfg.size, cfg.size) or not np.isfinite(pixel_values).all():
             raise InputError("error.image_model_input", shape=tuple(pixel_values.shape))
-        pixels = torch.from_numpy(pixel_values).to(self.device, DTYPE)[None]  # (1, 3, 224, 224)
+        pixels = torch.from_numpy(pixel_values).to(self.device, loading.DTYPE)[None]  # (1, 3, S, S)
         t, d, h, dh = cfg.tokens, cfg.width, cfg.heads, cfg.head_width
 
         # 1. patch embedding: a stride-14 convolution is a linear map of each 14 x 14 patch
-        x = F.conv2d(
-            pixels,
-            self._p("patch.weight"),
-            self._p("patch.bias"),
-            stride=cfg.patch,
-        )  # (1, D, 16, 16)
+        x = self.patch(pixels)  # (1, D, 16, 16)
         x = x.flatten(2)[0].T  # (P, D), row-major patches
-        cls = self._p("cls").reshape(1, d)  # (1, D)
-        x = torch.cat([cls, x], dim=0) + self._pos  # (T, D)
+        x = torch.cat([self.cls.reshape(1, d), x], dim=0) + self.pos  # (T, D)
 
         hidden = [x]
         layers = []
         allowed = np.ones((t, t), dtype=bool)  # every patch sees every patch
-        for i in range(cfg.layers):
-            p = f"layers.{i}"
-            y = self._norm(x, f"{p}.ln1")  # (T, D)
-            q = self._linear(y, f"{p}.q")  # (T, D)
-            k = self._linear(y, f"{p}.k")
-            v = self._linear(y, f"{p}.v")
-            q = q.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
-            k = k.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
-            v = v.view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+        for block in self.layers:
+            y = block.ln1(x)  # (T, D)
+            q = block.q(y).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+            k = block.k(y).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
+            v = block.v(y).view(t, h, dh).transpose(0, 1)  # (H, T, Dh)
             steps = attention.heads(q, k, v)
             layers.append(attention.layer_trace(steps, allowed))
             context = steps.context.transpose(0, 1).reshape(t, d)  # (T, D)
-            out = self._linear(context, f"{p}.out")
-            x = x + self._p(f"{p}.ls1") * out
-            y = self._norm(x, f"{p}.ln2")
-            y = F.gelu(self._linear(y, f"{p}.up"), approximate="none")  # (T, 4D) erf GELU
-            x = x + self._p(f"{p}.ls2") * self._linear(y, f"{p}.down")
+            x = x + block.ls1 * block.out(context)
+            y = F.gelu(block.up(block.ln2(x)), approximate="none")  # (T, 4D) erf GELU
+            x = x + block.ls2 * block.down(y)
             hidden.append(x)
 
-        final = self._norm(x, "ln")  # (T, D)
+        final = self.ln(x)  # (T, D)
         saliency = self._decoder(final[1:]).cpu().numpy()  # (224, 224)
         hidden_np = torch.stack(hidden).cpu().numpy()  # (L+1, T, D)
         special = np.zeros(t, dtype=bool)
@@ -253,10 +243,96 @@ class ImageModel:
         )
 
 
+def positions(g: onnx_reader.Graph, config: DinoConfig) -> tuple[np.ndarray, set[str]]:
+    """The position embeddings (1, 1 + 37*37, D) as trained, and the two anonymous initializers
+    they are made of; the graph's cubic Resize of them and the decoder's Resize are checked."""
+    resizes = [n for n in g.graph.node if n.op_type == "Resize"]
+    cubic = [n for n in resizes if onnx_reader.attrs(n)["mode"] == b"cubic"]
+    if len(cubic) != 1 or len(resizes) != 2:
+        raise OnnxLayoutError(f"expected one cubic Resize and one more, found {len(resizes)}")
+    onnx_reader.check_resize(cubic[0], "cubic")
+    onnx_reader.check_resize(next(n for n in resizes if n is not cubic[0]), "linear")
+    grid = g.source(cubic[0].input[0])
+    # Forward from the Resize through data moves to the Concat that puts the CLS row in front.
+    node, value = g.onward(cubic[0].output[0])
+    if node.op_type != "Concat" or len(node.input) != 2 or node.input[1] != value:
+        raise OnnxLayoutError("resized position embeddings do not go into a Concat after CLS")
+    cls = g.source(node.input[0])
+    pos = np.concatenate([g.constant(cls).reshape(1, 1, -1), g.constant(grid)], axis=1)
+    if pos.shape != (1, 1 + config.pos_grid**2, config.width):
+        raise OnnxLayoutError(f"position embeddings {pos.shape}")
+    return pos.astype(np.float32), {cls, grid}
+
+
+def resize_positions(pos: np.ndarray, grid: int) -> np.ndarray:
+    """(1, 1 + G*G, D) position embeddings -> (1, 1 + grid*grid, D), the patch part resized.
+
+    Bicubic, exactly `torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`,
+    which is what the graph's Resize (cubic, A = -0.75, half_pixel) computes: see check_resize.
+    """
+    _, n, d = pos.shape
+    side = math.isqrt(n - 1)
+    if side * side != n - 1:
+        raise OnnxLayoutError(f"{n - 1} patch positions are not a square grid")
+    patches = torch.from_numpy(np.ascontiguousarray(pos[0, 1:]))  # (G*G, D)
+    patches = patches.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, G, G)
+    resized = F.interpolate(
+        patches, size=(grid, grid), mode="bicubic", align_corners=False
+    )  # (1, D, grid, grid)
+    resized = resized.permute(0, 2, 3, 1).reshape(1, grid * grid, d)  # (1, grid*grid, D)
+    return np.concatenate([pos[:, :1], resized.numpy()], axis=1)  # (1, 1 + grid*grid, D)
+
+
+def check_graph(g: onnx_reader.Graph, config: DinoConfig) -> None:
+    """The graph's constants, found by role, must be those the torch forward assumes: LayerNorm
+    eps, attention scale, BatchNorm eps, the decoder's upconvs (OnnxLayoutError if not)."""
+    const, attrs, nodes = onnx_reader.scalar_input, onnx_reader.attrs, g.graph.node
+    # LayerNorm: ... / Sqrt(ReduceMean(...) + eps)
+    eps = {const(g, g.producer[n.input[0]]) for n in nodes if n.op_type == "Sqrt"}
+    # Attention: Softmax(MatMul(q * c, k^T * c)) with c = Dh^-1/4 on each side
+    softmaxes = [n for n in nodes if n.op_type == "Softmax"]
+    scales = {const(g, g.producer[x]) for n in softmaxes for x in g.producer[n.input[0]].input}
+    bn_eps = {float(attrs(n)["epsilon"]) for n in nodes if n.op_type == "BatchNormalization"}
+    conv_t = [attrs(n) for n in nodes if n.op_type == "ConvTranspose"]
+    if len(eps) != 1 or len(scales) != 1 or len(bn_eps) != 1:
+        raise OnnxLayoutError(f"constants differ: eps {eps}, scales {scales}, bn {bn_eps}")
+    for conv in conv_t:
+        if conv["strides"] != [2, 2] or conv["pads"] != [1, 1, 1, 1]:
+            raise OnnxLayoutError(f"decoder ConvTranspose with {conv}")
+    found = {
+        "eps": (eps.pop(), config.eps),
+        "head_width": (round(scales.pop() ** -4), config.head_width),
+        "bn_eps": (bn_eps.pop(), config.bn_eps),
+        "upconvs": (len(conv_t), config.upconvs),
+        "softmaxes": (len(softmaxes), config.layers),
+    }
+    for key, (value, want) in found.items():
+        if not np.isclose(value, want, rtol=1e-6, atol=0):
+            raise OnnxLayoutError(f"graph {key} = {value}, config {want}")
+
+
+def onnx_state(g: onnx_reader.Graph, config: DinoConfig) -> dict[str, torch.Tensor]:
+    """ImageModel(config)'s state from the file's graph, under our names, every tensor checked
+    (OnnxLayoutError): none without a role, shapes, finite, and the graph's constants (LayerNorm
+    eps, attention scale, Resize modes) equal to what the torch forward assumes."""
+    check_graph(g, config)
+    pos, claimed = positions(g, config)
+    state = {our_name(name): a for name, a in onnx_reader.named_tensors(g, claimed).items()}
+    state["pos"] = resize_positions(pos, config.grid)[0]  # (T, D)
+    for j in range(1, config.upconvs + 1):  # not in the file; eval mode never reads it
+        state[f"decoder.bn{j}.num_batches_tracked"] = np.zeros((), np.int64)
+    with torch.device("meta"):  # shapes only
+        shapes = {k: tuple(v.shape) for k, v in ImageModel(config).state_dict().items()}
+    onnx_reader.check_shapes(state, shapes)
+    return {name: torch.from_numpy(np.array(a)) for name, a in state.items()}  # writable copies
+
+
 def load(name: str = NAME) -> ImageModel:
-    """Read the ONNX weights and build the model (loading.ModelMissing if not installed)."""
-    tensors, facts = onnx_reader.read()
-    return ImageModel(tensors, facts, DinoConfig())
+    """Read the ONNX weights and build the model (registry.ModelMissing if not installed)."""
+    g = onnx_reader.read(registry.package_file(name, registry.MODELS[name].files[0]))
+    config = DinoConfig()
+    model = loading.assemble(lambda: ImageModel(config), onnx_state(g, config))
+    return model.to(loading.pick_device(), loading.DTYPE).eval()
 
 
 READS = "image"

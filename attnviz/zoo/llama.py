@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -33,27 +33,28 @@ from torch.nn import functional as F
 
 from attnviz import loading
 from attnviz.attention import to_numpy
-from attnviz.bpe import ByteBPE
+from attnviz.bpe import ByteBPE, clean_prompt
+from attnviz.errors import InputError
+from attnviz.loading.gguf_reader import LlamaHeader
 from attnviz.trace import DecoderTrace
+from attnviz.zoo import registry
+
+MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 
 
 @dataclass(frozen=True)
-class LlamaConfig:
-    vocab: int
-    width: int  # D
-    layers: int  # L
-    heads: int  # H, query heads
-    kv_heads: int  # key/value heads
-    ffn: int
-    context: int
-    rope_base: float
-    eps: float
+class LlamaConfig(LlamaHeader):
+    """The GGUF's hyperparameters (gguf_reader.LlamaHeader), checked for this forward."""
 
     def __post_init__(self) -> None:
         if self.width % self.heads or self.heads % self.kv_heads:
             raise ValueError("width must split into heads, and heads into key/value heads")
         if self.head_width % 2:
             raise ValueError("RoPE needs an even head width")
+        if self.rope_dims != self.head_width:
+            raise ValueError(
+                f"RoPE over {self.rope_dims} of {self.head_width} dims is not supported"
+            )
 
     @property
     def head_width(self) -> int:  # Dh
@@ -318,6 +319,13 @@ class Llama(nn.Module):
         return out
 
 
+@dataclass(frozen=True)
+class Prompt:
+    ids: np.ndarray  # (P,) the ids the model reads
+    dropped: int  # tokens cut from the front because the prompt was longer than MAX_PROMPT
+    text: str  # what the model reads (the chat template applied when chat)
+
+
 @dataclass(frozen=True, eq=False)
 class Decoder:
     """The tokenizer and the network: what the page, the CLI and the benchmarks load."""
@@ -329,18 +337,24 @@ class Decoder:
     def config(self) -> LlamaConfig:
         return self.net.config
 
+    def prompt(self, text: str | None, *, chat: bool = False) -> Prompt:
+        """The prompt's ids; a prompt over MAX_PROMPT tokens keeps its last MAX_PROMPT."""
+        text = clean_prompt(text)
+        if chat:
+            text = self.tokenizer.chat(text)
+        ids = self.tokenizer.encode(text)
+        if len(ids) == 0:
+            raise InputError("error.generate_empty")
+        dropped = max(0, len(ids) - MAX_PROMPT)
+        return Prompt(ids[dropped:], dropped, text)
+
 
 def load() -> Decoder:
-    """SmolLM2-135M-Instruct from its GGUF; raises loading.ModelMissing if not installed."""
+    """SmolLM2-135M-Instruct from its GGUF; raises registry.ModelMissing if not installed."""
     from attnviz.loading.gguf_reader import CONTROL, build_tokenizer, read_llama
 
-    source = loading.MODELS["smollm2"]
-    gguf = read_llama(loading.package_file("smollm2", source.files[0]))
-    h = gguf.header
-    # the header's hyperparameters under the same names (it also has rope_dims, checked below)
-    config = LlamaConfig(**{f.name: getattr(h, f.name) for f in fields(LlamaConfig)})
-    if h.rope_dims != config.head_width:
-        raise ValueError(f"RoPE over {h.rope_dims} of {config.head_width} dims is not supported")
+    gguf = read_llama(registry.package_file("smollm2", registry.MODELS["smollm2"].files[0]))
+    config = LlamaConfig(**asdict(gguf.header))
     names = {
         "attn_norm.weight": "attn_norm.weight",
         "attn_q.weight": "q.weight",

@@ -26,8 +26,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnviz import attention, dateforms, loading
 from attnviz.errors import InputError
+from attnviz.loading import trained
 from attnviz.loading.safetensors_reader import read_strict
 from attnviz.trace import AttentionStep
+from attnviz.zoo import registry
 from attnviz.zoo.registry import Prediction
 
 PAD, UNKNOWN = 0, 1  # input ids; the characters of config.input_chars start at 2
@@ -266,11 +268,11 @@ def load(name: str, folder: Path | None = None) -> Seq2Seq:
         folder: read from here instead of models/NAME/ (a recipe's fresh output).
     """
     if folder is None:
-        config_path = loading.package_file(name, "config.json")
-        weights_path = loading.package_file(name, "model.safetensors")
+        config_path = registry.package_file(name, "config.json")
+        weights_path = registry.package_file(name, "model.safetensors")
     else:
         config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-    config = Seq2SeqConfig(**json.loads(config_path.read_text("utf-8"))["model"])
+    config = trained.as_config(Seq2SeqConfig, json.loads(config_path.read_text("utf-8"))["model"])
     model = Seq2Seq(config)
     model.load_state_dict(read_strict(weights_path, expected_shapes(config)), strict=True)
     return model.to(loading.pick_device()).eval()

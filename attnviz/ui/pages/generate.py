@@ -23,10 +23,10 @@ from attnviz.figures.breakdown import vector_text
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.lines import lines_svg
 from attnviz.figures.text import clicked_cell, mark_cell, overview
-from attnviz.loading import ModelMissing
 from attnviz.ui import cache, charts, present, replay, turns
 from attnviz.ui import state as links
 from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.zoo.registry import ModelMissing
 
 CANDIDATES = 15  # bars in the next-token chart
 STREAM_EVERY = 0.5  # seconds between redraws of a generation's text while it streams
@@ -133,7 +133,7 @@ except InputError as exc:
 buttons = st.container(horizontal=True)
 if buttons.button(t("generate.start"), type="primary", key="gen_start"):
     try:  # checked before the old generation goes: a bad value keeps what is shown
-        prompt = generation.prepare(decoder, text, chat=mode == "chat")
+        prompt = decoder.prompt(text, chat=mode == "chat")
         generation.check_seed(int(seed))
     except InputError as exc:
         show_error(exc)

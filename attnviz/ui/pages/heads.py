@@ -15,10 +15,10 @@ from attnviz.figures import heads as figs
 from attnviz.figures.heatmap import heatmap
 from attnviz.figures.text import clicked_cell
 from attnviz.intervene import kl, softmax
-from attnviz.loading import ModelMissing
 from attnviz.ui import attribution_view, cache, charts, heads_data, present, state
 from attnviz.ui.common import labeler, show_error, t
 from attnviz.ui.sentences import get_model
+from attnviz.zoo.registry import ModelMissing
 
 MODELS = ("smollm2", *heads_data.ENCODERS)
 CANDIDATES = 10  # bars in the next-token chart

@@ -8,7 +8,7 @@ text_views.Selection, and one view of attnviz/ui/text_views.py draws it (one per
 
 import streamlit as st
 
-from attnviz import headstats, i18n, loading
+from attnviz import headstats, i18n
 from attnviz.errors import InputError
 from attnviz.figures import text as figs
 from attnviz.text import MAX_CHARS, visible
@@ -16,7 +16,7 @@ from attnviz.ui import charts, present, state, text_views
 from attnviz.ui.common import lang, show_error, t
 from attnviz.ui.sentences import get_model, get_trace, get_units, samples
 from attnviz.views import text as views
-from attnviz.zoo import bert
+from attnviz.zoo import bert, registry
 
 TEXT_MODELS = ("minilm", "e5")
 VIEWS = tuple(text_views.VIEWS)
@@ -136,15 +136,15 @@ with inputs:
     )
     st.caption(t("text.model_auto"))
 
-    if not loading.installed(name):
-        show_error(loading.ModelMissing(name))
+    if not registry.installed(name):
+        show_error(registry.ModelMissing(name))
         st.stop()
     try:
         with st.spinner(t("text.loading")):
             get_model(name)
         with st.spinner(t("text.running")):
             trace = get_trace(name, text, pair)
-    except (InputError, loading.ModelMissing) as exc:
+    except (InputError, registry.ModelMissing) as exc:
         show_error(exc)
         st.stop()
 
