@@ -26,7 +26,7 @@ import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from attnviz.serve.client import Session
-from benchmarks.load import OBJECTS, PLACES, SUBJECTS, VERBS, ProcWatch, descendants, quantiles
+from benchmarks.crowd import OBJECTS, PLACES, SUBJECTS, VERBS, ProcWatch, descendants, quantiles
 
 NEW = 16  # new tokens per student
 

@@ -25,7 +25,7 @@ import random
 import numpy as np
 
 from attnviz.serve.client import Session
-from benchmarks.load import ProcWatch, descendants, quantiles, sentence
+from benchmarks.crowd import ProcWatch, descendants, quantiles, sentence
 
 
 async def class_round(texts: list[str], base: str, ramp: float, watch: ProcWatch):

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attnviz.serve.client import Session  # noqa: E402
 from attnviz.serve.launch import Served  # noqa: E402
-from benchmarks.load import ProcWatch, sentence  # noqa: E402
+from benchmarks.crowd import ProcWatch, sentence  # noqa: E402
 
 CLAUSES = (
     "今天早上老师在教室里讲了注意力机制",
