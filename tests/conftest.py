@@ -2,6 +2,7 @@
 driven by Playwright (never `playwright install`: it would download a browser)."""
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -325,3 +326,12 @@ def trace_npz(cli, tmp_path):
 def one_line(err: str) -> bool:
     """A CLI's stderr is one "error: ..." line, never a traceback."""
     return err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+def heatmap_z(spec: dict) -> np.ndarray:
+    """The z of a figure's first trace, decoded from plotly's typed-array JSON when encoded."""
+    z = spec["data"][0]["z"]
+    if isinstance(z, dict):  # {"dtype": "f4", "bdata": base64, "shape": "R, C"}
+        shape = tuple(int(n) for n in z["shape"].split(","))
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    return np.asarray(z, dtype=np.float32)

@@ -4,7 +4,6 @@ example notebook run cell by cell; `import attnviz` light."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import subprocess
@@ -13,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, heatmap_z
 from streamlit.testing.v1 import AppTest
 
 import attnviz
@@ -66,15 +65,6 @@ def bert():
 
 def reference(out) -> np.ndarray:
     return np.stack([a[0].numpy() for a in out.attentions])  # (L, H, T, T)
-
-
-def heatmap_z(spec: dict) -> np.ndarray:
-    """The z of a figure's first trace, decoded from plotly's typed-array JSON when encoded."""
-    z = spec["data"][0]["z"]
-    if isinstance(z, dict):  # {"dtype": "f4", "bdata": base64, "shape": "R, C"}
-        shape = tuple(int(n) for n in z["shape"].split(","))
-        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
-    return np.asarray(z, dtype=np.float32)
 
 
 @needs_minilm
