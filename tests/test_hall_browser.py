@@ -102,15 +102,21 @@ def installed(model: str | None) -> bool:
     return model is None or loading.installed(model)
 
 
-@pytest.mark.parametrize("name", list(MODEL_PAGES))
-def test_projector_and_phone_rules(server, page, idle, name):  # noqa: F811
+def first_figure(page, server, idle, name: str, query: str, size=PROJECTOR):  # noqa: F811
+    """Opens page `name` with `query` (skips without its model); its first figure, laid out."""
     model, first = MODEL_PAGES[name]
     if not installed(model):
         pytest.skip(f"{model} is not installed")
-    open_page(page, server, idle, f"{name}?lang=en")
+    open_page(page, server, idle, f"{name}?{query}", size=size)
     figure = page.locator(f"{first} >> visible=true").first
     figure.wait_for(timeout=60_000)
     time.sleep(FIT_S)
+    return figure
+
+
+@pytest.mark.parametrize("name", list(MODEL_PAGES))
+def test_projector_and_phone_rules(server, page, idle, name):  # noqa: F811
+    figure = first_figure(page, server, idle, name, "lang=en")
     # The title right under the top edge (Streamlit's ~110 px of empty room are gone) and the
     # first figure starting well above the fold, in normal mode.
     assert page.locator("h1").first.bounding_box()["y"] < 40
@@ -124,9 +130,7 @@ def test_projector_and_phone_rules(server, page, idle, name):  # noqa: F811
         time.sleep(0.3)
         assert plots.nth(i).evaluate(UNDER_TOOLBAR) == [], (name, i)
 
-    open_page(page, server, idle, f"{name}?lang=zh", size=PHONE)
-    page.locator(f"{first} >> visible=true").first.wait_for(timeout=60_000)
-    time.sleep(FIT_S)
+    first_figure(page, server, idle, name, "lang=zh", size=PHONE)
     shoot(page, f"{name}-390x844")
     assert page.evaluate(SIDEWAYS) == []
     assert page.evaluate(CROWDED) == []
@@ -312,13 +316,7 @@ def test_every_next_press_changes_the_screen(server, page, idle, name):  # noqa:
 
 @pytest.mark.parametrize("name", ["generate", "examples"])
 def test_presentation_first_figure_above_the_fold(server, page, idle, name):  # noqa: F811
-    model, first = MODEL_PAGES[name]
-    if not installed(model):
-        pytest.skip(f"{model} is not installed")
-    open_page(page, server, idle, f"{name}?lang=en&present=1")
-    chart = page.locator(f"{first} >> visible=true").first
-    chart.wait_for(timeout=60_000)
-    time.sleep(FIT_S)  # laid out
+    chart = first_figure(page, server, idle, name, "lang=en&present=1")
     # the chart and its first rows (the inputs are folded, the words beside or below)
     assert chart.bounding_box()["y"] < PROJECTOR[1] - 150, chart.bounding_box()
     assert page.evaluate(SMALL_TEXT, 14) == []
