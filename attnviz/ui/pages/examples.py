@@ -155,8 +155,6 @@ def show_listing(ex: examples.WorkedExample, code: examples.Listing) -> None:
 
 
 st.title(t("examples.page.heading"))
-if not present.active():
-    st.markdown(t("examples.page.lead"))
 
 path = list(examples.PATH)
 # labels made now, in today's language (format_func may be called outside the script run)
@@ -164,28 +162,39 @@ titles = {
     option: t("examples.page.path_item", n=n, title=t(f"examples.title.{option}"))
     for n, option in enumerate(path, start=1)
 }
+# The picker on one row with the page's lead folded beside it, and below it the example's words
+# beside its computation: the first figure starts above the fold at 1366×768 (issue 17).
 with present.fold(t("present.inputs")):
+    picker, about = st.columns([3, 1], vertical_alignment="bottom")
     state.bind("examples_path", "example", examples.START, state.choice(path))
-    name = st.selectbox(t("examples.page.path"), path, format_func=titles.get, key="examples_path")
+    name = picker.selectbox(
+        t("examples.page.path"), path, format_func=titles.get, key="examples_path"
+    )
+    about.popover(t("examples.page.about"), width="stretch").markdown(t("examples.page.lead"))
 ex = examples.run(name)  # computed once per process (functools.cache)
 
-st.markdown(f"#### {t(f'examples.article.{ex.article}')}")
-st.caption(t(f"examples.article_summary.{ex.article}"))
 st.header(t(ex.title))
-if ex.section == "code":
-    st.caption(t("examples.page.section_code", article=ex.article))
-else:
-    st.caption(t("examples.page.section", article=ex.article, section=ex.section))
-st.info(t(ex.summary), icon="📌")
-show_errata(ex, ex.errata_at(""))
-st.markdown(t(ex.intro))
-
-st.markdown(f"**{t('examples.page.notation')}**")
-st.latex(r",\quad ".join(rf"{symbol} \mapsto \mathtt{{{ours}}}" for symbol, ours in ex.notation))
-
-st.subheader(t("examples.page.inputs"))
-for table in ex.inputs:
-    show_table(ex, table)
+words, figures = st.columns([2, 3], gap="medium")  # stacked on a phone: words first
+with words:
+    if ex.section == "code":
+        st.caption(t("examples.page.section_code", article=ex.article))
+    else:
+        st.caption(t("examples.page.section", article=ex.article, section=ex.section))
+    st.info(t(ex.summary), icon="📌")
+    show_errata(ex, ex.errata_at(""))
+    st.markdown(f"**{t(f'examples.article.{ex.article}')}**")
+    st.caption(t(f"examples.article_summary.{ex.article}"))
+    st.markdown(t(ex.intro))
+    # inline formulas: they wrap at the column's width instead of scrolling sideways
+    pairs = " · ".join(rf"${symbol} \mapsto \mathtt{{{ours}}}$" for symbol, ours in ex.notation)
+    st.markdown(f"**{t('examples.page.notation')}**  \n{pairs}")
+    st.subheader(t("examples.page.inputs"))
+    for table in ex.inputs:
+        show_table(ex, table)
+with figures:
+    st.subheader(t("examples.page.correct_side"))
+    for i, walk in enumerate(ex.steps):
+        show_walk(ex, walk, key=f"{name}_walk{i}", first=i == 0)
 
 st.subheader(t("examples.page.formulas"))
 said, correct = st.columns(2)
@@ -198,9 +207,6 @@ with correct:
     for formula in ex.correct_formulas:
         st.latex(formula)
 
-st.subheader(t("examples.page.correct_side"))
-for i, walk in enumerate(ex.steps):
-    show_walk(ex, walk, key=f"{name}_walk{i}", first=i == 0)
 if ex.listings:  # the code beside the math: the same computation, written out and run
     st.subheader(t("examples.page.listings"))
     for code in ex.listings:
