@@ -116,12 +116,13 @@ class Engine:
         with self._changed:
             return handle.job.snapshot(self._place(handle.job))
 
-    def wait(self, handle: Handle, version: int, timeout: float = 1.0) -> Generation:
-        """The next snapshot after `version` (or the same one after `timeout` seconds)."""
+    def wait(self, handle: Handle, steps: int, timeout: float = 1.0) -> Generation:
+        """The snapshot once the generation has more than `steps` steps or is no longer in
+        progress (or as it is after `timeout` seconds)."""
         job = handle.job
         with self._changed:
             self._changed.wait_for(
-                lambda: job.version != version or job.status not in ("queued", "running"),
+                lambda: len(job.steps) > steps or job.status not in ("queued", "running"),
                 timeout,
             )
             return job.snapshot(self._place(job))

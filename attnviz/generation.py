@@ -78,9 +78,11 @@ def distribution(logits: np.ndarray, sampling: Sampling) -> tuple[np.ndarray, np
 
 
 def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> int:
-    _, final = distribution(logits, sampling)
+    """The next token: the most likely (greedy: the argmax of the logits, which is the argmax of
+    every softmax of them; the engine picks 40 a step), or one drawn from `distribution`."""
     if sampling.greedy:
-        return int(np.argmax(final))
+        return int(np.argmax(logits))
+    _, final = distribution(logits, sampling)
     return int(rng.choice(len(final), p=final))
 
 

@@ -43,6 +43,23 @@ def test_filters_by_hand():
     assert picks == {0, 1}
 
 
+def test_top_ids_and_greedy_choice_are_the_plain_definitions():
+    """top_ids sorts only the likeliest tokens and greedy choose takes the logits' argmax: the
+    same answers as a stable sort of the whole vocabulary and the argmax of the softmax."""
+    from attnviz.figures.generate import top_ids
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        probs = rng.random(int(rng.integers(1, 3000)))
+        if trial % 2:
+            probs = np.round(probs, 2)  # ties, broken by the lower id
+        n = int(rng.integers(1, 40))
+        np.testing.assert_array_equal(top_ids(probs, n), np.argsort(-probs, kind="stable")[:n])
+        logits = np.log(probs + 1e-9)
+        chosen = generation.choose(logits, generation.Sampling(), rng)
+        assert chosen == int(np.argmax(generation.softmax(logits)))
+
+
 @pytest.mark.parametrize(
     ("options", "key"),
     [

@@ -53,6 +53,7 @@ class Run:
     plots: int
     errors: list[str]  # exceptions, error alerts, an unfinished or failed run
     widgets: dict[str, Widget]  # by the widget's user key
+    texts: list[tuple[float, str]]  # (seconds, body) of each st.text as it arrived
 
 
 def _user_key(widget_id: str) -> str | None:
@@ -149,7 +150,7 @@ class Session:
         client.widget_states.widgets.extend(self.states.values())
         start = time.perf_counter()
         await self._ws.send(BackMsg(rerun_script=client).SerializeToString())
-        first_plot, plots, errors, widgets = None, 0, [], {}
+        first_plot, plots, errors, widgets, texts = None, 0, [], {}, []
         deadline = start + self.timeout
         while True:
             left = deadline - time.perf_counter()
@@ -172,6 +173,8 @@ class Session:
                 if name == "plotly_chart":
                     plots += 1
                     first_plot = first_plot or time.perf_counter() - start
+                if name == "text":
+                    texts.append((time.perf_counter() - start, element.text.body))
                 if name == "exception":
                     errors.append(f"exception: {element.exception.message[:200]}")
                 elif name == "alert" and element.alert.format == Alert.ERROR:
@@ -193,7 +196,7 @@ class Session:
                     errors.append(f"script finished with status {status}")
                 break
         self.widgets.update(widgets)
-        return Run(time.perf_counter() - start, first_plot, plots, errors, widgets)
+        return Run(time.perf_counter() - start, first_plot, plots, errors, widgets, texts)
 
     async def _recv(self, timeout: float) -> bytes:
         return await asyncio.wait_for(self._ws.recv(), timeout)

@@ -206,23 +206,23 @@ if gen.live:
     # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
     # step's candidates once: a class's pages redrawing every chart at every token took the
     # processor from the engine (40 students: ten times slower than one batch).
-    # The first step is drawn as soon as it comes and the end is seen at once: a fixed sleep
-    # between looks made a lone student wait up to STREAM_EVERY for each.
+    # A page looks at the engine when there is something to draw: the first step as soon as it
+    # comes, then the newest at most every STREAM_EVERY seconds, and the end at once (each look
+    # takes a turn from the other sessions' runs; a fixed sleep made a lone student wait).
     with st.spinner(t("generate.running")):
         drawn, due = 0, 0.0  # steps shown; when the text may be redrawn next
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
-            elif len(gen.steps) > drawn and time.monotonic() >= due:
+            elif len(gen.steps) > drawn:
+                show_text(len(gen.new_ids))  # the new tokens first, then the chart
                 if not drawn:
                     chart(0)
                 drawn, due = len(gen.steps), time.monotonic() + STREAM_EVERY
-                show_text(len(gen.new_ids))
             with turns.aside():  # waiting for the engine lets the other sessions run
-                if len(gen.steps) > drawn:  # more to show once due: wait till then, or the end
-                    gen = engine.result(handle, max(0.0, due - time.monotonic()))
-                else:
-                    gen = engine.wait(handle, gen.version)
+                gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
+                if gen.live:
+                    gen = engine.wait(handle, drawn)  # then a step not drawn yet
     replay.bump()
     st.rerun()
 
