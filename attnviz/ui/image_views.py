@@ -18,7 +18,8 @@ from attnviz import attention
 from attnviz.figures import image as figs
 from attnviz.trace import ImageTrace
 from attnviz.ui import charts, photos, present
-from attnviz.ui.common import render_breakdown, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import t
 from attnviz.views import image as views
 from attnviz.zoo import dinov2
 

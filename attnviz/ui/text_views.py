@@ -20,7 +20,8 @@ from attnviz.figures.heatmap import unique_labels
 from attnviz.figures.lines import lines_svg
 from attnviz.trace import TextTrace
 from attnviz.ui import charts, present, state
-from attnviz.ui.common import render_breakdown, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import t
 from attnviz.ui.sentences import Units, get_heatmap, get_overview, get_stats
 from attnviz.views import text as views
 

@@ -15,7 +15,8 @@ from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.figures.image import clicked_patch
 from attnviz.ui import cache, charts, present, state
-from attnviz.ui.common import labeler, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import labeler, show_error, t
 from attnviz.zoo import cnn_attention
 
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")

@@ -14,7 +14,8 @@ import streamlit as st
 from attnviz import examples
 from attnviz.figures.heatmap import heatmap
 from attnviz.ui import charts, present, state
-from attnviz.ui.common import render_breakdown, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import t
 
 DIGITS = 4  # the articles print three decimals; one more shows where they rounded
 

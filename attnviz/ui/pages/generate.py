@@ -25,7 +25,8 @@ from attnviz.figures.lines import lines_svg
 from attnviz.figures.text import clicked_cell, mark_cell, overview
 from attnviz.ui import cache, charts, present, replay, turns
 from attnviz.ui import state as links
-from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import labeler, lang, show_error, t
 from attnviz.zoo.registry import ModelMissing
 
 CANDIDATES = 15  # bars in the next-token chart

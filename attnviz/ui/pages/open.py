@@ -14,7 +14,8 @@ from attnviz.errors import InputError
 from attnviz.figures import opened as figs
 from attnviz.figures.text import clicked_cell
 from attnviz.ui import charts, opened, present, state, text_views
-from attnviz.ui.common import lang, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import lang, show_error, t
 
 VIEWS = ("heads", "overview", "lines", "stats", "rollout")
 SELF_ONLY = ("stats", "rollout")  # views that need queries and keys to be the same tokens

@@ -9,7 +9,8 @@ from attnviz.errors import InputError
 from attnviz.figures.heatmap import DIVERGING, heatmap
 from attnviz.matrices import MAX_CHARS, frame_to_matrix, matrix_text, parse_matrix, parse_vector
 from attnviz.ui import charts, present, state
-from attnviz.ui.common import labeler, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import labeler, show_error, t
 
 # Three tokens with four features: q1 is close to k1, q3 to k3, so the weights show a pattern.
 DEFAULT = {

@@ -13,7 +13,8 @@ from attnviz.errors import InputError
 from attnviz.figures import classifier as figs
 from attnviz.loading import data
 from attnviz.ui import attribution_view, cache, charts, present, state
-from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import labeler, lang, show_error, t
 from attnviz.zoo import classifier
 
 KINDS = ("pooling", "lstm")

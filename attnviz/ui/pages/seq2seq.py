@@ -2,7 +2,7 @@
 date as ISO; their alignments side by side, an animation, and any decoder step broken down.
 
 Only wiring: models and traces come from cached calls into attnviz.zoo.seq2seq, figures from
-attnviz.figures, the breakdown from ui.common.render_breakdown.
+attnviz.figures, the breakdown from ui.breakdown.render_breakdown.
 """
 
 from datetime import date
@@ -13,7 +13,8 @@ from attnviz import dateforms, i18n
 from attnviz.figures import seq2seq as figs
 from attnviz.figures.breakdown import vector_text
 from attnviz.ui import cache, charts, present, state
-from attnviz.ui.common import labeler, lang, render_breakdown, show_error, t
+from attnviz.ui.breakdown import render_breakdown
+from attnviz.ui.common import labeler, lang, show_error, t
 from attnviz.zoo import seq2seq
 
 SCORES = ("additive", "general")
