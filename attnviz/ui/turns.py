@@ -10,8 +10,9 @@ the same work in the same total time, but most answers come much sooner (issue 1
 
     with turns.turn():        # app.py, around the page
         ...
-        with turns.aside():       # the generate page while its generation streams: seconds
-            stream()              # of waiting for the engine, a few ms of drawing now and then
+        for step in steps:        # the decoder page's generation: seconds, step by step
+            with turns.aside():
+                advance(step)
 
 A model's forward on a page (~20-300 ms) stays in the turn: run aside, the sessions that want the
 same new trace (a class opening the same sample photo) each computed it at once and then queued

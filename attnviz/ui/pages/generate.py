@@ -208,10 +208,9 @@ if gen.live:
     # step's candidates once: a class's pages redrawing every chart at every token took the
     # processor from the engine (40 students: ten times slower than one batch).
     # A page looks at the engine when there is something to draw: the first step as soon as it
-    # comes, then the newest at most every STREAM_EVERY seconds, and the end at once (a fixed
-    # sleep made a lone student wait). The whole stream runs aside: its draws are a few ms, and
-    # queueing for a turn at each put every student's first token behind the class's page runs.
-    with st.spinner(t("generate.running")), turns.aside():
+    # comes, then the newest at most every STREAM_EVERY seconds, and the end at once (each look
+    # takes a turn from the other sessions' runs; a fixed sleep made a lone student wait).
+    with st.spinner(t("generate.running")):
         drawn, due = 0, 0.0  # steps shown; when the text may be redrawn next
         while gen.live:
             if gen.place:
@@ -220,12 +219,11 @@ if gen.live:
                 show_text(len(gen.new_ids))  # the new tokens first, then the chart
                 if not drawn:
                     chart(0)
-                drawn = len(gen.steps)
-                if gen.new_ids:  # the first token is read a step after the prompt: no wait for it
-                    due = time.monotonic() + STREAM_EVERY
-            gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
-            if gen.live:
-                gen = engine.wait(handle, drawn)  # then a step not drawn yet
+                drawn, due = len(gen.steps), time.monotonic() + STREAM_EVERY
+            with turns.aside():  # waiting for the engine lets the other sessions run
+                gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
+                if gen.live:
+                    gen = engine.wait(handle, drawn)  # then a step not drawn yet
     replay.bump()
     st.rerun()
 
