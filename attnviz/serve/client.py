@@ -52,6 +52,7 @@ class Run:
     first_plot: float | None  # seconds until the first plotly figure's delta, if any
     plots: int
     errors: list[str]  # exceptions, error alerts, an unfinished or failed run
+    warnings: list[str]  # warning alerts: what the page told the user about their input
     widgets: dict[str, Widget]  # by the widget's user key
 
 
@@ -149,7 +150,7 @@ class Session:
         client.widget_states.widgets.extend(self.states.values())
         start = time.perf_counter()
         await self._ws.send(BackMsg(rerun_script=client).SerializeToString())
-        first_plot, plots, errors, widgets = None, 0, [], {}
+        first_plot, plots, errors, warnings, widgets = None, 0, [], [], {}
         deadline = start + self.timeout
         while True:
             left = deadline - time.perf_counter()
@@ -176,6 +177,8 @@ class Session:
                     errors.append(f"exception: {element.exception.message[:200]}")
                 elif name == "alert" and element.alert.format == Alert.ERROR:
                     errors.append(f"error: {element.alert.body[:200]}")
+                elif name == "alert" and element.alert.format == Alert.WARNING:
+                    warnings.append(element.alert.body)
                 widget_id = getattr(getattr(element, name), "id", "") if name else ""
                 key = _user_key(widget_id) if isinstance(widget_id, str) else None
                 if key:
@@ -193,7 +196,7 @@ class Session:
                     errors.append(f"script finished with status {status}")
                 break
         self.widgets.update(widgets)
-        return Run(time.perf_counter() - start, first_plot, plots, errors, widgets)
+        return Run(time.perf_counter() - start, first_plot, plots, errors, warnings, widgets)
 
     async def _recv(self, timeout: float) -> bytes:
         return await asyncio.wait_for(self._ws.recv(), timeout)
