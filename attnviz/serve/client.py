@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
+from streamlit.proto.Common_pb2 import FileURLsRequest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
@@ -34,6 +36,7 @@ VALUE_FIELDS = {
     "checkbox": "bool_value",  # st.checkbox and st.toggle
     "slider": "double_array_value",
 }
+XSRF_COOKIE = "_streamlit_xsrf"  # what an upload must echo in its X-Xsrftoken header
 REPLICA_HEADER = "X-Attnviz-Replica"  # set by deploy/nginx.conf: which replica answered
 
 
@@ -135,6 +138,41 @@ class Session:
         else:
             setattr(state, field_name, value)
         self.states[widget.id] = state
+
+    async def upload(self, key: str, name: str, data: bytes) -> None:
+        """Put file `name` holding `data` in the file uploader with user key `key`, sent with
+        the next run; as the browser does: ask for an upload URL over the websocket, PUT the
+        file there (with the XSRF cookie, which the health check hands out, echoed in a header),
+        then name it in the widget's state."""
+        request = FileURLsRequest(
+            request_id=uuid.uuid4().hex, file_names=[name], session_id=self.session_id
+        )
+        await self._ws.send(BackMsg(file_urls_request=request).SerializeToString())
+        msg = ForwardMsg()
+        while msg.file_urls_response.response_id != request.request_id:
+            msg.ParseFromString(await self._recv(self.timeout))
+        urls = msg.file_urls_response.file_urls[0]
+        if XSRF_COOKIE not in self.cookies:
+            self._remember(http_get(self.base, "/_stcore/health")[1])
+        boundary = uuid.uuid4().hex
+        disposition = f'Content-Disposition: form-data; name="file"; filename="{name}"'
+        head, tail = f"--{boundary}\r\n{disposition}\r\n\r\n", f"\r\n--{boundary}--\r\n"
+        body = head.encode() + data + tail.encode()
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            "X-Xsrftoken": self.cookies.get(XSRF_COOKIE, ""),
+        }
+        status, _, answer = await asyncio.to_thread(
+            http_get, self.base, urls.upload_url, headers, self.timeout, method="PUT", body=body
+        )
+        if status != 204:
+            raise ConnectionError(f"upload of {name} answered {status}: {answer[:200]!r}")
+        state = WidgetState(id=self.widgets[key].id)
+        state.file_uploader_state_value.uploaded_file_info.add(
+            name=name, size=len(data), file_id=urls.file_id, file_urls=urls
+        )
+        self.states[state.id] = state
 
     async def run(self, page: str, changes: dict | None = None) -> Run:
         """Run `page` with `changes` ({user key: value}) on top of every state set before."""
