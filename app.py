@@ -5,11 +5,12 @@ from importlib import resources
 import streamlit as st
 
 from attnviz.i18n import LANGS, pick_lang
-from attnviz.ui import charts, handoff, present, state, surrogates, turns
+from attnviz.ui import charts, handoff, present, selections, state, surrogates, turns
 from attnviz.ui.common import show_unexpected, t
 
 st.set_page_config(page_title="attnviz", page_icon="🔍", layout="wide")
 surrogates.install()  # a lone surrogate typed in a text box must not cut the tab off
+selections.install()  # a crafted chart selection is dropped, not an error
 
 if "lang" not in st.session_state:
     st.session_state.lang = pick_lang(
@@ -25,6 +26,7 @@ st.sidebar.segmented_control(
 if st.query_params.get("lang", LANGS[0]) not in LANGS:
     state.refuse("lang")
 st.query_params["lang"] = st.session_state.lang
+selections.notice()
 presenting = present.controls()
 charts.export_format()
 

@@ -3,11 +3,12 @@
 `--sessions` students (default 200) come one after another, `--at-once` at a time. Each opens
 `text` with a sentence of its own (every `--long-every`-th one a long Chinese text, which the
 page reads with E5: ~400 tokens, a trace of ~120 MB), changes layer and head, opens `image` and
-picks a sample photo, changes the playground, reads a sentiment sentence of its own, and
-closes its tab. The server's resident memory (VmRSS, /proc) is read after the warm-up (the
-baseline), throughout (the peak) and, once every tab is closed, every 10 s until it is back
-within `--within` MB of the baseline or `--wait` seconds have passed (Streamlit keeps a closed
-tab's session for server.disconnectedSessionTTL = 120 s).
+picks a sample photo, changes the playground, reads a sentiment sentence of its own (every
+`--upload-every`-th one also uploads a photo of its own to `image` and a digit to `digits`, as
+the browser uploads), and closes its tab. The server's resident memory (VmRSS, /proc) is read
+after the warm-up (the baseline), throughout (the peak) and, once every tab is closed, every
+10 s until it is back within `--within` MB of the baseline or `--wait` seconds have passed
+(Streamlit keeps a closed tab's session for server.disconnectedSessionTTL = 120 s).
 
     python -m benchmarks.soak                                  200 sessions, a fresh server
     python -m benchmarks.soak --sessions 20 --long-every 1     a short, heavy round
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import io
 import os
 import platform
 import random
@@ -27,8 +29,12 @@ import sys
 import time
 from pathlib import Path
 
+from PIL import Image
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from attnviz import images  # noqa: E402
+from attnviz.loading import data  # noqa: E402
 from attnviz.serve.client import Session  # noqa: E402
 from attnviz.serve.launch import Served  # noqa: E402
 from benchmarks.crowd import ProcWatch, sentence  # noqa: E402
@@ -51,7 +57,28 @@ def long_text(rng: random.Random, number: int) -> str:
     return f"第{number}位同学写道：" + "，".join(parts) + "。"
 
 
-async def student(number: int, base: str, long_every: int, errors: list[str]) -> None:
+def encoded(picture: Image.Image, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, kind)
+    return buffer.getvalue()
+
+
+def photo(number: int) -> bytes:
+    """A photo of the student's own: a sample turned by its own angle (a trace of its own)."""
+    samples = list(images.sample_images().values())
+    picture = Image.open(io.BytesIO(samples[number % len(samples)])).convert("RGB")
+    return encoded(picture.rotate(number % 359 + 1), "JPEG")
+
+
+def digit(number: int) -> bytes:
+    """A held-out handwritten digit at four times MNIST's size, as a PNG."""
+    pictures = data.digits("held_out")[0]
+    return encoded(Image.fromarray(pictures[number % len(pictures)]).resize((112, 112)), "PNG")
+
+
+async def student(
+    number: int, base: str, long_every: int, upload_every: int, errors: list[str]
+) -> None:
     rng = random.Random(number)
     async with Session(base, timeout=180) as session:
 
@@ -75,6 +102,16 @@ async def student(number: int, base: str, long_every: int, errors: list[str]) ->
         await step("sentiment")
         await step("sentiment", {"sentiment_source": "own"}, quiet=True)  # empty: "type some"
         await step("sentiment", {"sentiment_own": sentence(rng, number)})
+        if upload_every and number % upload_every == 0:
+            # the sources travel as their labels: "upload" is the last one of both pages
+            await step("image", {"image_source": session.widgets["image_source"].options[-1]})
+            await session.upload("image_upload", f"photo-{number}.jpg", photo(number))
+            drawn = (await step("image")).plots
+            await step("digits")
+            await step("digits", {"digits_source": session.widgets["digits_source"].options[-1]})
+            await session.upload("digits_upload", f"digit-{number}.png", digit(number))
+            if not (drawn and (await step("digits")).plots):
+                errors.append(f"student {number}: an upload drew no figure")
 
 
 async def soak(args, base: str, watch: ProcWatch, out) -> None:
@@ -89,7 +126,8 @@ async def soak(args, base: str, watch: ProcWatch, out) -> None:
     async def one(n: int) -> None:
         async with gate:
             try:
-                await asyncio.wait_for(student(n, base, args.long_every, errors), 600)
+                work = student(n, base, args.long_every, args.upload_every, errors)
+                await asyncio.wait_for(work, 600)
             except Exception as exc:  # a dropped connection or a timeout is an error of the run
                 errors.append(f"student {n}: {type(exc).__name__}: {exc}")
             if n % 50 == 0:
@@ -122,6 +160,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--at-once", type=int, default=4, help="students in the room at a time")
     parser.add_argument("--long-every", type=int, default=10, help="0: no long Chinese text")
+    parser.add_argument("--upload-every", type=int, default=5, help="0: no uploads")
     parser.add_argument("--within", type=float, default=150, help="MB above the baseline")
     parser.add_argument("--wait", type=float, default=300, help="seconds after the last tab")
     args = parser.parse_args(argv)

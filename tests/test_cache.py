@@ -1,11 +1,16 @@
 """The server's byte-bounded cache of traces (attnviz/ui/cache.py)."""
 
+import gc
 import threading
+import weakref
+from types import SimpleNamespace
+from unittest.mock import Mock
 
 import numpy as np
 import pytest
 
 from attnviz.trace import LayerTrace, ModelTrace
+from attnviz.ui import cache
 from attnviz.ui.cache import ByteCache, nbytes
 from attnviz.zoo import registry
 
@@ -110,8 +115,42 @@ def test_the_sweeper_reaches_streamlits_store_of_closed_sessions():
     from streamlit.runtime.runtime import Runtime
     from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
 
-    storage = MemorySessionStorage(ttl_seconds=120)
-    assert len(storage._cache) == 0  # the TTL cache whose len() reaps
+    storage = MemorySessionStorage(ttl_seconds=0)
+    storage._cache["closed"] = "session info"  # expired at once: expire() hands it back
+    assert storage._cache.expire() == [("closed", "session info")] and not storage._cache
     manager = WebsocketSessionManager.__init__.__code__.co_names
-    assert "_session_storage" in manager
+    assert {"_session_storage", "_storage_lock", "_active_session_info_by_id"} <= set(manager)
     assert "_session_mgr" in Runtime.__init__.__code__.co_names
+
+
+def test_the_sweeper_shuts_closed_sessions_down_and_frees_what_a_freeze_kept(monkeypatch):
+    """A session's objects frozen with a model loaded during it (cache.resident) are cycles the
+    collector never frees; once the last session is gone, the sweeper lets them go."""
+    from streamlit import runtime
+    from streamlit.runtime.caching.ttl_cache import TTLCache
+
+    closed = SimpleNamespace(session=Mock())
+    storage = TTLCache(maxsize=8, ttl=0)  # expired as soon as stored
+    manager = SimpleNamespace(
+        _storage_lock=threading.Lock(), _session_storage=SimpleNamespace(_cache=storage),
+        _active_session_info_by_id={"open tab": object()},
+    )  # fmt: skip
+    monkeypatch.setattr(runtime, "exists", lambda: True)
+    monkeypatch.setattr(runtime, "get_instance", lambda: SimpleNamespace(_session_mgr=manager))
+
+    class Node:
+        pass
+
+    session = Node()
+    session.me, session.trace = session, np.ones(1000)  # a cycle, holding a trace
+    gone = weakref.ref(session)
+    gc.freeze()
+    del session
+    storage["closed tab"] = closed
+    cache.sweep_once(cache.ByteCache(1 << 20))  # another tab is still open: nothing unfrozen
+    closed.session.shutdown.assert_called_once()
+    assert gone() is not None
+    manager._active_session_info_by_id.clear()
+    storage["closed tab"] = closed
+    cache.sweep_once(cache.ByteCache(1 << 20))
+    assert gone() is None

@@ -1,23 +1,25 @@
 """The page cases of issue 21's hostile sweep: a score function compared with itself, "[PAD]"
-typed to the sentiment models, text that is no date, and a lone surrogate typed in a text box
-(sent over the real websocket, as the browser encodes it)."""
+typed to the sentiment models, text that is no date, and a lone surrogate typed in a text box and
+crafted chart selections (both sent over the real websocket, as the hostile tester did)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from test_hostile_pages import open_page  # tests/ is on sys.path (pytest's prepend mode)
 from test_lecture import open_link
 
 from attnviz.i18n import t
 from attnviz.serve.client import Session
 from attnviz.serve.launch import Served
-from attnviz.ui import surrogates
+from attnviz.ui import selections, surrogates
 
 
 @pytest.mark.parametrize("score", ["additive", "general", "linear", "scaled_dot"])
@@ -93,3 +95,58 @@ def test_a_lone_surrogate_typed_in_a_text_box_keeps_the_tab_served():
     with Served(warm_up=False) as served, ThreadPoolExecutor(1) as worker:
         finished, later = worker.submit(asyncio.run, type_a_lone_surrogate(served.url)).result()
     assert finished == [ForwardMsg.FINISHED_SUCCESSFULLY] and later == []
+
+
+# What a hostile client sent as a chart's selection: not JSON, JSON of another shape, numbers no
+# browser writes (JSON.stringify has no NaN or Infinity), nesting deeper than Python's recursion.
+CRAFTED = [
+    "{", "", "null", "[]", '"selection"', '{"selection": 5}', '{"selection": {"points": 5}}',
+    '{"selection": {"points": [5]}}', '{"selection": {"points": [], "box": {}}}',
+    '{"selection": {"points": [{"point_index": 1e309}]}}',
+    '{"selection": {"points": [{"x": NaN, "y": -Infinity}]}}',
+    '{"selection": {"points": [{"point_index": ' + "9" * 5000 + "}]}}",
+    "[" * 100_000 + "]" * 100_000,
+]  # fmt: skip
+CLICK = {
+    "points": [{"point_index": 5, "x": 5, "y": 0}], "point_indices": [5], "box": [], "lasso": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("value", CRAFTED)
+def test_a_crafted_selection_is_refused(value):
+    assert not selections.valid(value)
+
+
+def test_what_the_browser_sends_is_a_valid_selection():
+    empty = {"points": [], "point_indices": [], "box": [], "lasso": []}
+    box = {**empty, "box": [{"xref": "x", "yref": "y", "x": [0.5, 2.25], "y": [-1, 3]}]}
+    for selection in (empty, CLICK, box):
+        assert selections.valid(json.dumps({"selection": selection}))
+
+
+async def send_crafted_selections(url: str, lang: str) -> list:
+    """On the digits page (its chart's click runs a callback, before the page script), every
+    crafted value in turn, then a real click: [(errors, warnings) of each run]."""
+    seen = []
+    async with Session(url, lang=lang) as session:
+        session.queries["digits"] = f"lang={lang}&source=sample"  # a held-out digit, drawn
+        first = await session.run("digits")
+        assert first.errors == [] and "digits_map_0" in session.widgets
+        chart = session.widgets["digits_map_0"].id
+        for value in CRAFTED:
+            session.states[chart] = WidgetState(id=chart, string_value=value)
+            run = await session.run("digits")
+            seen.append((run.errors, run.warnings))
+        click = await session.run("digits", {"digits_map_0": {"selection": CLICK}})
+        seen.append((click.errors, click.warnings))
+        assert "digits_map_5" in click.widgets  # the click picked position 5: the page works
+    return seen
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_crafted_selection_is_dropped_with_a_message_and_the_page_keeps_working(lang):
+    with Served(warm_up=False) as served, ThreadPoolExecutor(1) as worker:
+        seen = worker.submit(asyncio.run, send_crafted_selections(served.url, lang)).result()
+    dropped = t("error.selection_dropped", lang)
+    assert seen[:-1] == [([], [dropped])] * len(CRAFTED)
+    assert seen[-1] == ([], [])

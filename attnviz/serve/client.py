@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
+from streamlit.proto.Common_pb2 import FileURLsRequest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
@@ -34,6 +36,7 @@ VALUE_FIELDS = {
     "checkbox": "bool_value",  # st.checkbox and st.toggle
     "slider": "double_array_value",
 }
+XSRF_COOKIE = "_streamlit_xsrf"  # what an upload must echo in its X-Xsrftoken header
 REPLICA_HEADER = "X-Attnviz-Replica"  # set by deploy/nginx.conf: which replica answered
 
 
@@ -52,6 +55,7 @@ class Run:
     first_plot: float | None  # seconds until the first plotly figure's delta, if any
     plots: int
     errors: list[str]  # exceptions, error alerts, an unfinished or failed run
+    warnings: list[str]  # warning alerts: what the page told the user about their input
     widgets: dict[str, Widget]  # by the widget's user key
     texts: list[tuple[float, str]]  # (seconds, body) of each st.text as it arrived
 
@@ -136,6 +140,41 @@ class Session:
             setattr(state, field_name, value)
         self.states[widget.id] = state
 
+    async def upload(self, key: str, name: str, data: bytes) -> None:
+        """Put file `name` holding `data` in the file uploader with user key `key`, sent with
+        the next run; as the browser does: ask for an upload URL over the websocket, PUT the
+        file there (with the XSRF cookie, which the health check hands out, echoed in a header),
+        then name it in the widget's state."""
+        request = FileURLsRequest(
+            request_id=uuid.uuid4().hex, file_names=[name], session_id=self.session_id
+        )
+        await self._ws.send(BackMsg(file_urls_request=request).SerializeToString())
+        msg = ForwardMsg()
+        while msg.file_urls_response.response_id != request.request_id:
+            msg.ParseFromString(await self._recv(self.timeout))
+        urls = msg.file_urls_response.file_urls[0]
+        if XSRF_COOKIE not in self.cookies:
+            self._remember(http_get(self.base, "/_stcore/health")[1])
+        boundary = uuid.uuid4().hex
+        disposition = f'Content-Disposition: form-data; name="file"; filename="{name}"'
+        head, tail = f"--{boundary}\r\n{disposition}\r\n\r\n", f"\r\n--{boundary}--\r\n"
+        body = head.encode() + data + tail.encode()
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            "X-Xsrftoken": self.cookies.get(XSRF_COOKIE, ""),
+        }
+        status, _, answer = await asyncio.to_thread(
+            http_get, self.base, urls.upload_url, headers, self.timeout, method="PUT", body=body
+        )
+        if status != 204:
+            raise ConnectionError(f"upload of {name} answered {status}: {answer[:200]!r}")
+        state = WidgetState(id=self.widgets[key].id)
+        state.file_uploader_state_value.uploaded_file_info.add(
+            name=name, size=len(data), file_id=urls.file_id, file_urls=urls
+        )
+        self.states[state.id] = state
+
     async def run(self, page: str, changes: dict | None = None) -> Run:
         """Run `page` with `changes` ({user key: value}) on top of every state set before."""
         for key, value in (changes or {}).items():
@@ -150,7 +189,7 @@ class Session:
         client.widget_states.widgets.extend(self.states.values())
         start = time.perf_counter()
         await self._ws.send(BackMsg(rerun_script=client).SerializeToString())
-        first_plot, plots, errors, widgets, texts = None, 0, [], {}, []
+        first_plot, plots, errors, warnings, widgets, texts = None, 0, [], [], {}, []
         deadline = start + self.timeout
         while True:
             left = deadline - time.perf_counter()
@@ -179,6 +218,8 @@ class Session:
                     errors.append(f"exception: {element.exception.message[:200]}")
                 elif name == "alert" and element.alert.format == Alert.ERROR:
                     errors.append(f"error: {element.alert.body[:200]}")
+                elif name == "alert" and element.alert.format == Alert.WARNING:
+                    warnings.append(element.alert.body)
                 widget_id = getattr(getattr(element, name), "id", "") if name else ""
                 key = _user_key(widget_id) if isinstance(widget_id, str) else None
                 if key:
@@ -196,7 +237,7 @@ class Session:
                     errors.append(f"script finished with status {status}")
                 break
         self.widgets.update(widgets)
-        return Run(time.perf_counter() - start, first_plot, plots, errors, widgets, texts)
+        return Run(time.perf_counter() - start, first_plot, plots, errors, warnings, widgets, texts)
 
     async def _recv(self, timeout: float) -> bytes:
         return await asyncio.wait_for(self._ws.recv(), timeout)

@@ -6,12 +6,16 @@ import http.client
 import urllib.parse
 
 
-def http_get(base: str, path: str, headers: dict | None = None, timeout: float = 10):
-    """(status, headers, body) of a GET on the server at `base` (http://host:port)."""
+def http_get(
+    base: str, path: str, headers: dict | None = None, timeout: float = 10, *,
+    method: str = "GET", body: bytes | None = None,
+):  # fmt: skip
+    """(status, headers, body) of a GET (or `method` with `body`) on the server at `base`
+    (http://host:port)."""
     url = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
     try:
-        conn.request("GET", path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.headers, response.read()
     finally:

@@ -15,10 +15,12 @@ key at once both compute it, and one result is kept.
 Over a lecture the server also gives memory back, through a sweeper thread (`sweep`): an entry
 nobody has read for `IDLE` seconds (`ATTNVIZ_CACHE_IDLE_S`, default 300) leaves (a student's
 own text, an uploaded photo, once their tab is closed); the sessions of closed tabs past
-Streamlit's `server.disconnectedSessionTTL` (120 s) are dropped (each holds its page's
-variables, a trace among them, and Streamlit drops them only when another session arrives:
-after the last student, never); and the freed memory goes back to the system. After a lecture
-the server returns to about its warmed size (benchmarks/soak.py, BENCHMARKS.md).
+Streamlit's `server.disconnectedSessionTTL` (120 s) are shut down (each holds its page's
+variables, a trace among them, and its uploads; Streamlit drops them only when another
+session arrives, after the last student never, and without shutting them down); once no
+session is left, the objects frozen with a model loaded during a session are collected (see
+`sweep`); and the freed memory goes back to the system. After a lecture the server returns
+to about its warmed size (benchmarks/soak.py, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -135,30 +137,58 @@ def release_memory() -> None:
         ctypes.CDLL(name).malloc_trim(0)
 
 
-def reap_closed_sessions() -> None:
-    """Drop the closed tabs' sessions whose time is up.
+def reap_closed_sessions() -> bool:
+    """Shut down the closed tabs' sessions whose time is up; True when it shut some down and
+    no session is left, open or closed.
 
     Streamlit keeps them in a TTL cache that reaps expired entries only when it is written to
-    or asked its length (streamlit/runtime/memory_session_storage.py): asking its length here
-    is the reaping Streamlit would do on the next session. Private names: a Streamlit that
-    moves them is caught by tests/test_cache.py.
+    or asked its length (streamlit/runtime/memory_session_storage.py), so after the last
+    student it never does; and it drops them without `shutdown()`, which is what releases a
+    session's uploaded files (held by the upload manager under the session's id, not by the
+    session), its media files and its session caches. Here the expired ones are taken out under
+    the session manager's lock and shut down, as Streamlit shuts down a session closed for good
+    (`WebsocketSessionManager.close_session`). Private names: a Streamlit that moves them is
+    caught by tests/test_cache.py.
     """
     from streamlit import runtime
 
-    if runtime.exists():
-        len(runtime.get_instance()._session_mgr._session_storage._cache)
+    if not runtime.exists():
+        return False
+    manager = runtime.get_instance()._session_mgr
+    with manager._storage_lock:
+        expired = manager._session_storage._cache.expire()
+    for _, info in expired:
+        info.session.shutdown()
+    with manager._storage_lock:
+        left = manager._active_session_info_by_id or len(manager._session_storage._cache)
+    return bool(expired) and not left
 
 
 def sweep(cache: ByteCache, every: float) -> None:
     """Forever, every `every` seconds: expire idle entries, drop closed sessions, collect what
     they held (cycles included: no collection runs while nobody uses the server) and give the
-    memory back. A collection took 0.01-0.3 s on a shared 2-core machine."""
+    memory back. A collection took 0.01-0.3 s on a shared 2-core machine.
+
+    A model first loaded during a session (`resident`) froze that session's objects with it,
+    and the collector never frees a frozen cycle: a student's session, with a 120 MB E5 trace
+    or an uploaded photo's 36 MB, stayed for the life of the server (benchmarks/soak.py). Once
+    the last session is gone, everything is unfrozen for one collection, and what survives (the
+    models, the server's own objects) is frozen again.
+    """
     while True:
         time.sleep(every)
-        cache.expire()
-        reap_closed_sessions()
-        gc.collect()
-        release_memory()
+        sweep_once(cache)
+
+
+def sweep_once(cache: ByteCache) -> None:
+    cache.expire()
+    alone = reap_closed_sessions()
+    if alone:
+        gc.unfreeze()
+    gc.collect()
+    if alone:
+        gc.freeze()
+    release_memory()
 
 
 @st.cache_resource(show_spinner=False)
