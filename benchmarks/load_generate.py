@@ -130,6 +130,8 @@ def reference_seconds(ref, prompts: list[str]) -> float:
 async def measure(args, base: str, server_pids: list[int], out) -> None:
     ref = reference()
     reference_seconds(ref, [prompt(0), prompt(1)])  # warm-up
+    async with Session(base, timeout=600) as session:  # the text probe's model, read once: its
+        await session.run("text")  # first trace held the turn for seconds in the first round
     out("| students | press to last done (s) | class tokens/s | first token p50 / p95 / max (s) |"
         " done p50 / p95 / max (s) | transformers, one batch (s) | tokens/s | ours / theirs |"
         " text page p95 (s) | server peak RSS (MB) | errors |")  # fmt: skip
