@@ -219,7 +219,9 @@ if gen.live:
                 show_text(len(gen.new_ids))  # the new tokens first, then the chart
                 if not drawn:
                     chart(0)
-                drawn, due = len(gen.steps), time.monotonic() + STREAM_EVERY
+                drawn = len(gen.steps)
+                if gen.new_ids:  # the first token is read a step after the prompt: no wait for it
+                    due = time.monotonic() + STREAM_EVERY
             with turns.aside():  # waiting for the engine lets the other sessions run
                 gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
                 if gen.live:
