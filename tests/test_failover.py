@@ -18,7 +18,7 @@ from attnviz.serve.http import healthy, http_get
 from attnviz.serve.launch import Served
 from tests.test_deploy import needs_nginx
 
-STUDENTS = 10
+STUDENTS = int(os.environ.get("FAILOVER_STUDENTS", "10"))  # 40: the whole class
 SERVED_AGAIN_S = 15  # every student served again within this after the kill
 BACK_S = 60  # the killed replica healthy again within this
 
