@@ -97,3 +97,40 @@ def test_labels_stay_text_and_a_bad_file_gets_a_message(server, browser, idle, t
     expect(page.locator('[data-testid="stAlert"]').filter(has_text=message)).to_have_count(1)
     assert not dialogs, dialogs
     page.close()
+
+
+def test_an_opened_traces_line_view_answers_hover_with_its_labels_as_text(
+    server, browser, idle, tmp_path
+):
+    """The open page draws the text page's line view (figures.lines): a label is SVG text, never
+    markup, and hovering it highlights its lines."""
+    labels = ["<b>bold</b>", "<img src=x>", "&amp;"]  # under the 18 characters a label keeps
+    weights = np.array([[[[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]]], np.float32)
+    path = tmp_path / "labels.npz"
+    attnviz.save(path, labels, weights)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{server}/open?lang=en&view=lines")
+    idle(page)
+    upload(page, idle, path)
+    view = page.locator(".stBidiComponent >> visible=true").first
+    view.wait_for(timeout=60_000)
+    shown = view.locator("g.q text").evaluate_all("els => els.map(e => e.textContent)")
+    assert shown == labels
+    assert view.locator("b").count() == 0 and view.locator("img").count() == 0
+    label = view.locator("g.q text").nth(1)
+    before = (
+        view.locator("g.q")
+        .nth(1)
+        .locator("line")
+        .first.evaluate("e => getComputedStyle(e).strokeWidth")
+    )
+    label.hover()
+    time.sleep(0.5)
+    after = (
+        view.locator("g.q")
+        .nth(1)
+        .locator("line")
+        .first.evaluate("e => getComputedStyle(e).strokeWidth")
+    )
+    assert before != after, (before, after)
+    page.close()

@@ -12,6 +12,7 @@ import streamlit as st
 from attnviz import attention, headstats, i18n, opentrace
 from attnviz.errors import InputError
 from attnviz.figures import opened as figs
+from attnviz.figures.lines import lines_svg
 from attnviz.figures.text import clicked_cell
 from attnviz.ui import charts, opened, present, state, text_views
 from attnviz.ui.breakdown import render_breakdown
@@ -133,13 +134,24 @@ elif view == "lines":
         default=None if "open_line_heads" in st.session_state else [head + 1],
     )  # fmt: skip
     heads = [h - 1 for h in chosen] or [head]
+
+    def pick(row: int) -> None:
+        """A click on a query's label shows only its lines, in every head drawn."""
+        if row < n_queries:
+            st.session_state.open_lines_only, st.session_state.open_lines_query = True, row
+
     query = None
     if st.toggle(t("text.lines_query_only"), key="open_lines_only"):
         query = st.selectbox(
             t("text.query_pick"), range(n_queries), format_func=lambda i: f"{i}: {rows[i]}",
             key="open_lines_query",
         )  # fmt: skip
-    chart(figs.lines(trace, layer, heads, lang(), query), "open_lines", "lines", "L", layer + 1)
+    # as on the text page: hovering a label highlights its lines in every head, in the browser
+    svg = lines_svg(
+        trace.attentions[layer, heads], heads, rows, cols, query=query,
+        head_word=t("text.head"),
+    )  # fmt: skip
+    charts.lines(svg, key="open_lines", name=f"{stem}-lines-L-{layer + 1}", on_query=pick)
 
 elif view == "stats":
     st.caption(t("text.stats_intro"))
