@@ -35,7 +35,10 @@ from attnviz.generation import Generation, Sampling
 from attnviz.zoo.llama import Cache, Llama, Prompt
 
 LIMIT = 40  # generations in progress at once per server; later ones wait in the queue
-PREFILL = 256  # prompt tokens read in one step at most: a class arriving at once starts in waves
+# prompt tokens read in one step at most: 40 prompts of ~18 tokens in one step (their first token
+# p95 2.5-2.8 s over the websocket, against 2.9-3.1 s in waves of 256, BENCHMARKS.md); longer
+# prompts arrive in waves, and the others' next tokens wait one step at most
+PREFILL = 1024
 log = logging.getLogger(__name__)
 
 
