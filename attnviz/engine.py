@@ -56,7 +56,6 @@ class Job:
         self.feed: list[int] = list(self.ids)  # what the next forward reads
         self.cache: Cache | None = None
         self.status = "queued"
-        self.version = 0
         self.branch: tuple[int, int] | None = None  # (step, token) asked for, applied by the worker
         self.script = tuple(int(i) for i in script)  # new tokens to take instead of choosing
         # new tokens after which it ends before its limit: a replayed link's (exactly its
@@ -66,7 +65,7 @@ class Job:
     def snapshot(self, place: int) -> Generation:
         return Generation(
             self.prompt_length, tuple(self.ids), tuple(self.steps), self.target, self.sampling,
-            self.status, place, self.version, self.seed,
+            self.status, place, self.seed,
         )  # fmt: skip
 
     def ended(self) -> bool:
@@ -142,7 +141,6 @@ class Engine:
         with self._changed:
             if job.status in ("queued", "running"):
                 job.status = "cancelled"
-                job.version += 1
                 self._changed.notify_all()
 
     def branch(self, handle: Handle, step: int, token: int) -> bool:
@@ -155,7 +153,6 @@ class Engine:
             if job in self._queue or job in self._active:
                 self._forget(job)
             job.branch, job.status, job.stop = (step, int(token)), "queued", None
-            job.version += 1
             self._queue.appendleft(job)  # a branch was in progress or done: it goes first
             self._start()
             self._changed.notify_all()
@@ -229,7 +226,6 @@ class Engine:
                     self._refill(job)
             self._queue.popleft()
             job.status = "running"
-            job.version += 1
             self._active.append(job)
 
     def _apply_branch(self, job: Job) -> None:
@@ -262,7 +258,6 @@ class Engine:
                     for job, _, _ in batch:
                         self._forget(job)
                         job.status = "failed"
-                        job.version += 1
                     self._changed.notify_all()
                 continue
             with self._changed:
@@ -275,7 +270,6 @@ class Engine:
         if job.steps:  # the token it read is now part of the sequence
             job.ids.extend(feed)
         job.steps.append(trace)
-        job.version += 1
         if job.ended():
             job.status = "done"
             self._forget(job)

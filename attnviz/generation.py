@@ -99,7 +99,6 @@ class Generation:
     sampling: Sampling = Sampling()
     status: str = "done"  # queued, running, done, cancelled or failed
     place: int = 0  # 1, 2, ... in the queue while queued
-    version: int = 0  # grows with every change
     seed: int = 0  # of the random generator that drew its tokens (sampling)
 
     @property

@@ -86,7 +86,7 @@ def test_a_generation_stopped_early_replays_exactly_as_far(smollm2, monkeypatch)
     handle = engine.submit(prompt, sampling, 24, seed=3)
     gen = engine.read(handle)
     while len(gen.new_ids) < 3:
-        gen = engine.wait(handle, gen.version, timeout=60)
+        gen = engine.wait(handle, len(gen.steps), timeout=60)
     engine.cancel(handle.job)  # what the Stop button does
     stopped = engine.result(handle, 600)
     assert 3 <= len(stopped.new_ids) < 24 and stopped.status == "cancelled"
