@@ -16,12 +16,15 @@ the worker alone changes a generation, between steps, so a page run that comes w
 streams (a language switch, an edited prompt) reads the same tokens and never writes them twice.
 A session holds a `Handle`: when the session is dropped, so is the handle, and its generation is
 cancelled. A finished generation keeps its traces, not its cache: a branch rebuilds the cache from
-the traces' keys and values (the same numbers), so only generations in progress hold caches.
+the traces' keys and values (the same numbers), so only generations in progress hold caches: slots
+of the engine's one `Pool`, so that a step's newest tokens attend in one product; an idle engine
+lets the pool go.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import weakref
 from collections import deque
@@ -39,6 +42,11 @@ LIMIT = 40  # generations in progress at once per server; later ones wait in the
 # p95 2.5-2.8 s over the websocket, against 2.9-3.1 s in waves of 256, BENCHMARKS.md); longer
 # prompts arrive in waves, and the others' next tokens wait one step at most
 PREFILL = 1024
+# Python's switch interval while an engine runs (the default is 5 ms): each of a step's ~1500 torch
+# calls lets go of the GIL and takes it back, and while a page runs Python each retake waited up
+# to the interval (an 18-token prompt read in 96 ms alone took 4.5-9.7 s beside a busy Python
+# thread, 0.37-0.55 s at 0.5 ms; BENCHMARKS.md, "Third pass")
+SWITCH_INTERVAL = 0.0005
 log = logging.getLogger(__name__)
 
 
@@ -63,8 +71,11 @@ class Job:
         self.stop: int | None = len(self.script) or None
 
     def snapshot(self, place: int) -> Generation:
+        ids = self.ids
+        if self.status == "running" and self.steps and self.branch is None:
+            ids = ids + self.feed  # the token its last step chose: shown before it is read
         return Generation(
-            self.prompt_length, tuple(self.ids), tuple(self.steps), self.target, self.sampling,
+            self.prompt_length, tuple(ids), tuple(self.steps), self.target, self.sampling,
             self.status, place, self.seed,
         )  # fmt: skip
 
@@ -85,6 +96,7 @@ class Handle:
 class Engine:
     def __init__(self, net: Llama, eos: int, limit: int = LIMIT, prefill: int = PREFILL):
         self.net, self.eos, self.limit, self.prefill = net, eos, limit, prefill
+        self.pool = net.pool()  # every running generation's cache is a slot of it
         self._changed = threading.Condition()
         self._queue: deque[Job] = deque()
         self._active: list[Job] = []
@@ -111,6 +123,7 @@ class Engine:
     def _start(self) -> None:
         """The worker, started by the first request (nothing runs at import or creation)."""
         if self._worker is None:
+            sys.setswitchinterval(SWITCH_INTERVAL)  # the process's: it serves this engine
             self._worker = threading.Thread(target=self._run, name="attnviz-engine", daemon=True)
             self._worker.start()
 
@@ -206,6 +219,8 @@ class Engine:
             self._queue.remove(job)
         if job in self._active:
             self._active.remove(job)
+        if job.cache is not None:  # its slot is taken again after the step in flight, if any
+            self.pool.release(job.cache)
         job.cache = None
 
     def _admit(self) -> None:
@@ -221,12 +236,14 @@ class Engine:
                 break  # its prompt waits for the next step's budget
             budget -= len(job.feed)
             if job.cache is None:
-                job.cache = self.net.empty_cache(job.prompt_length + job.target)
+                job.cache = self.pool.cache(job.prompt_length + job.target)
                 if job.steps:  # a branch of a finished generation: its keys are in its traces
                     self._refill(job)
             self._queue.popleft()
             job.status = "running"
             self._active.append(job)
+        if not self._active:  # idle: the pool's memory goes (it grew for the largest class)
+            self.pool = self.net.pool()
 
     def _apply_branch(self, job: Job) -> None:
         (step, token), job.branch = job.branch, None

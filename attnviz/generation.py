@@ -90,7 +90,8 @@ def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> 
 class Generation:
     """What a page reads of one generation at one moment (the engine owns the generation itself
     and hands out these snapshots, see attnviz/engine.py): ids = prompt + new tokens, one trace
-    per step, len(ids) == prompt_length + len(steps) - 1."""
+    per step, len(ids) == prompt_length + len(steps) - 1; while running, ids end with the token
+    its last step chose, which the next step reads (len(ids) == prompt_length + len(steps))."""
 
     prompt_length: int
     ids: tuple[int, ...]

@@ -12,6 +12,7 @@ import pytest
 from attnviz import generation
 from attnviz.engine import Engine
 from attnviz.generation import Sampling
+from attnviz.zoo.llama import Batch, Row
 
 PROMPTS = (
     "The capital of France is",
@@ -32,7 +33,8 @@ def test_a_batched_step_equals_a_batch_of_one(smollm2):
     net, tok = smollm2.net, smollm2.tokenizer
     prompts = [tok.encode(p) for p in PROMPTS]
     assert len({len(p) for p in prompts}) == 3  # different lengths, batched together
-    caches = [net.empty_cache() for _ in prompts]
+    pool = net.pool()  # as in the engine: the sequences' caches are slots of one pool
+    caches = [pool.cache() for _ in prompts]
     batched = net.step(list(zip(prompts[:2], caches[:2], strict=True)))
     lone = [net(p)[2] for p in prompts]
     for (_, ours), theirs in zip(batched, lone[:2], strict=True):
@@ -47,6 +49,37 @@ def test_a_batched_step_equals_a_batch_of_one(smollm2):
         alone = net([tokens[i]], net(prompts[i])[1])[2]
         assert mixed[i][1].start == len(prompts[i]) and mixed[i][1].weights.shape[2] == 1
         close(mixed[i][1], alone)
+
+
+def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
+    net = smollm2.net
+    pool = net.pool()
+    a, b = pool.cache(4), pool.cache(40)
+    assert (a.slot, b.slot) == (0, 1) and pool.capacity >= 40
+    a.k[3, :, 2] = 1.5  # layer 3, every key/value head, position 2
+    more = [pool.cache() for _ in range(3)]  # the pool doubles its slots: a's keys stay
+    assert pool.slots == 8 and float(a.k[3, :, 2].min()) == float(a.k[3, :, 2].max()) == 1.5
+    pool.release(more[1])
+    assert pool.cache().slot == more[1].slot
+    # one new token each in one pool: one product; a prompt and another pool's cache: alone
+    apart = net.empty_cache(8)
+    batch = Batch.of([Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1)])
+    assert batch.newest.members == (0, 2) and batch.alone == (1, 3)
+    assert batch.newest.slots.tolist() == [a.slot, b.slot]
+    assert batch.newest.later.tolist() == [[j > 5 for j in range(13)], [False] * 13]
+
+
+def test_a_running_generation_shows_the_token_its_last_step_chose(smollm2):
+    """The first token reaches the page with the prompt's step, not a step later; a generation
+    that stops keeps only the tokens it read (each with its trace)."""
+    engine = Engine(smollm2.net, smollm2.tokenizer.eos)
+    handle = engine.submit(smollm2.prompt(PROMPTS[2]), Sampling(), 64)
+    gen = engine.wait(handle, 0, 600)
+    assert gen.status == "running" and len(gen.new_ids) == len(gen.steps) >= 1
+    assert gen.new_ids[-1] == int(np.argmax(gen.steps[-1].logits))
+    engine.cancel(handle.job)
+    stopped = engine.result(handle, 600)
+    assert stopped.status == "cancelled" and len(stopped.new_ids) == len(stopped.steps) - 1
 
 
 def wait_all(engine, handles, seconds=600):
@@ -120,6 +153,9 @@ def test_branch_respects_the_limit_and_cancel_frees(smollm2):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert job.cache is None
+    while engine.pool.slots:  # idle: the pool that grew for them is gone
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_each_trace_owns_only_its_numbers(smollm2):

@@ -14,9 +14,11 @@
 The weights stay in the GGUF's layout (see loading/gguf_reader.py), which is why RoPE rotates
 adjacent pairs here. `step` runs many sequences at once (the engine's batch, attnviz/engine.py):
 their new positions are flattened into one (N, D) matrix, so every weight is read once for all of
-them, and only attention runs per sequence, on its own cache: no padding, and each sequence's
-numbers are those of a batch of one. `forward(ids, cache)` is that batch of one. Caches belong to
-the caller (written in place); the model, shared by every session, stores nothing.
+them. Attention reads each sequence's own keys: a prompt's alone, and the newest token of every
+sequence whose cache is a slot of the same `Pool` in one product, over keys padded to the longest
+with weight 0 on the padding, so each sequence's numbers are those of a batch of one.
+`forward(ids, cache)` is that batch of one. Caches belong to the caller (written in place); the
+model, shared by every session, stores nothing.
 """
 
 from __future__ import annotations
@@ -66,32 +68,72 @@ class LlamaConfig(LlamaHeader):
         return self.heads // self.kv_heads
 
 
-class Cache:
-    """Keys (after RoPE) and values of one sequence's positions so far, every layer, written in
-    place into buffers that grow when needed. The caller owns it (the engine, one per generation);
-    the model writes a forward's new positions into it and keeps nothing."""
+class Pool:
+    """Keys (after RoPE) and values of many sequences, every layer, one tensor each: slot s holds
+    one sequence (its `Cache`), so a decoding step reads the keys of every sequence that reads one
+    new token in one product (`attend_newest`). Grows when needed, doubling its slots or its
+    positions. The caller owns it (the engine: one for the server, renewed when idle); the model
+    writes a forward's new positions into it and keeps nothing."""
 
-    def __init__(self, c: LlamaConfig, capacity: int, dtype, device) -> None:
-        shape = (c.layers, c.kv_heads, capacity, c.head_width)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)  # (L, Hkv, capacity, Dh)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)  # (L, Hkv, capacity, Dh)
-        self.length = 0
+    def __init__(self, c: LlamaConfig, dtype, device) -> None:
+        self.c, self.dtype, self.device = c, dtype, device
+        self.k, self.v = self._zeros(0, 0), self._zeros(0, 0)  # (L, S, Hkv, capacity, Dh)
+        self.free: list[int] = []  # slots not in use; the next one taken is the last
+
+    def _zeros(self, slots: int, capacity: int) -> torch.Tensor:
+        c = self.c
+        shape = (c.layers, slots, c.kv_heads, capacity, c.head_width)
+        return torch.zeros(shape, dtype=self.dtype, device=self.device)
+
+    @property
+    def slots(self) -> int:
+        return self.k.shape[1]
 
     @property
     def capacity(self) -> int:
-        return self.k.shape[2]
+        return self.k.shape[3]
 
-    @property
-    def nbytes(self) -> int:
-        return self.k.nbytes + self.v.nbytes
+    def _grow(self, slots: int, capacity: int) -> None:
+        k, v = self._zeros(slots, capacity), self._zeros(slots, capacity)
+        k[:, : self.slots, :, : self.capacity] = self.k
+        v[:, : self.slots, :, : self.capacity] = self.v
+        self.free = [*range(slots - 1, self.slots - 1, -1), *self.free]
+        self.k, self.v = k, v
 
     def reserve(self, length: int) -> None:
-        """Room for `length` positions: a new, larger buffer when they do not fit."""
+        """Room for `length` positions in every slot."""
         if length > self.capacity:
-            k, v, kept = self.k, self.v, self.length
-            grown = (*k.shape[:2], max(length, 2 * self.capacity), k.shape[3])
-            self.k, self.v = k.new_zeros(grown), v.new_zeros(grown)
-            self.k[:, :, :kept], self.v[:, :, :kept] = k[:, :, :kept], v[:, :, :kept]
+            self._grow(self.slots, max(length, 2 * self.capacity))
+
+    def cache(self, capacity: int = 0) -> Cache:
+        """A free slot, as a new sequence's cache with room for `capacity` positions."""
+        if not self.free:
+            self._grow(max(1, 2 * self.slots), self.capacity)
+        self.reserve(capacity)
+        return Cache(self, self.free.pop())
+
+    def release(self, cache: Cache) -> None:
+        """The slot of a sequence that ended: free for the next one."""
+        self.free.append(cache.slot)
+
+
+class Cache:
+    """One sequence's keys and values so far (`length` positions), every layer: its slot of a
+    `Pool`, read and written in place."""
+
+    def __init__(self, pool: Pool, slot: int) -> None:
+        self.pool, self.slot, self.length = pool, slot, 0
+
+    @property
+    def k(self) -> torch.Tensor:
+        return self.pool.k[:, self.slot]  # (L, Hkv, capacity, Dh), a view
+
+    @property
+    def v(self) -> torch.Tensor:
+        return self.pool.v[:, self.slot]  # (L, Hkv, capacity, Dh), a view
+
+    def reserve(self, length: int) -> None:
+        self.pool.reserve(length)
 
 
 def rope_turns(positions: torch.Tensor, dh: int, base: float, dtype) -> torch.Tensor:
@@ -192,6 +234,69 @@ class Row:
         return slice(self.offset, self.offset + self.length)
 
 
+@dataclass(frozen=True)
+class Newest:
+    """The sequences of a batch that read one new token each, their caches in one pool: their
+    attention is one product for all of them (`attend_newest`) instead of one per sequence."""
+
+    pool: Pool
+    members: tuple[int, ...]  # their places in the batch
+    slots: torch.Tensor  # (B,) their slots in the pool
+    starts: torch.Tensor  # (B,) their new positions
+    offsets: torch.Tensor  # (B,) their rows in the batch's flattened new positions
+    later: torch.Tensor  # (B, T) keys past each one's own position, T = the longest's keys
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A step's sequences: `newest` batched, the others (`alone`: prompts) one at a time."""
+
+    rows: tuple[Row, ...]
+    alone: tuple[int, ...]
+    newest: Newest | None
+
+    @staticmethod
+    def of(rows: Sequence[Row]) -> Batch:
+        single = [i for i, r in enumerate(rows) if r.length == 1]
+        pool = rows[single[0]].cache.pool if single else None
+        members = tuple(i for i in single if rows[i].cache.pool is pool)
+        if not members:
+            return Batch(tuple(rows), tuple(range(len(rows))), None)
+        device = pool.k.device
+        starts = torch.tensor([rows[i].start for i in members], device=device)
+        keys = torch.arange(int(starts.max()) + 1, device=device)
+        newest = Newest(
+            pool,
+            members,
+            torch.tensor([rows[i].cache.slot for i in members], device=device),
+            starts,
+            torch.tensor([rows[i].offset for i in members], device=device),
+            keys[None, :] > starts[:, None],
+        )
+        alone = tuple(i for i in range(len(rows)) if i not in members)
+        return Batch(tuple(rows), alone, newest)
+
+
+def attend_newest(q, k, v, newest: Newest, index: int, group: int):
+    """Layer `index`'s attention of every sequence in `newest`, each one's new query over its own
+    keys, as one product: the keys of all of them padded to the longest's, the padding's scores
+    -inf (weight 0), so each one's weights and context are those of `attend` on its own keys.
+    Writes their new keys and values k, v (N, Hkv, Dh) into their slots; returns (weights
+    (B, H, T), context (B, H, Dh)) of their queries in q (N, H, Dh)."""
+    pool_k, pool_v = newest.pool.k[index], newest.pool.v[index]  # (S, Hkv, capacity, Dh)
+    pool_k[newest.slots, :, newest.starts] = k[newest.offsets]  # (B, Hkv, Dh)
+    pool_v[newest.slots, :, newest.starts] = v[newest.offsets]
+    b, t = newest.later.shape
+    n_heads, dh = q.shape[1:]
+    keys = pool_k[:, :, :t].index_select(0, newest.slots)  # (B, Hkv, T, Dh)
+    values = pool_v[:, :, :t].index_select(0, newest.slots)
+    rows = (q[newest.offsets] * dh**-0.5).view(b, keys.shape[1], group, dh)  # (B, Hkv, G, Dh)
+    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(newest.later[:, None, None], float("-inf"))
+    weights = torch.softmax(scaled, dim=-1)  # (B, Hkv, G, T)
+    context = weights @ values  # (B, Hkv, G, Dh)
+    return weights.view(b, n_heads, t), context.view(b, n_heads, dh)
+
+
 class Layer(nn.Module):
     def __init__(self, c: LlamaConfig) -> None:
         super().__init__()
@@ -207,9 +312,10 @@ class Layer(nn.Module):
         self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
-    def forward(self, x, turns, batch: Sequence[Row], index: int, ablation=None):
+    def forward(self, x, turns, batch: Batch, index: int, ablation=None):
         """x (N, D): the new positions of every sequence of the batch, one after another. The
-        weights are read once for all N rows; only attention runs per sequence, on its own keys.
+        weights are read once for all N rows; attention runs once for the sequences that read
+        one new token, and per sequence for prompts. Returns each sequence's weights (H, Tq, Tk).
         `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
         c, n = self.c, x.shape[0]
         h = self.attn_norm(x)  # (N, D)
@@ -219,17 +325,22 @@ class Layer(nn.Module):
         q = rope(q_raw, turns)  # (N, H, Dh)
         k = rope(k_raw, turns)  # (N, Hkv, Dh)
         context = torch.empty_like(q)  # (N, H, Dh)
-        weights = []
-        with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch)):
-            for row in batch:
+        weights: list = [None] * len(batch.rows)
+        with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch.rows)):
+            for i in batch.alone:
+                row = batch.rows[i]
                 end = row.start + row.length
                 keys, values = row.cache.k[index], row.cache.v[index]  # (Hkv, capacity, Dh)
                 keys[:, row.start : end] = k[row.rows].transpose(0, 1)
                 values[:, row.start : end] = v[row.rows].transpose(0, 1)
-                w, context[row.rows] = attend(
+                weights[i], context[row.rows] = attend(
                     q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
                 )
-                weights.append(w)  # (H, Tq, Tk)
+            if batch.newest is not None:
+                newest = batch.newest
+                w, context[newest.offsets] = attend_newest(q, k, v, newest, index, c.group)
+                for b, i in enumerate(newest.members):  # (H, 1, Tk): its own keys only
+                    weights[i] = w[b, :, None, : batch.rows[i].start + 1]
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         if ablation is not None:
             context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)
@@ -252,9 +363,14 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.layers))
         self.norm = RMSNorm(c.width, c.eps)
 
-    def empty_cache(self, capacity: int = 0) -> Cache:
+    def pool(self) -> Pool:
+        """An empty pool of caches for this model's sequences."""
         weight = self.embed.weight
-        return Cache(self.config, capacity, weight.dtype, weight.device)
+        return Pool(self.config, weight.dtype, weight.device)
+
+    def empty_cache(self, capacity: int = 0) -> Cache:
+        """One sequence's cache, in a pool of its own."""
+        return self.pool().cache(capacity)
 
     @torch.inference_mode()
     def forward(
@@ -288,9 +404,9 @@ class Llama(nn.Module):
         positions = torch.cat([torch.arange(r.start, r.start + r.length) for r in rows])  # (N,)
         turns = rope_turns(positions.to(weight.device), c.head_width, c.rope_base, weight.dtype)
         x = self.embed(torch.cat(ids).to(weight.device))  # (N, D)
-        vectors, weights = [], []
+        vectors, weights, plan = [], [], Batch.of(rows)
         for i, layer in enumerate(self.layers):
-            x, part, w = layer(x, turns[:, None], rows, i, ablation)  # turns (N, 1, Dh/2)
+            x, part, w = layer(x, turns[:, None], plan, i, ablation)  # turns (N, 1, Dh/2)
             vectors.append(part)
             weights.append(w)
         hidden = self.norm(x)  # (N, D)
@@ -298,11 +414,11 @@ class Llama(nn.Module):
             hidden = hidden[[r.offset + r.length - 1 for r in rows]]  # (B, D)
         logits = F.linear(hidden, weight)  # (N or B, V) tied embeddings
         # each (L, N, H or Hkv, Dh); a sequence's part is (L, H or Hkv, Tq, Dh)
-        stacked = [torch.stack(part) for part in zip(*vectors, strict=True)]
+        stacked = [to_numpy(torch.stack(part)) for part in zip(*vectors, strict=True)]
         out = []
         for b, row in enumerate(rows):
             row.cache.length = row.start + row.length
-            q_raw, q, k_raw, k, v = (owned(a[:, row.rows].transpose(1, 2)) for a in stacked)
+            q_raw, q, k_raw, k, v = (a[:, row.rows].transpose(0, 2, 1, 3).copy() for a in stacked)
             mine = logits[row.rows] if every_logit else logits[b]
             trace = DecoderTrace(
                 start=row.start,

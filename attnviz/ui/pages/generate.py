@@ -207,21 +207,22 @@ if gen.live:
     # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
     # step's candidates once: a class's pages redrawing every chart at every token took the
     # processor from the engine (40 students: ten times slower than one batch).
-    # A page looks at the engine when there is something to draw: the first step as soon as it
-    # comes, then the newest at most every STREAM_EVERY seconds, and the end at once (each look
-    # takes a turn from the other sessions' runs; a fixed sleep made a lone student wait).
+    # A page looks at the engine when there is something to draw: the first step (with the
+    # first new token) as soon as it comes, then the newest at most every STREAM_EVERY seconds,
+    # and the end at once (each look takes a turn from the other sessions' runs; a fixed sleep
+    # made a lone student wait).
     with st.spinner(t("generate.running")):
-        drawn, due = 0, 0.0  # steps shown; when the text may be redrawn next
+        drawn, due, looks = 0, 0.0, 0  # steps shown; when the text may be redrawn next; draws
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
             elif len(gen.steps) > drawn:
-                show_text(len(gen.new_ids))  # the new tokens first, then the chart
-                if not drawn:
-                    chart(0)
+                show_text(len(gen.new_ids))
+                looks += 1
+                if looks == 2:  # the first step's candidates at the second look: a class's
+                    chart(0)  # first tokens all reach the pages before any chart
                 drawn = len(gen.steps)
-                if gen.new_ids:  # the first token is read a step after the prompt: no wait for it
-                    due = time.monotonic() + STREAM_EVERY
+                due = time.monotonic() + STREAM_EVERY  # the first token came with the first step
             with turns.aside():  # waiting for the engine lets the other sessions run
                 gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
                 if gen.live:
