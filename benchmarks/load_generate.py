@@ -1,8 +1,10 @@
-"""A class generating at once: N students, each with a prompt of their own, press Generate within
-`--ramp` seconds over Streamlit's own websocket protocol (attnviz/serve/client.py), greedy,
-`NEW` tokens each; then transformers generates the same N prompts as one batch in this process,
-on the same machine, once the server is idle (greedy, no attention weights returned: what
-batching alone gives; the server keeps every step's full trace).
+"""A class generating at once: N students, each with a prompt of their own, open the page, and
+once every page is open they press Generate within `--ramp` seconds, over Streamlit's own
+websocket protocol (attnviz/serve/client.py), greedy, `NEW` tokens each; then transformers
+generates the same N prompts as one batch in this process, on the same machine, once the server
+is idle (greedy, no attention weights returned: what batching alone gives; the server keeps
+every step's full trace). Until the third pass (BENCHMARKS.md) each student opened the page and
+pressed at once, so the class's 40 page openings queued ahead of every press.
 
     python -m benchmarks.load --scenario generate --students 1,20,40
     make load SCENARIO=generate N="1 20 40"
@@ -47,12 +49,18 @@ def first_token(run, prompt_text: str) -> float | None:
     return next(shown, None)
 
 
-async def student(number: int, base: str, record) -> None:
+async def student(number: int, base: str, record, together: asyncio.Barrier, delay: float):
     async with Session(base, timeout=600) as session:
         # the page opens with the student's prompt and settings, as from a link
         query = {"lang": "en", "text": prompt(number), "max_new": NEW}
         session.queries["generate"] = urllib.parse.urlencode(query)
-        opened = await session.run("generate")
+        try:
+            opened = await session.run("generate")
+        except Exception:
+            await together.abort()  # the others would wait for this student forever
+            raise
+        await together.wait()  # every page is open: "everybody, press Generate now"
+        await asyncio.sleep(delay)
         button = session.widgets["gen_start"]
         session.states[button.id] = WidgetState(id=button.id, trigger_value=True)
         pressed = time.perf_counter()
@@ -80,10 +88,11 @@ async def class_round(students: int, first: int, base: str, ramp: float, watch: 
         runs[number], pressed[number] = run, at
         errors.extend(f"student {number}: {e}" for e in opened.errors + run.errors)
 
+    together = asyncio.Barrier(students)
+
     async def one(n: int) -> None:
-        await asyncio.sleep(ramp * (n - first) / students)
         try:
-            await student(n, base, record)
+            await student(n, base, record, together, ramp * (n - first) / students)
         except Exception as exc:  # a refused or dropped connection is an error of the run
             errors.append(f"student {n}: {type(exc).__name__}: {exc}")
 
