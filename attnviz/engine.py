@@ -96,7 +96,7 @@ class Handle:
 class Engine:
     def __init__(self, net: Llama, eos: int, limit: int = LIMIT, prefill: int = PREFILL):
         self.net, self.eos, self.limit, self.prefill = net, eos, limit, prefill
-        self.pool = net.pool()  # every running generation's cache is a slot of it
+        self.pool = net.pool(limit)  # every running generation's cache is a slot of it
         self._changed = threading.Condition()
         self._queue: deque[Job] = deque()
         self._active: list[Job] = []
@@ -243,7 +243,7 @@ class Engine:
             job.status = "running"
             self._active.append(job)
         if not self._active:  # idle: the pool's memory goes (it grew for the largest class)
-            self.pool = self.net.pool()
+            self.pool = self.net.pool(self.limit)
 
     def _apply_branch(self, job: Job) -> None:
         (step, token), job.branch = job.branch, None

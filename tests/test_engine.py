@@ -61,6 +61,8 @@ def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
     assert pool.slots == 8 and float(a.k[3, :, 2].min()) == float(a.k[3, :, 2].max()) == 1.5
     pool.release(more[1])
     assert pool.cache().slot == more[1].slot
+    bounded = net.pool(most=3)  # an engine's limit: no slots beyond it made in advance
+    assert [bounded.cache().slot for _ in range(4)] == [0, 1, 2, 3] and bounded.slots == 4
     # one new token each in one pool: one product; a prompt and another pool's cache: alone
     apart = net.empty_cache(8)
     batch = Batch.of([Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1)])

@@ -75,8 +75,8 @@ class Pool:
     positions. The caller owns it (the engine: one for the server, renewed when idle); the model
     writes a forward's new positions into it and keeps nothing."""
 
-    def __init__(self, c: LlamaConfig, dtype, device) -> None:
-        self.c, self.dtype, self.device = c, dtype, device
+    def __init__(self, c: LlamaConfig, dtype, device, most: int | None = None) -> None:
+        self.c, self.dtype, self.device, self.most = c, dtype, device, most  # most: slots
         self.k, self.v = self._zeros(0, 0), self._zeros(0, 0)  # (L, S, Hkv, capacity, Dh)
         self.free: list[int] = []  # slots not in use; the next one taken is the last
 
@@ -108,7 +108,9 @@ class Pool:
     def cache(self, capacity: int = 0) -> Cache:
         """A free slot, as a new sequence's cache with room for `capacity` positions."""
         if not self.free:
-            self._grow(max(1, 2 * self.slots), self.capacity)
+            slots = max(1, 2 * self.slots)
+            self._grow(min(slots, max(self.most, self.slots + 1)) if self.most else slots,
+                       self.capacity)  # fmt: skip
         self.reserve(capacity)
         return Cache(self, self.free.pop())
 
@@ -365,10 +367,11 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.layers))
         self.norm = RMSNorm(c.width, c.eps)
 
-    def pool(self) -> Pool:
-        """An empty pool of caches for this model's sequences."""
+    def pool(self, most: int | None = None) -> Pool:
+        """An empty pool of caches for this model's sequences (growing past `most` slots one at
+        a time, not doubling)."""
         weight = self.embed.weight
-        return Pool(self.config, weight.dtype, weight.device)
+        return Pool(self.config, weight.dtype, weight.device, most)
 
     def empty_cache(self, capacity: int = 0) -> Cache:
         """One sequence's cache, in a pool of its own."""
