@@ -42,10 +42,10 @@ LIMIT = 40  # generations in progress at once per server; later ones wait in the
 # p95 2.5-2.8 s over the websocket, against 2.9-3.1 s in waves of 256, BENCHMARKS.md); longer
 # prompts arrive in waves, and the others' next tokens wait one step at most
 PREFILL = 1024
-# Python's switch interval while an engine runs (the default is 5 ms): each of a step's ~1500 torch
-# calls lets go of the GIL and takes it back, and while a page runs Python each retake waited up
-# to the interval (an 18-token prompt read in 96 ms alone took 4.5-9.7 s beside a busy Python
-# thread, 0.37-0.55 s at 0.5 ms; BENCHMARKS.md, "Third pass")
+# Python's switch interval while an engine runs (the default is 5 ms): each of a step's thousands
+# of torch calls lets go of the GIL and takes it back, and while a page runs Python each retake
+# waits up to the interval (`python -m benchmarks.bench_gil`: a 17-token prompt's step, 0.11 s
+# alone, took 6.8 s beside a thread running Python, 0.43 s at 0.5 ms; BENCHMARKS.md, "Third pass")
 SWITCH_INTERVAL = 0.0005
 log = logging.getLogger(__name__)
 

@@ -65,7 +65,8 @@ def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
     assert [bounded.cache().slot for _ in range(4)] == [0, 1, 2, 3] and bounded.slots == 4
     # one new token each in one pool: one product; a prompt and another pool's cache: alone
     apart = net.empty_cache(8)
-    batch = Batch.of([Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1)])
+    rows = [Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1)]
+    batch = Batch.of(rows)
     assert batch.newest.members == (0, 2) and batch.alone == (1, 3)
     assert batch.newest.slots.tolist() == [a.slot, b.slot]
     assert batch.newest.later.tolist() == [[j > 5 for j in range(13)], [False] * 13]

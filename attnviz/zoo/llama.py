@@ -166,8 +166,8 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x * rsqrt(mean(x²) + eps) * weight, as one call: a step runs 61 of them, and each
-        torch call lets go of the GIL and waits to take it back (engine.SWITCH_INTERVAL)."""
+        """x * rsqrt(mean(x²) + eps) * weight, as one torch call (five before): a step runs 61,
+        and each call lets go of the GIL and may wait to take it back (engine.SWITCH_INTERVAL)."""
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
