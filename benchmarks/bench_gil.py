@@ -2,8 +2,9 @@
 
 Each torch call lets go of the GIL and takes it back; while another thread runs Python (a page
 taking its turn), each retake waits until that thread lets go, up to the switch interval. Times
-one step of an 18-token prompt (SmolLM2, batch of one, its trace kept) alone and beside a thread
-that only runs Python, at Python's default interval and at `engine.SWITCH_INTERVAL`; median of 3.
+one `Llama.step` (SmolLM2, traces kept) alone and beside a thread that only runs Python: one
+prompt at Python's default interval and at `engine.SWITCH_INTERVAL`, then a class's 40 prompts
+in one step (their attention one batched product, `llama.attend_prompts`); median of 3.
 
     python -m benchmarks.bench_gil
 """
@@ -30,33 +31,40 @@ def busy(stop: threading.Event) -> None:
 
 def main() -> None:
     decoder = llama.load()
-    net, ids = decoder.net, decoder.prompt(prompt(1)).ids
+    net = decoder.net
+    one = [decoder.prompt(prompt(1)).ids]
+    class_ = [decoder.prompt(prompt(n)).ids for n in range(40)]
 
-    def step_ms() -> float:
-        start = time.perf_counter()
-        net.step([(ids, net.empty_cache(len(ids)))])
-        return 1000 * (time.perf_counter() - start)
+    def median_ms(prompts) -> float:
+        def once() -> float:
+            pool = net.pool()  # as in the engine: the prompts read in one step, one pool
+            start = time.perf_counter()
+            net.step([(ids, pool.cache(len(ids))) for ids in prompts])
+            return 1000 * (time.perf_counter() - start)
 
-    def median_ms() -> float:
-        return statistics.median(step_ms() for _ in range(3))
+        return statistics.median(once() for _ in range(3))
 
     before = sys.getswitchinterval()
-    step_ms()  # warm-up
-    print(f"one step of a {len(ids)}-token prompt\n")
-    print("| switch interval (ms) | alone (ms) | beside a thread running Python (ms) | ratio |")
-    print("|---:|---:|---:|---:|")
-    for interval in INTERVALS:
+    median_ms(one)  # warm-up
+    print("| step | switch interval (ms) | alone (ms) | beside a thread running Python (ms) |"
+          " ratio |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    cases = [(f"one prompt of {len(one[0])} tokens", one, i) for i in INTERVALS]
+    tokens = sum(len(ids) for ids in class_)
+    cases.append((f"40 prompts, {tokens} tokens", class_, engine.SWITCH_INTERVAL))
+    for name, prompts, interval in cases:
         sys.setswitchinterval(interval)
-        alone = median_ms()
+        alone = median_ms(prompts)
         stop = threading.Event()
         thread = threading.Thread(target=busy, args=(stop,), daemon=True)
         thread.start()
         try:
-            beside = median_ms()
+            beside = median_ms(prompts)
         finally:
             stop.set()
             thread.join()
-        print(f"| {1000 * interval:g} | {alone:.0f} | {beside:.0f} | {beside / alone:.1f} |")
+        print(f"| {name} | {1000 * interval:g} | {alone:.0f} | {beside:.0f} |"
+              f" {beside / alone:.1f} |")  # fmt: skip
     sys.setswitchinterval(before)
 
 

@@ -63,13 +63,23 @@ def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
     assert pool.cache().slot == more[1].slot
     bounded = net.pool(most=3)  # an engine's limit: no slots beyond it made in advance
     assert [bounded.cache().slot for _ in range(4)] == [0, 1, 2, 3] and bounded.slots == 4
-    # one new token each in one pool: one product; a prompt and another pool's cache: alone
-    apart = net.empty_cache(8)
-    rows = [Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1)]
+    # in one pool, one new token each: one product, and prompts: one product, padded; another
+    # pool's cache, and new tokens after earlier ones: alone
+    apart, later = net.empty_cache(8), pool.cache()
+    rows = [Row(a, 5, 0, 1), Row(more[0], 0, 1, 7), Row(b, 12, 8, 1), Row(apart, 2, 9, 1),
+            Row(more[2], 0, 10, 3), Row(later, 4, 13, 2)]  # fmt: skip
     batch = Batch.of(rows)
-    assert batch.newest.members == (0, 2) and batch.alone == (1, 3)
+    assert batch.newest.members == (0, 2) and batch.alone == (3, 5)
     assert batch.newest.slots.tolist() == [a.slot, b.slot]
     assert batch.newest.later.tolist() == [[j > 5 for j in range(13)], [False] * 13]
+    prompts = batch.prompts
+    assert prompts.members == (1, 4) and prompts.lengths == (7, 3)
+    assert prompts.rows.tolist() == [*range(1, 8), 10, 11, 12]
+    assert prompts.positions.tolist() == [*range(7), 0, 1, 2]
+    assert prompts.padded.tolist() == [*range(7), 7, 8, 9]
+    assert prompts.slots.tolist() == [more[0].slot] * 7 + [more[2].slot] * 3
+    assert prompts.gather[1].tolist() == [10, 11, 12, 0, 0, 0, 0]
+    assert prompts.hidden[1].tolist() == [[j > i or j >= 3 for j in range(7)] for i in range(7)]
 
 
 def test_a_running_generation_shows_the_token_its_last_step_chose(smollm2):

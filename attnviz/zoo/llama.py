@@ -14,9 +14,11 @@
 The weights stay in the GGUF's layout (see loading/gguf_reader.py), which is why RoPE rotates
 adjacent pairs here. `step` runs many sequences at once (the engine's batch, attnviz/engine.py):
 their new positions are flattened into one (N, D) matrix, so every weight is read once for all of
-them. Attention reads each sequence's own keys: a prompt's alone, and the newest token of every
-sequence whose cache is a slot of the same `Pool` in one product, over keys padded to the longest
-with weight 0 on the padding, so each sequence's numbers are those of a batch of one.
+them. Attention reads each sequence's own keys, for the sequences whose caches are slots of one
+`Pool` in two products: one for the newest token of each (`attend_newest`), one for the prompts
+(`attend_prompts`), each padded to the longest with weight 0 on the padding, so each sequence's
+numbers are those of a batch of one. Every torch call lets go of the GIL, and fewer calls keep a
+step quicker beside the pages' Python (benchmarks/bench_gil.py).
 `forward(ids, cache)` is that batch of one. Caches belong to the caller (written in place); the
 model, shared by every session, stores nothing.
 """
@@ -27,6 +29,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from math import inf
 
 import numpy as np
 import torch
@@ -252,24 +255,52 @@ class Newest:
 
 
 @dataclass(frozen=True)
+class Prompts:
+    """The prompts of a batch (read from position 0), their caches in one pool: their attention
+    is one product for all of them (`attend_prompts`), each padded to the longest, T."""
+
+    pool: Pool
+    members: tuple[int, ...]  # their places in the batch
+    lengths: tuple[int, ...]  # their Tq
+    gather: torch.Tensor  # (B, T) each one's rows in the batch's new positions (padding: row 0)
+    rows: torch.Tensor  # (N,) every prompt token's row in the batch, prompt after prompt
+    slots: torch.Tensor  # (N,) its prompt's slot in the pool
+    positions: torch.Tensor  # (N,) its position
+    padded: torch.Tensor  # (N,) its place in the padded (B * T)
+    hidden: torch.Tensor  # (B, T, T) keys a query must not see: later ones, and the padding
+
+
+@dataclass(frozen=True)
 class Batch:
-    """A step's sequences: `newest` batched, the others (`alone`: prompts) one at a time."""
+    """A step's sequences: `newest` and `prompts` batched, the others (`alone`: a sequence in a
+    pool of its own, or several new tokens after earlier ones) one at a time."""
 
     rows: tuple[Row, ...]
     alone: tuple[int, ...]
     newest: Newest | None
+    prompts: Prompts | None
 
     @staticmethod
     def of(rows: Sequence[Row]) -> Batch:
-        single = [i for i, r in enumerate(rows) if r.length == 1]
-        pool = rows[single[0]].cache.pool if single else None
-        members = tuple(i for i in single if rows[i].cache.pool is pool)
+        pool = rows[0].cache.pool if rows else None  # the engine's: every sequence's
+        single = tuple(i for i, r in enumerate(rows) if r.length == 1 and r.cache.pool is pool)
+        fresh = tuple(
+            i for i, r in enumerate(rows) if r.length > 1 and not r.start and r.cache.pool is pool
+        )
+        alone = tuple(i for i in range(len(rows)) if i not in single and i not in fresh)
+        return Batch(
+            tuple(rows), alone, Batch._newest(rows, single), Batch._prompts(rows, fresh)
+        )  # fmt: skip
+
+    @staticmethod
+    def _newest(rows: Sequence[Row], members: tuple[int, ...]) -> Newest | None:
         if not members:
-            return Batch(tuple(rows), tuple(range(len(rows))), None)
+            return None
+        pool = rows[members[0]].cache.pool
         device = pool.k.device
         starts = torch.tensor([rows[i].start for i in members], device=device)
         keys = torch.arange(int(starts.max()) + 1, device=device)
-        newest = Newest(
+        return Newest(
             pool,
             members,
             torch.tensor([rows[i].cache.slot for i in members], device=device),
@@ -277,8 +308,34 @@ class Batch:
             torch.tensor([rows[i].offset for i in members], device=device),
             keys[None, :] > starts[:, None],
         )
-        alone = tuple(i for i in range(len(rows)) if i not in members)
-        return Batch(tuple(rows), alone, newest)
+
+    @staticmethod
+    def _prompts(rows: Sequence[Row], members: tuple[int, ...]) -> Prompts | None:
+        if not members:
+            return None
+        pool = rows[members[0]].cache.pool
+        lengths = tuple(rows[i].length for i in members)
+        t = max(lengths)
+        gather = torch.zeros((len(members), t), dtype=torch.int64)
+        for b, i in enumerate(members):
+            gather[b, : lengths[b]] = torch.arange(rows[i].offset, rows[i].offset + lengths[b])
+        places = torch.arange(t)
+        padding = places[None, :] >= torch.tensor(lengths)[:, None]  # (B, T)
+        hidden = (places[None, :] > places[:, None])[None] | padding[:, None, :]  # (B, T, T)
+        real = ~padding.flatten()  # (B * T,)
+        slots = torch.tensor([rows[i].cache.slot for i in members])
+        device = pool.k.device
+        return Prompts(
+            pool,
+            members,
+            lengths,
+            gather.to(device),
+            rows=gather.flatten()[real].to(device),
+            slots=slots.repeat_interleave(torch.tensor(lengths)).to(device),
+            positions=places.repeat(len(members))[real].to(device),
+            padded=torch.flatten(torch.nonzero(real)).to(device),
+            hidden=hidden.to(device),
+        )
 
 
 def attend_newest(q, k, v, newest: Newest, index: int, group: int):
@@ -299,6 +356,29 @@ def attend_newest(q, k, v, newest: Newest, index: int, group: int):
     weights = torch.softmax(scaled, dim=-1)  # (B, Hkv, G, T)
     context = weights @ values  # (B, Hkv, G, Dh)
     return weights.view(b, n_heads, t), context.view(b, n_heads, dh)
+
+
+def attend_prompts(q, k, v, prompts: Prompts, index: int, group: int):
+    """Layer `index`'s attention of every prompt in `prompts`, each over its own keys, as one
+    product: prompts padded to the longest, the padding's keys and every later key -inf (weight
+    0), so each one's weights and context are those of `attend` on its own. Writes their keys
+    and values k, v (N, Hkv, Dh) into their slots; returns (weights (B, H, T, T), context
+    (N', H, Dh) of their tokens in the order of `prompts.rows`)."""
+    pool_k, pool_v = prompts.pool.k[index], prompts.pool.v[index]  # (S, Hkv, capacity, Dh)
+    pool_k[prompts.slots, :, prompts.positions] = k[prompts.rows]  # (N', Hkv, Dh)
+    pool_v[prompts.slots, :, prompts.positions] = v[prompts.rows]
+    b, t = prompts.gather.shape
+    n_heads, dh = q.shape[1:]
+    n_kv = k.shape[1]
+    scaled_q = (q[prompts.gather] * dh**-0.5).transpose(1, 2)  # (B, H, T, Dh)
+    keys = k[prompts.gather].transpose(1, 2)  # (B, Hkv, T, Dh)
+    values = v[prompts.gather].transpose(1, 2)
+    scaled = scaled_q.reshape(b, n_kv, group * t, dh) @ keys.transpose(-1, -2)  # (B, Hkv, G*T, T)
+    scaled = scaled.view(b, n_kv, group, t, t).masked_fill(prompts.hidden[:, None, None], -inf)
+    weights = torch.softmax(scaled, dim=-1).view(b, n_heads, t, t)  # (B, H, T, T)
+    context = weights.view(b, n_kv, group * t, t) @ values  # (B, Hkv, G*T, Dh)
+    context = context.view(b, n_heads, t, dh).transpose(1, 2).reshape(b * t, n_heads, dh)
+    return weights, context[prompts.padded]
 
 
 class Layer(nn.Module):
@@ -345,6 +425,11 @@ class Layer(nn.Module):
                 w, context[newest.offsets] = attend_newest(q, k, v, newest, index, c.group)
                 for b, i in enumerate(newest.members):  # (H, 1, Tk): its own keys only
                     weights[i] = w[b, :, None, : batch.rows[i].start + 1]
+            if batch.prompts is not None:
+                prompts = batch.prompts
+                w, context[prompts.rows] = attend_prompts(q, k, v, prompts, index, c.group)
+                for b, (i, tq) in enumerate(zip(prompts.members, prompts.lengths, strict=True)):
+                    weights[i] = w[b, :, :tq, :tq]  # (H, Tq, Tq): its own queries and keys
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         if ablation is not None:
             context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)
