@@ -35,7 +35,8 @@ import torch
 
 from attnviz import generation
 from attnviz.generation import Generation, Sampling
-from attnviz.zoo.llama import Cache, Llama, Prompt
+from attnviz.zoo.batch import Cache
+from attnviz.zoo.llama import Llama, Prompt
 
 LIMIT = 40  # generations in progress at once per server; later ones wait in the queue
 # prompt tokens read in one step at most: 40 prompts of ~18 tokens in one step (their first token

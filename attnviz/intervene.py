@@ -59,7 +59,7 @@ def layers_from(
     last by default) as one sequence from position 0. Not under inference mode, so a gradient
     can flow back to `x`: each layer gets a scratch cache of its own, since a layer's write into
     a shared one would change keys that an earlier layer's backward still reads."""
-    from attnviz.zoo.llama import Batch, Row
+    from attnviz.zoo.batch import Batch, Row
 
     for i in range(first, len(net.layers) if stop is None else stop):
         rows = Batch.of([Row(net.empty_cache(len(x)), 0, 0, len(x))])

@@ -4,7 +4,7 @@ Each torch call lets go of the GIL and takes it back; while another thread runs 
 taking its turn), each retake waits until that thread lets go, up to the switch interval. Times
 one `Llama.step` (SmolLM2, traces kept) alone and beside a thread that only runs Python: one
 prompt at Python's default interval and at `engine.SWITCH_INTERVAL`, then a class's 40 prompts
-in one step (their attention one batched product, `llama.attend_prompts`); median of 3.
+in one step (their attention one batched product, `batch.attend_prompts`); median of 3.
 
     python -m benchmarks.bench_gil
 """

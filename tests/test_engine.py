@@ -12,7 +12,7 @@ import pytest
 from attnviz import generation
 from attnviz.engine import Engine
 from attnviz.generation import Sampling
-from attnviz.zoo.llama import Batch, Row
+from attnviz.zoo.batch import Batch, Row
 
 PROMPTS = (
     "The capital of France is",

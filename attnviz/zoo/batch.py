@@ -1,0 +1,299 @@
+"""A step of many sequences (zoo/llama.py): their keys and values, and their attention.
+
+Every sequence's keys (after RoPE) and values are a slot of one `Pool` (its `Cache`). A step's
+`Batch` sorts its sequences: those that read one new token attend in one product
+(`attend_newest`), the prompts in another (`attend_prompts`), each padded to the longest with
+weight 0 on the padding, so each sequence's weights and context are those of `attend` on its own
+keys; the rest (a cache in a pool of its own, several new tokens after earlier ones) attend one
+at a time (`attend`). Every torch call lets go of the GIL and takes it back: fewer calls keep a
+step quick beside the pages' Python (benchmarks/bench_gil.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from math import inf
+
+import torch
+
+
+class Pool:
+    """Keys (after RoPE) and values of many sequences, every layer, one tensor each: slot s holds
+    one sequence (its `Cache`), so a decoding step reads the keys of every sequence that reads one
+    new token in one product (`attend_newest`). Grows when needed: doubling its positions, and
+    its slots up to `most`, one at a time past it. The caller owns it (the engine: one for the
+    server, renewed when idle); the model writes a forward's new positions into it and keeps
+    nothing."""
+
+    def __init__(self, shape: tuple[int, int, int], dtype, device, most: int | None = None):
+        """shape: (layers L, key/value heads Hkv, head width Dh); most: slots (see `cache`)."""
+        self.shape, self.dtype, self.device, self.most = shape, dtype, device, most
+        self.k, self.v = self._zeros(0, 0), self._zeros(0, 0)  # (L, S, Hkv, capacity, Dh)
+        self.free: list[int] = []  # slots not in use; the next one taken is the last
+
+    def _zeros(self, slots: int, capacity: int) -> torch.Tensor:
+        layers, kv_heads, width = self.shape
+        shape = (layers, slots, kv_heads, capacity, width)
+        return torch.zeros(shape, dtype=self.dtype, device=self.device)
+
+    @property
+    def slots(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[3]
+
+    def _grow(self, slots: int, capacity: int) -> None:
+        k, v = self._zeros(slots, capacity), self._zeros(slots, capacity)
+        k[:, : self.slots, :, : self.capacity] = self.k
+        v[:, : self.slots, :, : self.capacity] = self.v
+        self.free = [*range(slots - 1, self.slots - 1, -1), *self.free]
+        self.k, self.v = k, v
+
+    def reserve(self, length: int) -> None:
+        """Room for `length` positions in every slot."""
+        if length > self.capacity:
+            self._grow(self.slots, max(length, 2 * self.capacity))
+
+    def cache(self, capacity: int = 0) -> Cache:
+        """A free slot, as a new sequence's cache with room for `capacity` positions."""
+        if not self.free:
+            slots = max(1, 2 * self.slots)
+            self._grow(min(slots, max(self.most, self.slots + 1)) if self.most else slots,
+                       self.capacity)  # fmt: skip
+        self.reserve(capacity)
+        return Cache(self, self.free.pop())
+
+    def release(self, cache: Cache) -> None:
+        """The slot of a sequence that ended: free for the next one."""
+        self.free.append(cache.slot)
+
+
+class Cache:
+    """One sequence's keys and values so far (`length` positions), every layer: its slot of a
+    `Pool`, read and written in place."""
+
+    def __init__(self, pool: Pool, slot: int) -> None:
+        self.pool, self.slot, self.length = pool, slot, 0
+
+    @property
+    def k(self) -> torch.Tensor:
+        return self.pool.k[:, self.slot]  # (L, Hkv, capacity, Dh), a view
+
+    @property
+    def v(self) -> torch.Tensor:
+        return self.pool.v[:, self.slot]  # (L, Hkv, capacity, Dh), a view
+
+    def reserve(self, length: int) -> None:
+        self.pool.reserve(length)
+
+
+def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sequence's causal attention, every query head at once: (weights (H, Tq, Tk),
+    per-head context (Tq, H, Dh)) of its Tq new queries q (Tq, H, Dh) at positions start..,
+    over its keys and values k, v (Hkv, Tk, Dh), Tk = start + Tq.
+
+    GQA without copying the keys: query head h = kv * group + g reads key/value head kv, so the
+    query heads of one key/value head are stacked as rows, (Hkv, group * Tq, Dh), and the scores
+    are one product per key/value head.
+    """
+    tq, n_heads, dh = q.shape
+    n_kv, tk, _ = k.shape
+    rows = (q * dh**-0.5).transpose(0, 1).reshape(n_kv, group * tq, dh)  # (Hkv, G*Tq, Dh)
+    scaled = rows @ k.transpose(1, 2)  # (Hkv, G*Tq, Tk)
+    if tq > 1:  # new query i sees keys 0..start+i (a single new query sees every key)
+        later = torch.ones((tq, tk), dtype=torch.bool, device=q.device).triu(start + 1)
+        scaled = scaled.view(n_kv, group, tq, tk).masked_fill(later, float("-inf"))
+    weights = torch.softmax(scaled, dim=-1).reshape(n_heads, tq, tk)  # (H, Tq, Tk)
+    context = weights.view(n_kv, group * tq, tk) @ v  # (Hkv, G*Tq, Dh)
+    return weights, context.view(n_heads, tq, dh).transpose(0, 1)  # (Tq, H, Dh)
+
+
+SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
+
+
+_threads = threading.Lock()
+_single = [0, 0]  # [blocks inside one_thread now, the thread count to restore after the last]
+
+
+@contextmanager
+def one_thread(small: bool) -> Iterator[None]:
+    """Small operations on one thread: a parallel region's start and barrier cost more than a
+    decoding step's attention itself (measured on a 2-core box with other work: softmax of
+    3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). torch's thread count is the
+    process's, so overlapping blocks (the engine, a page's forward) share one count of users and
+    the last one out restores it; other work runs on one thread meanwhile (a layer's attention)."""
+    if not small:
+        yield
+        return
+    with _threads:
+        if not _single[0]:
+            _single[1] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _single[0] += 1
+    try:
+        yield
+    finally:
+        with _threads:
+            _single[0] -= 1
+            if not _single[0]:
+                torch.set_num_threads(_single[1])
+
+
+@dataclass(frozen=True)
+class Row:
+    """Where one sequence of a batch is: its cache, its first new position, and its Tq rows in
+    the batch's flattened new positions."""
+
+    cache: Cache
+    start: int
+    offset: int
+    length: int  # Tq
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.offset, self.offset + self.length)
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The sequences of a batch that read one new token each, their caches in one pool: their
+    attention is one product for all of them (`attend_newest`) instead of one per sequence."""
+
+    pool: Pool
+    members: tuple[int, ...]  # their places in the batch
+    slots: torch.Tensor  # (B,) their slots in the pool
+    starts: torch.Tensor  # (B,) their new positions
+    offsets: torch.Tensor  # (B,) their rows in the batch's flattened new positions
+    later: torch.Tensor  # (B, T) keys past each one's own position, T = the longest's keys
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The prompts of a batch (read from position 0), their caches in one pool: their attention
+    is one product for all of them (`attend_prompts`), each padded to the longest, T."""
+
+    pool: Pool
+    members: tuple[int, ...]  # their places in the batch
+    lengths: tuple[int, ...]  # their Tq
+    gather: torch.Tensor  # (B, T) each one's rows in the batch's new positions (padding: row 0)
+    rows: torch.Tensor  # (N,) every prompt token's row in the batch, prompt after prompt
+    slots: torch.Tensor  # (N,) its prompt's slot in the pool
+    positions: torch.Tensor  # (N,) its position
+    padded: torch.Tensor  # (N,) its place in the padded (B * T)
+    hidden: torch.Tensor  # (B, T, T) keys a query must not see: later ones, and the padding
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A step's sequences: `newest` and `prompts` batched, the others (`alone`: a sequence in a
+    pool of its own, or several new tokens after earlier ones) one at a time."""
+
+    rows: tuple[Row, ...]
+    alone: tuple[int, ...]
+    newest: Newest | None
+    prompts: Prompts | None
+
+    @staticmethod
+    def of(rows: Sequence[Row]) -> Batch:
+        pool = rows[0].cache.pool if rows else None  # the engine's: every sequence's
+        single = tuple(i for i, r in enumerate(rows) if r.length == 1 and r.cache.pool is pool)
+        fresh = tuple(
+            i for i, r in enumerate(rows) if r.length > 1 and not r.start and r.cache.pool is pool
+        )
+        alone = tuple(i for i in range(len(rows)) if i not in single and i not in fresh)
+        return Batch(
+            tuple(rows), alone, Batch._newest(rows, single), Batch._prompts(rows, fresh)
+        )  # fmt: skip
+
+    @staticmethod
+    def _newest(rows: Sequence[Row], members: tuple[int, ...]) -> Newest | None:
+        if not members:
+            return None
+        pool = rows[members[0]].cache.pool
+        device = pool.k.device
+        starts = torch.tensor([rows[i].start for i in members], device=device)
+        keys = torch.arange(int(starts.max()) + 1, device=device)
+        return Newest(
+            pool,
+            members,
+            torch.tensor([rows[i].cache.slot for i in members], device=device),
+            starts,
+            torch.tensor([rows[i].offset for i in members], device=device),
+            keys[None, :] > starts[:, None],
+        )
+
+    @staticmethod
+    def _prompts(rows: Sequence[Row], members: tuple[int, ...]) -> Prompts | None:
+        if not members:
+            return None
+        pool = rows[members[0]].cache.pool
+        lengths = tuple(rows[i].length for i in members)
+        t = max(lengths)
+        gather = torch.zeros((len(members), t), dtype=torch.int64)
+        for b, i in enumerate(members):
+            gather[b, : lengths[b]] = torch.arange(rows[i].offset, rows[i].offset + lengths[b])
+        places = torch.arange(t)
+        padding = places[None, :] >= torch.tensor(lengths)[:, None]  # (B, T)
+        hidden = (places[None, :] > places[:, None])[None] | padding[:, None, :]  # (B, T, T)
+        real = ~padding.flatten()  # (B * T,)
+        slots = torch.tensor([rows[i].cache.slot for i in members])
+        device = pool.k.device
+        return Prompts(
+            pool,
+            members,
+            lengths,
+            gather.to(device),
+            rows=gather.flatten()[real].to(device),
+            slots=slots.repeat_interleave(torch.tensor(lengths)).to(device),
+            positions=places.repeat(len(members))[real].to(device),
+            padded=torch.flatten(torch.nonzero(real)).to(device),
+            hidden=hidden.to(device),
+        )
+
+
+def attend_newest(q, k, v, newest: Newest, index: int, group: int):
+    """Layer `index`'s attention of every sequence in `newest`, each one's new query over its own
+    keys, as one product: the keys of all of them padded to the longest's, the padding's scores
+    -inf (weight 0), so each one's weights and context are those of `attend` on its own keys.
+    Writes their new keys and values k, v (N, Hkv, Dh) into their slots; returns (weights
+    (B, H, T), context (B, H, Dh)) of their queries in q (N, H, Dh)."""
+    pool_k, pool_v = newest.pool.k[index], newest.pool.v[index]  # (S, Hkv, capacity, Dh)
+    pool_k[newest.slots, :, newest.starts] = k[newest.offsets]  # (B, Hkv, Dh)
+    pool_v[newest.slots, :, newest.starts] = v[newest.offsets]
+    b, t = newest.later.shape
+    n_heads, dh = q.shape[1:]
+    keys = pool_k[:, :, :t].index_select(0, newest.slots)  # (B, Hkv, T, Dh)
+    values = pool_v[:, :, :t].index_select(0, newest.slots)
+    rows = (q[newest.offsets] * dh**-0.5).view(b, keys.shape[1], group, dh)  # (B, Hkv, G, Dh)
+    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(newest.later[:, None, None], float("-inf"))
+    weights = torch.softmax(scaled, dim=-1)  # (B, Hkv, G, T)
+    context = weights @ values  # (B, Hkv, G, Dh)
+    return weights.view(b, n_heads, t), context.view(b, n_heads, dh)
+
+
+def attend_prompts(q, k, v, prompts: Prompts, index: int, group: int):
+    """Layer `index`'s attention of every prompt in `prompts`, each over its own keys, as one
+    product: prompts padded to the longest, the padding's keys and every later key -inf (weight
+    0), so each one's weights and context are those of `attend` on its own. Writes their keys
+    and values k, v (N, Hkv, Dh) into their slots; returns (weights (B, H, T, T), context
+    (N', H, Dh) of their tokens in the order of `prompts.rows`)."""
+    pool_k, pool_v = prompts.pool.k[index], prompts.pool.v[index]  # (S, Hkv, capacity, Dh)
+    pool_k[prompts.slots, :, prompts.positions] = k[prompts.rows]  # (N', Hkv, Dh)
+    pool_v[prompts.slots, :, prompts.positions] = v[prompts.rows]
+    b, t = prompts.gather.shape
+    n_heads, dh = q.shape[1:]
+    n_kv = k.shape[1]
+    scaled_q = (q[prompts.gather] * dh**-0.5).transpose(1, 2)  # (B, H, T, Dh)
+    keys = k[prompts.gather].transpose(1, 2)  # (B, Hkv, T, Dh)
+    values = v[prompts.gather].transpose(1, 2)
+    scaled = scaled_q.reshape(b, n_kv, group * t, dh) @ keys.transpose(-1, -2)  # (B, Hkv, G*T, T)
+    scaled = scaled.view(b, n_kv, group, t, t).masked_fill(prompts.hidden[:, None, None], -inf)
+    weights = torch.softmax(scaled, dim=-1).view(b, n_heads, t, t)  # (B, H, T, T)
+    context = weights.view(b, n_kv, group * t, t) @ values  # (B, Hkv, G*T, Dh)
+    context = context.view(b, n_heads, t, dh).transpose(1, 2).reshape(b * t, n_heads, dh)
+    return weights, context[prompts.padded]
