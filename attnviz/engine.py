@@ -243,7 +243,7 @@ class Engine:
             self._queue.popleft()
             job.status = "running"
             self._active.append(job)
-        if not self._active:  # idle: the pool's memory goes (it grew for the largest class)
+        if not self._active and self.pool.slots:  # idle: the memory it grew to goes
             self.pool = self.net.pool(self.limit)
 
     def _apply_branch(self, job: Job) -> None:

@@ -63,8 +63,9 @@ class Pool:
         """A free slot, as a new sequence's cache with room for `capacity` positions."""
         if not self.free:
             slots = max(1, 2 * self.slots)
-            self._grow(min(slots, max(self.most, self.slots + 1)) if self.most else slots,
-                       self.capacity)  # fmt: skip
+            if self.most:
+                slots = min(slots, max(self.most, self.slots + 1))
+            self._grow(slots, self.capacity)
         self.reserve(capacity)
         return Cache(self, self.free.pop())
 
@@ -107,7 +108,7 @@ def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]
     scaled = rows @ k.transpose(1, 2)  # (Hkv, G*Tq, Tk)
     if tq > 1:  # new query i sees keys 0..start+i (a single new query sees every key)
         later = torch.ones((tq, tk), dtype=torch.bool, device=q.device).triu(start + 1)
-        scaled = scaled.view(n_kv, group, tq, tk).masked_fill(later, float("-inf"))
+        scaled = scaled.view(n_kv, group, tq, tk).masked_fill(later, -inf)
     weights = torch.softmax(scaled, dim=-1).reshape(n_heads, tq, tk)  # (H, Tq, Tk)
     context = weights.view(n_kv, group * tq, tk) @ v  # (Hkv, G*Tq, Dh)
     return weights, context.view(n_heads, tq, dh).transpose(0, 1)  # (Tq, H, Dh)
@@ -206,15 +207,13 @@ class Batch:
             i for i, r in enumerate(rows) if r.length > 1 and not r.start and r.cache.pool is pool
         )
         alone = tuple(i for i in range(len(rows)) if i not in single and i not in fresh)
-        return Batch(
-            tuple(rows), alone, Batch._newest(rows, single), Batch._prompts(rows, fresh)
-        )  # fmt: skip
+        newest, prompts = Batch._newest(rows, single, pool), Batch._prompts(rows, fresh, pool)
+        return Batch(tuple(rows), alone, newest, prompts)
 
     @staticmethod
-    def _newest(rows: Sequence[Row], members: tuple[int, ...]) -> Newest | None:
+    def _newest(rows: Sequence[Row], members: tuple[int, ...], pool: Pool) -> Newest | None:
         if not members:
             return None
-        pool = rows[members[0]].cache.pool
         device = pool.k.device
         starts = torch.tensor([rows[i].start for i in members], device=device)
         keys = torch.arange(int(starts.max()) + 1, device=device)
@@ -228,10 +227,9 @@ class Batch:
         )
 
     @staticmethod
-    def _prompts(rows: Sequence[Row], members: tuple[int, ...]) -> Prompts | None:
+    def _prompts(rows: Sequence[Row], members: tuple[int, ...], pool: Pool) -> Prompts | None:
         if not members:
             return None
-        pool = rows[members[0]].cache.pool
         lengths = tuple(rows[i].length for i in members)
         t = max(lengths)
         gather = torch.zeros((len(members), t), dtype=torch.int64)
@@ -270,7 +268,7 @@ def attend_newest(q, k, v, newest: Newest, index: int, group: int):
     keys = pool_k[:, :, :t].index_select(0, newest.slots)  # (B, Hkv, T, Dh)
     values = pool_v[:, :, :t].index_select(0, newest.slots)
     rows = (q[newest.offsets] * dh**-0.5).view(b, keys.shape[1], group, dh)  # (B, Hkv, G, Dh)
-    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(newest.later[:, None, None], float("-inf"))
+    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(newest.later[:, None, None], -inf)
     weights = torch.softmax(scaled, dim=-1)  # (B, Hkv, G, T)
     context = weights @ values  # (B, Hkv, G, Dh)
     return weights.view(b, n_heads, t), context.view(b, n_heads, dh)

@@ -47,7 +47,7 @@ from attnviz.zoo.batch import (
     attend_newest,
     attend_prompts,
     one_thread,
-)  # fmt: skip
+)
 
 MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 
@@ -104,8 +104,8 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x * rsqrt(mean(x²) + eps) * weight, as one torch call (five before): a step runs 61,
-        and each call lets go of the GIL and may wait to take it back (engine.SWITCH_INTERVAL)."""
+        """x * rsqrt(mean(x²) + eps) * weight, as one torch call: a step runs 61, and a torch
+        call may let go of the GIL and wait to take it back (engine.SWITCH_INTERVAL)."""
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
@@ -126,8 +126,9 @@ class Layer(nn.Module):
 
     def forward(self, x, turns, batch: Batch, index: int, ablation=None):
         """x (N, D): the new positions of every sequence of the batch, one after another. The
-        weights are read once for all N rows; attention runs once for the sequences that read
-        one new token, and per sequence for prompts. Returns each sequence's weights (H, Tq, Tk).
+        weights are read once for all N rows; attention is one product for the sequences that
+        read one new token, one for the prompts, and per sequence for the rest (zoo/batch.py).
+        Returns each sequence's weights (H, Tq, Tk).
         `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
         c, n = self.c, x.shape[0]
         h = self.attn_norm(x)  # (N, D)

@@ -222,7 +222,7 @@ if gen.live:
                 if looks == 2:  # the first step's candidates at the second look: a class's
                     chart(0)  # first tokens all reach the pages before any chart
                 drawn = len(gen.steps)
-                due = time.monotonic() + STREAM_EVERY  # the first token came with the first step
+                due = time.monotonic() + STREAM_EVERY  # the next text no sooner
             with turns.aside():  # waiting for the engine lets the other sessions run
                 gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
                 if gen.live:
