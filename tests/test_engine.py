@@ -12,7 +12,7 @@ import pytest
 from attnviz import generation
 from attnviz.engine import Engine
 from attnviz.generation import Sampling
-from attnviz.zoo.batch import ALL, Batch, Row
+from attnviz.zoo.batch import Batch, Row
 
 PROMPTS = (
     "The capital of France is",
@@ -76,17 +76,10 @@ def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
     assert prompts.members == (1, 4) and prompts.lengths == (7, 3)
     assert prompts.rows.tolist() == [*range(1, 8), 10, 11, 12]
     assert prompts.positions.tolist() == [*range(7), 0, 1, 2]
-    assert prompts.padded is ALL  # the last prompt's padding comes after every real token
+    assert prompts.padded.tolist() == [*range(7), 7, 8, 9]
     assert prompts.slots.tolist() == [more[0].slot] * 7 + [more[2].slot] * 3
-    assert prompts.gather.view(2, 7)[1].tolist() == [10, 11, 12, 0, 0, 0, 0]
+    assert prompts.gather[1].tolist() == [10, 11, 12, 0, 0, 0, 0]
     assert prompts.hidden[1].tolist() == [[j > i or j >= 3 for j in range(7)] for i in range(7)]
-    # what picks every row in order is ALL, no gather: a decoding step, a lone prompt
-    step = Batch.of([Row(a, 5, 0, 1), Row(b, 12, 1, 1)])
-    assert step.newest.offsets is ALL and step.prompts is None
-    lone = Batch.of([Row(more[0], 0, 0, 7)]).prompts
-    assert lone.gather is lone.rows is lone.padded is ALL
-    after = Batch.of([Row(a, 5, 0, 1), Row(more[0], 0, 1, 7)])
-    assert after.newest.offsets.tolist() == [0] and after.prompts.rows.tolist() == [*range(1, 8)]
 
 
 def test_a_running_generation_shows_the_token_its_last_step_chose(smollm2):

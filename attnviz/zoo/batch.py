@@ -6,8 +6,7 @@ Every sequence's keys (after RoPE) and values are a slot of one `Pool` (its `Cac
 weight 0 on the padding, so each sequence's weights and context are those of `attend` on its own
 keys; the rest (a cache in a pool of its own, several new tokens after earlier ones) attend one
 at a time (`attend`). Every torch call lets go of the GIL and takes it back: fewer calls keep a
-step quick beside the pages' Python (benchmarks/bench_gil.py). So an index that would pick every
-row in order is `ALL` (x[ALL] is x itself): a decoding step, or a lone prompt, gathers nothing.
+step quick beside the pages' Python (benchmarks/bench_gil.py).
 """
 
 from __future__ import annotations
@@ -115,22 +114,6 @@ def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]
     return weights, context.view(n_heads, tq, dh).transpose(0, 1)  # (Tq, H, Dh)
 
 
-ALL = slice(None)  # an index of every row, in order: x[ALL] is x itself, no copy
-
-
-def index(rows: Sequence[int], n: int, device) -> torch.Tensor | slice:
-    """`rows` as an index into n rows: ALL where they are the n rows in order."""
-    return ALL if list(rows) == list(range(n)) else torch.tensor(rows, device=device)
-
-
-def place(context: torch.Tensor, rows: torch.Tensor | slice, part: torch.Tensor) -> torch.Tensor:
-    """context with `part` in its `rows`; `part` itself where rows are ALL (no copy)."""
-    if rows is ALL:
-        return part
-    context[rows] = part
-    return context
-
-
 SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
 
 
@@ -186,7 +169,7 @@ class Newest:
     members: tuple[int, ...]  # their places in the batch
     slots: torch.Tensor  # (B,) their slots in the pool
     starts: torch.Tensor  # (B,) their new positions
-    offsets: torch.Tensor | slice  # (B,) their rows in the batch's new positions (or ALL)
+    offsets: torch.Tensor  # (B,) their rows in the batch's flattened new positions
     later: torch.Tensor  # (B, T) keys past each one's own position, T = the longest's keys
 
 
@@ -198,11 +181,11 @@ class Prompts:
     pool: Pool
     members: tuple[int, ...]  # their places in the batch
     lengths: tuple[int, ...]  # their Tq
-    gather: torch.Tensor | slice  # (B * T,) each one's rows in the batch's, padded with row 0
-    rows: torch.Tensor | slice  # (N,) every prompt token's row in the batch, prompt after prompt
+    gather: torch.Tensor  # (B, T) each one's rows in the batch's new positions (padding: row 0)
+    rows: torch.Tensor  # (N,) every prompt token's row in the batch, prompt after prompt
     slots: torch.Tensor  # (N,) its prompt's slot in the pool
     positions: torch.Tensor  # (N,) its position
-    padded: torch.Tensor | slice  # (N,) its place in the padded (B * T)
+    padded: torch.Tensor  # (N,) its place in the padded (B * T)
     hidden: torch.Tensor  # (B, T, T) keys a query must not see: later ones, and the padding
 
 
@@ -224,12 +207,11 @@ class Batch:
             i for i, r in enumerate(rows) if r.length > 1 and not r.start and r.cache.pool is pool
         )
         alone = tuple(i for i in range(len(rows)) if i not in single and i not in fresh)
-        n = sum(r.length for r in rows)  # the batch's new positions
-        newest, prompts = Batch._newest(rows, single, pool, n), Batch._prompts(rows, fresh, pool, n)
+        newest, prompts = Batch._newest(rows, single, pool), Batch._prompts(rows, fresh, pool)
         return Batch(tuple(rows), alone, newest, prompts)
 
     @staticmethod
-    def _newest(rows: Sequence[Row], members: tuple[int, ...], pool: Pool, n: int) -> Newest | None:
+    def _newest(rows: Sequence[Row], members: tuple[int, ...], pool: Pool) -> Newest | None:
         if not members:
             return None
         device = pool.k.device
@@ -240,36 +222,34 @@ class Batch:
             members,
             torch.tensor([rows[i].cache.slot for i in members], device=device),
             starts,
-            index([rows[i].offset for i in members], n, device),
+            torch.tensor([rows[i].offset for i in members], device=device),
             keys[None, :] > starts[:, None],
         )
 
     @staticmethod
-    def _prompts(
-        rows: Sequence[Row], members: tuple[int, ...], pool: Pool, n: int
-    ) -> Prompts | None:
+    def _prompts(rows: Sequence[Row], members: tuple[int, ...], pool: Pool) -> Prompts | None:
         if not members:
             return None
-        device = pool.k.device
         lengths = tuple(rows[i].length for i in members)
         t = max(lengths)
-        gather = [0] * (len(members) * t)  # padded with row 0
+        gather = torch.zeros((len(members), t), dtype=torch.int64)
         for b, i in enumerate(members):
-            gather[b * t : b * t + lengths[b]] = range(rows[i].offset, rows[i].offset + lengths[b])
-        real = [b * t + j for b, tq in enumerate(lengths) for j in range(tq)]  # (N',) not padding
+            gather[b, : lengths[b]] = torch.arange(rows[i].offset, rows[i].offset + lengths[b])
         places = torch.arange(t)
         padding = places[None, :] >= torch.tensor(lengths)[:, None]  # (B, T)
         hidden = (places[None, :] > places[:, None])[None] | padding[:, None, :]  # (B, T, T)
+        real = ~padding.flatten()  # (B * T,)
         slots = torch.tensor([rows[i].cache.slot for i in members])
+        device = pool.k.device
         return Prompts(
             pool,
             members,
             lengths,
-            index(gather, n, device),
-            rows=index([gather[j] for j in real], n, device),
+            gather.to(device),
+            rows=gather.flatten()[real].to(device),
             slots=slots.repeat_interleave(torch.tensor(lengths)).to(device),
-            positions=torch.tensor([j % t for j in real], device=device),
-            padded=index(real, len(real), device),
+            positions=places.repeat(len(members))[real].to(device),
+            padded=torch.flatten(torch.nonzero(real)).to(device),
             hidden=hidden.to(device),
         )
 
@@ -303,13 +283,12 @@ def attend_prompts(q, k, v, prompts: Prompts, index: int, group: int):
     pool_k, pool_v = prompts.pool.k[index], prompts.pool.v[index]  # (S, Hkv, capacity, Dh)
     pool_k[prompts.slots, :, prompts.positions] = k[prompts.rows]  # (N', Hkv, Dh)
     pool_v[prompts.slots, :, prompts.positions] = v[prompts.rows]
-    b, t = prompts.hidden.shape[:2]
+    b, t = prompts.gather.shape
     n_heads, dh = q.shape[1:]
     n_kv = k.shape[1]
-    gather = prompts.gather
-    scaled_q = (q[gather] * dh**-0.5).unflatten(0, (b, t)).transpose(1, 2)  # (B, H, T, Dh)
-    keys = k[gather].unflatten(0, (b, t)).transpose(1, 2)  # (B, Hkv, T, Dh)
-    values = v[gather].unflatten(0, (b, t)).transpose(1, 2)
+    scaled_q = (q[prompts.gather] * dh**-0.5).transpose(1, 2)  # (B, H, T, Dh)
+    keys = k[prompts.gather].transpose(1, 2)  # (B, Hkv, T, Dh)
+    values = v[prompts.gather].transpose(1, 2)
     scaled = scaled_q.reshape(b, n_kv, group * t, dh) @ keys.transpose(-1, -2)  # (B, Hkv, G*T, T)
     scaled = scaled.view(b, n_kv, group, t, t).masked_fill(prompts.hidden[:, None, None], -inf)
     weights = torch.softmax(scaled, dim=-1).view(b, n_heads, t, t)  # (B, H, T, T)

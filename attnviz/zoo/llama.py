@@ -47,7 +47,6 @@ from attnviz.zoo.batch import (
     attend_newest,
     attend_prompts,
     one_thread,
-    place,
 )
 
 MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
@@ -116,10 +115,13 @@ class Layer(nn.Module):
         self.c = c
         kv = c.kv_heads * c.head_width
         self.attn_norm = RMSNorm(c.width, c.eps)
-        self.qkv = nn.Linear(c.width, c.width + 2 * kv, bias=False)  # Wq, Wk, Wv: one product
+        self.q = nn.Linear(c.width, c.width, bias=False)
+        self.k = nn.Linear(c.width, kv, bias=False)
+        self.v = nn.Linear(c.width, kv, bias=False)
         self.out = nn.Linear(c.width, c.width, bias=False)
         self.ffn_norm = RMSNorm(c.width, c.eps)
-        self.gate_up = nn.Linear(c.width, 2 * c.ffn, bias=False)  # W_gate, W_up: one product
+        self.gate = nn.Linear(c.width, c.ffn, bias=False)
+        self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
     def forward(self, x, turns, batch: Batch, index: int, ablation=None):
@@ -129,13 +131,13 @@ class Layer(nn.Module):
         Returns each sequence's weights (H, Tq, Tk).
         `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
         c, n = self.c, x.shape[0]
-        heads, qk_heads = c.heads, c.heads + c.kv_heads
         h = self.attn_norm(x)  # (N, D)
-        qkv = self.qkv(h).view(n, qk_heads + c.kv_heads, c.head_width)  # (N, H + 2 Hkv, Dh)
-        qk = rope(qkv[:, :qk_heads], turns)  # (N, H + Hkv, Dh): queries and keys turned at once
-        q_raw, k_raw, v = qkv[:, :heads], qkv[:, heads:qk_heads], qkv[:, qk_heads:]
-        q, k = qk[:, :heads], qk[:, heads:]  # (N, H, Dh), (N, Hkv, Dh)
-        context = torch.empty((n, heads, c.head_width), dtype=x.dtype, device=x.device)
+        q_raw = self.q(h).view(n, c.heads, c.head_width)  # (N, H, Dh)
+        k_raw = self.k(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
+        v = self.v(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
+        q = rope(q_raw, turns)  # (N, H, Dh)
+        k = rope(k_raw, turns)  # (N, Hkv, Dh)
+        context = torch.empty_like(q)  # (N, H, Dh)
         weights: list = [None] * len(batch.rows)
         with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch.rows)):
             for i in batch.alone:
@@ -149,22 +151,20 @@ class Layer(nn.Module):
                 )
             if batch.newest is not None:
                 newest = batch.newest
-                w, part = attend_newest(q, k, v, newest, index, c.group)
-                context = place(context, newest.offsets, part)
+                w, context[newest.offsets] = attend_newest(q, k, v, newest, index, c.group)
                 for b, i in enumerate(newest.members):  # (H, 1, Tk): its own keys only
                     weights[i] = w[b, :, None, : batch.rows[i].start + 1]
             if batch.prompts is not None:
                 prompts = batch.prompts
-                w, part = attend_prompts(q, k, v, prompts, index, c.group)
-                context = place(context, prompts.rows, part)
+                w, context[prompts.rows] = attend_prompts(q, k, v, prompts, index, c.group)
                 for b, (i, tq) in enumerate(zip(prompts.members, prompts.lengths, strict=True)):
                     weights[i] = w[b, :, :tq, :tq]  # (H, Tq, Tq): its own queries and keys
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         if ablation is not None:
             context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)
         x = x + self.out(context.reshape(n, c.width))
-        gate, up = self.gate_up(self.ffn_norm(x)).chunk(2, dim=-1)  # (N, F) each
-        x = x + self.down(F.silu(gate) * up)  # (N, D)
+        h = self.ffn_norm(x)
+        x = x + self.down(F.silu(self.gate(h)) * self.up(h))  # (N, D)
         return x, (q_raw, q, k_raw, k, v), weights
 
 
@@ -211,7 +211,7 @@ class Llama(nn.Module):
         position (V,), or of every new one (Tq, V) with `every_logit`; its trace) and writes its
         new keys and values into its cache."""
         c, weight = self.config, self.embed.weight
-        ids = [np.asarray(i, dtype=np.int64).reshape(-1) for i, _ in batch]
+        ids = [torch.as_tensor(np.asarray(i, dtype=np.int64)).reshape(-1) for i, _ in batch]
         rows, offset = [], 0
         for new, (_, cache) in zip(ids, batch, strict=True):
             start, tq = cache.length, len(new)
@@ -220,11 +220,9 @@ class Llama(nn.Module):
             cache.reserve(start + tq)
             rows.append(Row(cache, start, offset, tq))
             offset += tq
-        positions = np.concatenate([np.arange(r.start, r.start + r.length) for r in rows])  # (N,)
-        turns = rope_turns(
-            torch.from_numpy(positions).to(weight.device), c.head_width, c.rope_base, weight.dtype
-        )
-        x = self.embed(torch.from_numpy(np.concatenate(ids)).to(weight.device))  # (N, D)
+        positions = torch.cat([torch.arange(r.start, r.start + r.length) for r in rows])  # (N,)
+        turns = rope_turns(positions.to(weight.device), c.head_width, c.rope_base, weight.dtype)
+        x = self.embed(torch.cat(ids).to(weight.device))  # (N, D)
         vectors, weights, plan = [], [], Batch.of(rows)
         for i, layer in enumerate(self.layers):
             x, part, w = layer(x, turns[:, None], plan, i, ablation)  # turns (N, 1, Dh/2)
@@ -243,7 +241,7 @@ class Llama(nn.Module):
             mine = logits[row.rows] if every_logit else logits[b]
             trace = DecoderTrace(
                 start=row.start,
-                ids=ids[b],
+                ids=to_numpy(ids[b]),
                 q_raw=q_raw,
                 q=q,
                 k_raw=k_raw,
@@ -292,22 +290,24 @@ def load() -> Decoder:
 
     gguf = read_llama(registry.package_file("smollm2", registry.MODELS["smollm2"].files[0]))
     config = LlamaConfig(**asdict(gguf.header))
-    names = {  # ours: the GGUF's, stacked (output rows after output rows) when several
-        "attn_norm.weight": ("attn_norm.weight",),
-        "qkv.weight": ("attn_q.weight", "attn_k.weight", "attn_v.weight"),
-        "out.weight": ("attn_output.weight",),
-        "ffn_norm.weight": ("ffn_norm.weight",),
-        "gate_up.weight": ("ffn_gate.weight", "ffn_up.weight"),
-        "down.weight": ("ffn_down.weight",),
+    names = {
+        "attn_norm.weight": "attn_norm.weight",
+        "attn_q.weight": "q.weight",
+        "attn_k.weight": "k.weight",
+        "attn_v.weight": "v.weight",
+        "attn_output.weight": "out.weight",
+        "ffn_norm.weight": "ffn_norm.weight",
+        "ffn_gate.weight": "gate.weight",
+        "ffn_up.weight": "up.weight",
+        "ffn_down.weight": "down.weight",
     }
     state = {
         "embed.weight": gguf.tensors["token_embd.weight"],
         "norm.weight": gguf.tensors["output_norm.weight"],
     }
     for i in range(config.layers):
-        for ours, theirs in names.items():
-            parts = [gguf.tensors[f"blk.{i}.{name}"] for name in theirs]
-            state[f"layers.{i}.{ours}"] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        for theirs, ours in names.items():
+            state[f"layers.{i}.{ours}"] = gguf.tensors[f"blk.{i}.{theirs}"]
     state = {name: torch.from_numpy(a).to(loading.DTYPE) for name, a in state.items()}
     net = loading.assemble(lambda: Llama(config), state)
     tokenizer = ByteBPE(
