@@ -10,7 +10,9 @@ pressed at once, so the class's 40 page openings queued ahead of every press.
     make load SCENARIO=generate N="1 20 40"
 
 Each student's time runs from pressing Generate: the first token (the first text streamed that
-holds new tokens), and done (the whole generation and the page of its last step drawn).
+holds new tokens), and done (the whole generation and the page of its last step drawn). Each
+student's last page is checked against a lone student's, computed here with a batch of one: the
+new text, and the newest query before RoPE (layer 1, head 1, as the page writes it).
 Meanwhile one more session changes the head on the text page every half second: how the rest of
 the app answers while the class generates. Prints markdown to paste into BENCHMARKS.md.
 """
@@ -27,6 +29,9 @@ import numpy as np
 import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+from attnviz import generation
+from attnviz.figures.breakdown import vector_text
+from attnviz.i18n import t
 from attnviz.serve.client import Session
 from benchmarks.crowd import OBJECTS, PLACES, SUBJECTS, VERBS, ProcWatch, descendants, quantiles
 
@@ -123,6 +128,23 @@ def reference():
     return reference_model(), tokenizer
 
 
+def lone_page(decoder, number: int) -> tuple[str, str]:
+    """What the last page of a lone student with prompt `number` shows of the model's numbers,
+    from a batch of one: the new text, and the line of the newest query before RoPE at the page's
+    first layer and head (the last step reads the last new token)."""
+    read = decoder.prompt(prompt(number))
+    new = list(generation.run(decoder, read, generation.Sampling(), NEW, 0))
+    _, _, trace = decoder.net(np.concatenate([read.ids, new]))
+    query = t("generate.rope_before", "en", vector=vector_text(trace.q_raw[0, 0, -1], limit=8))
+    return generation.readable(decoder.tokenizer, new).strip(), query
+
+
+def same_as_alone(run, expected: tuple[str, str]) -> bool:
+    """Whether a student's last run showed what a lone student's page shows (`lone_page`)."""
+    shown = {body.strip() for _, body in run.texts}
+    return all(line in shown for line in expected)
+
+
 @torch.inference_mode()
 def reference_seconds(ref, prompts: list[str]) -> float:
     """Seconds for transformers to generate NEW greedy tokens for every prompt, one batch."""
@@ -137,19 +159,22 @@ def reference_seconds(ref, prompts: list[str]) -> float:
 
 
 async def measure(args, base: str, server_pids: list[int], out) -> None:
-    ref = reference()
+    from attnviz.zoo import llama
+
+    ref, decoder = reference(), llama.load()
     reference_seconds(ref, [prompt(0), prompt(1)])  # warm-up
     async with Session(base, timeout=600) as session:  # the text probe's model, read once: its
         await session.run("text")  # first trace held the turn for seconds in the first round
     out("| students | press to last done (s) | class tokens/s | first token p50 / p95 / max (s) |"
         " done p50 / p95 / max (s) | transformers, one batch (s) | tokens/s | ours / theirs |"
-        " text page p95 (s) | server peak RSS (MB) | errors |")  # fmt: skip
-    out("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+        " text page p95 (s) | server peak RSS (MB) | pages as alone | errors |")  # fmt: skip
+    out("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     first, notes = 1, []
     for students in args.students:
         watch = ProcWatch(descendants(server_pids))
         runs, errors, probe, wall = await class_round(students, first, base, args.ramp, watch)
         theirs = reference_seconds(ref, [prompt(first + i) for i in range(students)])
+        same = sum(same_as_alone(run, lone_page(decoder, n)) for n, run in runs.items())
         first += students
         ours_rate, their_rate = students * NEW / wall, students * NEW / theirs
         firsts = [first_token(r, prompt(n)) for n, r in runs.items()]
@@ -159,7 +184,7 @@ async def measure(args, base: str, server_pids: list[int], out) -> None:
         out(f"| {students} | {wall:.1f} | {ours_rate:.1f} | {quantiles(firsts).replace('|', '/')}"
             f" | {quantiles(done).replace('|', '/')} | {theirs:.2f} | {their_rate:.1f}"
             f" | {ours_rate / their_rate:.2f} | {text_p95:.2f} | {watch.peak_rss:.0f}"
-            f" | {len(errors)} |")  # fmt: skip
+            f" | {same} of {len(runs)} | {len(errors)} |")  # fmt: skip
         notes += errors[:3]
     for note in notes:
         out(f"- error: {note}")
