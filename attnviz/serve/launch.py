@@ -67,15 +67,19 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 120) -> Non
 
 
 async def warm(base: str) -> list[str]:
-    """One run of every page that loads a model, as a first visitor would, so that the models are
-    loaded, the first traces cached and the imports done before anyone arrives; and every sample
-    photo's trace (a class that opens the samples together would otherwise wait in turn behind
-    their forwards: 40 students on two fresh replicas measured p95 1.5-1.65 s, 0.78-0.83 s
-    warmed). Returns errors."""
+    """One run of every page whose first visitor would wait, as that visitor would, so that the
+    models are loaded, the first traces cached and the imports done before anyone arrives: the
+    generate page's first run (SmolLM2 and its example generation, in each language) took 4.95 s
+    and 1.47 s, the heads page's 5.77 s, every other page's 0.05-0.17 s, all of it holding every
+    session's turn (attnviz/ui/turns.py). And every sample photo's trace (a class that opens the
+    samples together would otherwise wait in turn behind their forwards: 40 students on two fresh
+    replicas measured p95 1.5-1.65 s, 0.78-0.83 s warmed). Returns errors."""
     from attnviz.serve.client import Session  # imports streamlit: after the servers started
 
     errors = []
-    for lang, page in (("en", "text"), ("en", "image"), ("zh", "text"), ("en", "playground")):
+    pages = (("en", "text"), ("en", "image"), ("zh", "text"), ("en", "playground"),
+             ("en", "generate"), ("zh", "generate"), ("en", "heads"))  # fmt: skip
+    for lang, page in pages:
         async with Session(base, lang=lang) as session:
             errors += [f"{page} ({lang}): {e}" for e in (await session.run(page)).errors]
             if page == "image":
