@@ -3,8 +3,9 @@
 Each torch call lets go of the GIL and takes it back; while another thread runs Python (a page
 taking its turn), each retake waits until that thread lets go, up to the switch interval. Times
 one `Llama.step` (SmolLM2, traces kept) alone and beside a thread that only runs Python: one
-prompt at Python's default interval and at `engine.SWITCH_INTERVAL`, then a class's 40 prompts
-in one step (their attention one batched product, `batch.attend_prompts`); median of 3.
+prompt at Python's default interval and at `engine.SWITCH_INTERVAL`, a class's 40 prompts in one
+step (their attention one batched product, `batch.attend_prompts`), then a decoding step of 20
+sequences (one new token each, `batch.attend_newest`); median of 3 (of 5 for the decoding step).
 
     python -m benchmarks.bench_gil
 """
@@ -44,22 +45,37 @@ def main() -> None:
 
         return statistics.median(once() for _ in range(3))
 
+    def decoding_ms(prompts) -> float:
+        """The prompts read in one step, then 5 steps of one new token each: their median."""
+        pool = net.pool()
+        caches = [pool.cache(len(ids) + 5) for ids in prompts]
+        net.step(list(zip(prompts, caches, strict=True)))
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            net.step([([ids[-1]], cache) for ids, cache in zip(prompts, caches, strict=True)])
+            times.append(1000 * (time.perf_counter() - start))
+        return statistics.median(times)
+
     before = sys.getswitchinterval()
     median_ms(one)  # warm-up
     print("| step | switch interval (ms) | alone (ms) | beside a thread running Python (ms) |"
           " ratio |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
-    cases = [(f"one prompt of {len(one[0])} tokens", one, i) for i in INTERVALS]
+    cases = [(f"one prompt of {len(one[0])} tokens", median_ms, one, i) for i in INTERVALS]
     tokens = sum(len(ids) for ids in class_)
-    cases.append((f"40 prompts, {tokens} tokens", class_, engine.SWITCH_INTERVAL))
-    for name, prompts, interval in cases:
+    cases.append((f"40 prompts, {tokens} tokens", median_ms, class_, engine.SWITCH_INTERVAL))
+    cases.append(
+        ("20 sequences, a new token each", decoding_ms, class_[:20], engine.SWITCH_INTERVAL)
+    )
+    for name, timed, prompts, interval in cases:
         sys.setswitchinterval(interval)
-        alone = median_ms(prompts)
+        alone = timed(prompts)
         stop = threading.Event()
         thread = threading.Thread(target=busy, args=(stop,), daemon=True)
         thread.start()
         try:
-            beside = median_ms(prompts)
+            beside = timed(prompts)
         finally:
             stop.set()
             thread.join()
