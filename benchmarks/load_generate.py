@@ -33,6 +33,7 @@ from attnviz import generation
 from attnviz.figures.breakdown import vector_text
 from attnviz.i18n import t
 from attnviz.serve.client import Session
+from attnviz.zoo import llama
 from benchmarks.crowd import OBJECTS, PLACES, SUBJECTS, VERBS, ProcWatch, descendants, quantiles
 
 NEW = 16  # new tokens per student
@@ -159,8 +160,6 @@ def reference_seconds(ref, prompts: list[str]) -> float:
 
 
 async def measure(args, base: str, server_pids: list[int], out) -> None:
-    from attnviz.zoo import llama
-
     ref, decoder = reference(), llama.load()
     reference_seconds(ref, [prompt(0), prompt(1)])  # warm-up
     async with Session(base, timeout=600) as session:  # the text probe's model, read once: its
