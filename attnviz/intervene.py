@@ -75,7 +75,7 @@ def last_logits_from(net, x: torch.Tensor, first: int, turns, ablation=None) -> 
 
 
 def turns_of(net, length: int):
-    from attnviz.zoo.llama import rope_turns
+    from attnviz.zoo.llama_layer import rope_turns
 
     c, weight = net.config, net.embed.weight
     positions = torch.arange(length, device=weight.device)

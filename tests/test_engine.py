@@ -51,6 +51,31 @@ def test_a_batched_step_equals_a_batch_of_one(smollm2):
         close(mixed[i][1], alone)
 
 
+def test_one_scripted_call_equals_the_layers_in_python(smollm2):
+    """The engine's steps run every layer in one TorchScript call (`llama_layer.batched`); a step
+    with sequences attending alone, or with ablation, runs layer by layer in Python
+    (`Layer.forward`). Ablating no head takes the second path: the same numbers, bit for bit,
+    for a step of prompts and one of new tokens."""
+    from attnviz.ablation import Ablation
+
+    net, tok = smollm2.net, smollm2.tokenizer
+    prompts = [tok.encode(p) for p in PROMPTS]
+    none = Ablation(frozenset())
+    runs = []
+    for ablation in (None, none):
+        pool = net.pool()
+        caches = [pool.cache() for _ in prompts]
+        first = net.step(list(zip(prompts, caches, strict=True)), ablation=ablation)
+        feeds = [
+            ([int(np.argmax(trace.logits))], cache)
+            for (_, trace), cache in zip(first, caches, strict=True)
+        ]
+        runs.append([trace for _, trace in (*first, *net.step(feeds, ablation=ablation))])
+    for ours, theirs in zip(*runs, strict=True):
+        for name in ("weights", "logits", "q_raw", "q", "k_raw", "k", "v", "ids"):
+            assert np.array_equal(getattr(ours, name), getattr(theirs, name)), name
+
+
 def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
     net = smollm2.net
     pool = net.pool()
@@ -70,16 +95,16 @@ def test_the_pool_batches_new_tokens_and_gives_slots_back(smollm2):
             Row(more[2], 0, 10, 3), Row(later, 4, 13, 2)]  # fmt: skip
     batch = Batch.of(rows)
     assert batch.newest.members == (0, 2) and batch.alone == (3, 5)
-    assert batch.newest.slots.tolist() == [a.slot, b.slot]
-    assert batch.newest.later.tolist() == [[j > 5 for j in range(13)], [False] * 13]
+    assert batch.newest.at.slots.tolist() == [a.slot, b.slot]
+    assert batch.newest.at.later.tolist() == [[j > 5 for j in range(13)], [False] * 13]
     prompts = batch.prompts
     assert prompts.members == (1, 4) and prompts.lengths == (7, 3)
-    assert prompts.rows.tolist() == [*range(1, 8), 10, 11, 12]
-    assert prompts.positions.tolist() == [*range(7), 0, 1, 2]
-    assert prompts.padded.tolist() == [*range(7), 7, 8, 9]
-    assert prompts.slots.tolist() == [more[0].slot] * 7 + [more[2].slot] * 3
-    assert prompts.gather[1].tolist() == [10, 11, 12, 0, 0, 0, 0]
-    assert prompts.hidden[1].tolist() == [[j > i or j >= 3 for j in range(7)] for i in range(7)]
+    assert prompts.at.rows.tolist() == [*range(1, 8), 10, 11, 12]
+    assert prompts.at.positions.tolist() == [*range(7), 0, 1, 2]
+    assert prompts.at.padded.tolist() == [*range(7), 7, 8, 9]
+    assert prompts.at.slots.tolist() == [more[0].slot] * 7 + [more[2].slot] * 3
+    assert prompts.at.gather[1].tolist() == [10, 11, 12, 0, 0, 0, 0]
+    assert prompts.at.hidden[1].tolist() == [[j > i or j >= 3 for j in range(7)] for i in range(7)]
 
 
 def test_a_running_generation_shows_the_token_its_last_step_chose(smollm2):

@@ -138,14 +138,14 @@ def test_greedy_says_paris_and_cache_equals_rerun(decoder):
 
 
 def test_rope_is_the_written_out_rotation_bit_for_bit():
-    """The complex product in `llama.rope` turns each pair (x[2i], x[2i+1]) exactly as
+    """The complex product in `llama_layer.rope` turns each pair (x[2i], x[2i+1]) exactly as
     (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos) does, on a transposed view as in a layer."""
-    from attnviz.zoo import llama
+    from attnviz.zoo import llama_layer
 
     x = torch.randn(16, 9, 64, generator=torch.Generator().manual_seed(0)).transpose(0, 1)
-    turns = llama.rope_turns(torch.arange(40, 56), 64, 10000.0, torch.float32)  # (16, 32)
+    turns = llama_layer.rope_turns(torch.arange(40, 56), 64, 10000.0, torch.float32)  # (16, 32)
     even, odd = x[..., 0::2], x[..., 1::2]
     cos, sin = turns.real, turns.imag
     written = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
-    assert torch.equal(llama.rope(x, turns), written)
+    assert torch.equal(llama_layer.rope(x, turns), written)
     assert not torch.equal(written, x)  # the positions do turn the pairs

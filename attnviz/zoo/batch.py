@@ -5,19 +5,33 @@ Every sequence's keys (after RoPE) and values are a slot of one `Pool` (its `Cac
 (`attend_newest`), the prompts in another (`attend_prompts`), each padded to the longest with
 weight 0 on the padding, so each sequence's weights and context are those of `attend` on its own
 keys; the rest (a cache in a pool of its own, several new tokens after earlier ones) attend one
-at a time (`attend`). Every torch call lets go of the GIL and takes it back: fewer calls keep a
-step quick beside the pages' Python (benchmarks/bench_gil.py).
+at a time (`attend`). Every torch call from Python lets go of the GIL and takes it back, and
+beside a page's Python each retake waits: the batched products are TorchScript functions
+(`script`), so that a step of the engine is one call (`llama.batched`, benchmarks/bench_gil.py).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import inf
+from typing import NamedTuple
 
 import torch
+from torch import Tensor
+
+
+def script(fn: Callable) -> Callable:
+    """`torch.jit.script`: the function runs as one torch call, which lets go of the GIL once
+    instead of at each of its operations (see `llama.batched`). TorchScript is deprecated in this
+    torch, which says so at every use; its replacements compile C++ at run time, which a
+    machine without a compiler cannot, so the warning is silenced here, and only here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        return torch.jit.script(fn)
 
 
 class Pool:
@@ -160,6 +174,15 @@ class Row:
         return slice(self.offset, self.offset + self.length)
 
 
+class NewestAt(NamedTuple):
+    """Where the sequences of `Newest` are, as tensors (a TorchScript function's argument)."""
+
+    slots: Tensor  # (B,) their slots in the pool
+    starts: Tensor  # (B,) their new positions
+    offsets: Tensor  # (B,) their rows in the batch's flattened new positions
+    later: Tensor  # (B, T) keys past each one's own position, T = the longest's keys
+
+
 @dataclass(frozen=True)
 class Newest:
     """The sequences of a batch that read one new token each, their caches in one pool: their
@@ -167,10 +190,18 @@ class Newest:
 
     pool: Pool
     members: tuple[int, ...]  # their places in the batch
-    slots: torch.Tensor  # (B,) their slots in the pool
-    starts: torch.Tensor  # (B,) their new positions
-    offsets: torch.Tensor  # (B,) their rows in the batch's flattened new positions
-    later: torch.Tensor  # (B, T) keys past each one's own position, T = the longest's keys
+    at: NewestAt
+
+
+class PromptsAt(NamedTuple):
+    """Where the prompts of `Prompts` are, as tensors (a TorchScript function's argument)."""
+
+    gather: Tensor  # (B, T) each one's rows in the batch's new positions (padding: row 0)
+    rows: Tensor  # (N,) every prompt token's row in the batch, prompt after prompt
+    slots: Tensor  # (N,) its prompt's slot in the pool
+    positions: Tensor  # (N,) its position
+    padded: Tensor  # (N,) its place in the padded (B * T)
+    hidden: Tensor  # (B, T, T) keys a query must not see: later ones, and the padding
 
 
 @dataclass(frozen=True)
@@ -181,12 +212,7 @@ class Prompts:
     pool: Pool
     members: tuple[int, ...]  # their places in the batch
     lengths: tuple[int, ...]  # their Tq
-    gather: torch.Tensor  # (B, T) each one's rows in the batch's new positions (padding: row 0)
-    rows: torch.Tensor  # (N,) every prompt token's row in the batch, prompt after prompt
-    slots: torch.Tensor  # (N,) its prompt's slot in the pool
-    positions: torch.Tensor  # (N,) its position
-    padded: torch.Tensor  # (N,) its place in the padded (B * T)
-    hidden: torch.Tensor  # (B, T, T) keys a query must not see: later ones, and the padding
+    at: PromptsAt
 
 
 @dataclass(frozen=True)
@@ -217,14 +243,13 @@ class Batch:
         device = pool.k.device
         starts = torch.tensor([rows[i].start for i in members], device=device)
         keys = torch.arange(int(starts.max()) + 1, device=device)
-        return Newest(
-            pool,
-            members,
+        at = NewestAt(
             torch.tensor([rows[i].cache.slot for i in members], device=device),
             starts,
             torch.tensor([rows[i].offset for i in members], device=device),
             keys[None, :] > starts[:, None],
         )
+        return Newest(pool, members, at)
 
     @staticmethod
     def _prompts(rows: Sequence[Row], members: tuple[int, ...], pool: Pool) -> Prompts | None:
@@ -241,10 +266,7 @@ class Batch:
         real = ~padding.flatten()  # (B * T,)
         slots = torch.tensor([rows[i].cache.slot for i in members])
         device = pool.k.device
-        return Prompts(
-            pool,
-            members,
-            lengths,
+        at = PromptsAt(
             gather.to(device),
             rows=gather.flatten()[real].to(device),
             slots=slots.repeat_interleave(torch.tensor(lengths)).to(device),
@@ -252,46 +274,52 @@ class Batch:
             padded=torch.flatten(torch.nonzero(real)).to(device),
             hidden=hidden.to(device),
         )
+        return Prompts(pool, members, lengths, at)
 
 
-def attend_newest(q, k, v, newest: Newest, index: int, group: int):
-    """Layer `index`'s attention of every sequence in `newest`, each one's new query over its own
-    keys, as one product: the keys of all of them padded to the longest's, the padding's scores
-    -inf (weight 0), so each one's weights and context are those of `attend` on its own keys.
-    Writes their new keys and values k, v (N, Hkv, Dh) into their slots; returns (weights
-    (B, H, T), context (B, H, Dh)) of their queries in q (N, H, Dh)."""
-    pool_k, pool_v = newest.pool.k[index], newest.pool.v[index]  # (S, Hkv, capacity, Dh)
-    pool_k[newest.slots, :, newest.starts] = k[newest.offsets]  # (B, Hkv, Dh)
-    pool_v[newest.slots, :, newest.starts] = v[newest.offsets]
-    b, t = newest.later.shape
-    n_heads, dh = q.shape[1:]
-    keys = pool_k[:, :, :t].index_select(0, newest.slots)  # (B, Hkv, T, Dh)
-    values = pool_v[:, :, :t].index_select(0, newest.slots)
-    rows = (q[newest.offsets] * dh**-0.5).view(b, keys.shape[1], group, dh)  # (B, Hkv, G, Dh)
-    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(newest.later[:, None, None], -inf)
+@script
+def attend_newest(
+    q: Tensor, k: Tensor, v: Tensor, pool_k: Tensor, pool_v: Tensor, at: NewestAt, group: int
+) -> tuple[Tensor, Tensor]:
+    """One layer's attention of the sequences at `at` (`Newest`), each one's new query over its
+    own keys, as one product: the keys of all of them padded to the longest's, the padding's
+    scores -inf (weight 0), so each one's weights and context are those of `attend` on its own
+    keys. Writes their new keys and values k, v (N, Hkv, Dh) into their slots of the layer's
+    pool_k, pool_v (S, Hkv, capacity, Dh); returns (weights (B, H, T), context (B, H, Dh)) of
+    their queries in q (N, H, Dh)."""
+    pool_k[at.slots, :, at.starts] = k[at.offsets]  # (B, Hkv, Dh)
+    pool_v[at.slots, :, at.starts] = v[at.offsets]
+    b, t = at.later.shape
+    n_heads, dh = q.shape[1], q.shape[2]
+    keys = pool_k[:, :, :t].index_select(0, at.slots)  # (B, Hkv, T, Dh)
+    values = pool_v[:, :, :t].index_select(0, at.slots)
+    rows = (q[at.offsets] * dh**-0.5).view(b, keys.shape[1], group, dh)  # (B, Hkv, G, Dh)
+    scaled = (rows @ keys.transpose(-1, -2)).masked_fill(at.later[:, None, None], -inf)
     weights = torch.softmax(scaled, dim=-1)  # (B, Hkv, G, T)
     context = weights @ values  # (B, Hkv, G, Dh)
     return weights.view(b, n_heads, t), context.view(b, n_heads, dh)
 
 
-def attend_prompts(q, k, v, prompts: Prompts, index: int, group: int):
-    """Layer `index`'s attention of every prompt in `prompts`, each over its own keys, as one
+@script
+def attend_prompts(
+    q: Tensor, k: Tensor, v: Tensor, pool_k: Tensor, pool_v: Tensor, at: PromptsAt, group: int
+) -> tuple[Tensor, Tensor]:
+    """One layer's attention of the prompts at `at` (`Prompts`), each over its own keys, as one
     product: prompts padded to the longest, the padding's keys and every later key -inf (weight
     0), so each one's weights and context are those of `attend` on its own. Writes their keys
-    and values k, v (N, Hkv, Dh) into their slots; returns (weights (B, H, T, T), context
-    (N', H, Dh) of their tokens in the order of `prompts.rows`)."""
-    pool_k, pool_v = prompts.pool.k[index], prompts.pool.v[index]  # (S, Hkv, capacity, Dh)
-    pool_k[prompts.slots, :, prompts.positions] = k[prompts.rows]  # (N', Hkv, Dh)
-    pool_v[prompts.slots, :, prompts.positions] = v[prompts.rows]
-    b, t = prompts.gather.shape
-    n_heads, dh = q.shape[1:]
+    and values k, v (N, Hkv, Dh) into their slots of the layer's pool_k, pool_v; returns
+    (weights (B, H, T, T), context (N', H, Dh) of their tokens in the order of `at.rows`)."""
+    pool_k[at.slots, :, at.positions] = k[at.rows]  # (N', Hkv, Dh)
+    pool_v[at.slots, :, at.positions] = v[at.rows]
+    b, t = at.gather.shape
+    n_heads, dh = q.shape[1], q.shape[2]
     n_kv = k.shape[1]
-    scaled_q = (q[prompts.gather] * dh**-0.5).transpose(1, 2)  # (B, H, T, Dh)
-    keys = k[prompts.gather].transpose(1, 2)  # (B, Hkv, T, Dh)
-    values = v[prompts.gather].transpose(1, 2)
+    scaled_q = (q[at.gather] * dh**-0.5).transpose(1, 2)  # (B, H, T, Dh)
+    keys = k[at.gather].transpose(1, 2)  # (B, Hkv, T, Dh)
+    values = v[at.gather].transpose(1, 2)
     scaled = scaled_q.reshape(b, n_kv, group * t, dh) @ keys.transpose(-1, -2)  # (B, Hkv, G*T, T)
-    scaled = scaled.view(b, n_kv, group, t, t).masked_fill(prompts.hidden[:, None, None], -inf)
+    scaled = scaled.view(b, n_kv, group, t, t).masked_fill(at.hidden[:, None, None], -inf)
     weights = torch.softmax(scaled, dim=-1).view(b, n_heads, t, t)  # (B, H, T, T)
     context = weights.view(b, n_kv, group * t, t) @ values  # (B, Hkv, G*T, Dh)
     context = context.view(b, n_heads, t, dh).transpose(1, 2).reshape(b * t, n_heads, dh)
-    return weights, context[prompts.padded]
+    return weights, context[at.padded]

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from attnviz import loading
@@ -48,6 +48,7 @@ from attnviz.zoo.batch import (
     attend_prompts,
     one_thread,
 )
+from attnviz.zoo.llama_layer import Weights, batched, finish, project, rope_turns
 
 MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 
@@ -74,27 +75,6 @@ class LlamaConfig(LlamaHeader):
     def group(self) -> int:
         """Query heads per key/value head: query head h reads key/value head h // group."""
         return self.heads // self.kv_heads
-
-
-def rope_turns(positions: torch.Tensor, dh: int, base: float, dtype) -> torch.Tensor:
-    """cos + i sin, (T, Dh/2) complex, of the angles pos * base^(-2i/Dh): computed in float32
-    (as transformers does), cos and sin cast to the model's dtype. Once per forward, shared by
-    layers."""
-    exponents = torch.arange(0, dh, 2, device=positions.device, dtype=torch.float32) / dh
-    inv_freq = 1.0 / base**exponents  # (Dh/2,)
-    angle = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, Dh/2)
-    return torch.complex(angle.cos().to(dtype), angle.sin().to(dtype))
-
-
-def rope(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-    """Rotate each adjacent pair (x[2i], x[2i+1]) of x (..., T, Dh) by its angle (rope_turns).
-
-    A pair read as the complex number x[2i] + i x[2i+1], times cos + i sin, is the rotation
-    (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos): one complex product instead of four
-    real ones, a difference and a sum (on CPU the same numbers bit for bit, 4-6x faster a call).
-    """
-    pairs = torch.view_as_complex(x.unflatten(-1, (x.shape[-1] // 2, 2)))  # (..., T, Dh/2)
-    return torch.view_as_real(pairs * turns).flatten(-2)
 
 
 class RMSNorm(nn.Module):
@@ -124,21 +104,23 @@ class Layer(nn.Module):
         self.up = nn.Linear(c.width, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.width, bias=False)
 
+    def tensors(self) -> list[Tensor]:
+        """The layer's weights in the order `project` and `finish` read them."""
+        parts = (self.attn_norm, self.q, self.k, self.v, self.out, self.ffn_norm, self.gate,
+                 self.up, self.down)  # fmt: skip
+        return [part.weight for part in parts]
+
     def forward(self, x, turns, batch: Batch, index: int, ablation=None):
         """x (N, D): the new positions of every sequence of the batch, one after another. The
         weights are read once for all N rows; attention is one product for the sequences that
         read one new token, one for the prompts, and per sequence for the rest (zoo/batch.py).
-        Returns each sequence's weights (H, Tq, Tk).
+        A step without the rest nor ablation runs every layer in one call instead (`batched`).
+        Returns (x, (q_raw, q, k_raw, k, v), `Weights`).
         `ablation` (attnviz.ablation.Ablation) switches heads off before the output projection."""
-        c, n = self.c, x.shape[0]
-        h = self.attn_norm(x)  # (N, D)
-        q_raw = self.q(h).view(n, c.heads, c.head_width)  # (N, H, Dh)
-        k_raw = self.k(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
-        v = self.v(h).view(n, c.kv_heads, c.head_width)  # (N, Hkv, Dh)
-        q = rope(q_raw, turns)  # (N, H, Dh)
-        k = rope(k_raw, turns)  # (N, Hkv, Dh)
+        c, mine = self.c, self.tensors()
+        q_raw, q, k_raw, k, v = project(x, turns, mine, c.heads, c.kv_heads, c.eps)
         context = torch.empty_like(q)  # (N, H, Dh)
-        weights: list = [None] * len(batch.rows)
+        weights = Weights({}, None, None)
         with one_thread(all(r.length * (r.start + r.length) <= SMALL for r in batch.rows)):
             for i in batch.alone:
                 row = batch.rows[i]
@@ -146,31 +128,23 @@ class Layer(nn.Module):
                 keys, values = row.cache.k[index], row.cache.v[index]  # (Hkv, capacity, Dh)
                 keys[:, row.start : end] = k[row.rows].transpose(0, 1)
                 values[:, row.start : end] = v[row.rows].transpose(0, 1)
-                weights[i], context[row.rows] = attend(
+                weights.alone[i], context[row.rows] = attend(
                     q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
                 )
             if batch.newest is not None:
-                newest = batch.newest
-                w, context[newest.offsets] = attend_newest(q, k, v, newest, index, c.group)
-                for b, i in enumerate(newest.members):  # (H, 1, Tk): its own keys only
-                    weights[i] = w[b, :, None, : batch.rows[i].start + 1]
+                pool, at = batch.newest.pool, batch.newest.at
+                weights.newest, context[at.offsets] = attend_newest(
+                    q, k, v, pool.k[index], pool.v[index], at, c.group
+                )
             if batch.prompts is not None:
-                prompts = batch.prompts
-                w, context[prompts.rows] = attend_prompts(q, k, v, prompts, index, c.group)
-                for b, (i, tq) in enumerate(zip(prompts.members, prompts.lengths, strict=True)):
-                    weights[i] = w[b, :, :tq, :tq]  # (H, Tq, Tq): its own queries and keys
+                pool, at = batch.prompts.pool, batch.prompts.at
+                weights.prompts, context[at.rows] = attend_prompts(
+                    q, k, v, pool.k[index], pool.v[index], at, c.group
+                )
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         if ablation is not None:
             context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)
-        x = x + self.out(context.reshape(n, c.width))
-        h = self.ffn_norm(x)
-        x = x + self.down(F.silu(self.gate(h)) * self.up(h))  # (N, D)
-        return x, (q_raw, q, k_raw, k, v), weights
-
-
-def owned(x: torch.Tensor) -> np.ndarray:
-    """A numpy copy of only x's numbers (a view would keep x's whole storage alive)."""
-    return to_numpy(x).copy()
+        return finish(x, context, mine, c.eps), (q_raw, q, k_raw, k, v), weights
 
 
 class Llama(nn.Module):
@@ -211,7 +185,7 @@ class Llama(nn.Module):
         position (V,), or of every new one (Tq, V) with `every_logit`; its trace) and writes its
         new keys and values into its cache."""
         c, weight = self.config, self.embed.weight
-        ids = [torch.as_tensor(np.asarray(i, dtype=np.int64)).reshape(-1) for i, _ in batch]
+        ids = [np.asarray(i, dtype=np.int64).reshape(-1) for i, _ in batch]
         rows, offset = [], 0
         for new, (_, cache) in zip(ids, batch, strict=True):
             start, tq = cache.length, len(new)
@@ -220,37 +194,50 @@ class Llama(nn.Module):
             cache.reserve(start + tq)
             rows.append(Row(cache, start, offset, tq))
             offset += tq
-        positions = torch.cat([torch.arange(r.start, r.start + r.length) for r in rows])  # (N,)
-        turns = rope_turns(positions.to(weight.device), c.head_width, c.rope_base, weight.dtype)
-        x = self.embed(torch.cat(ids).to(weight.device))  # (N, D)
-        vectors, weights, plan = [], [], Batch.of(rows)
-        for i, layer in enumerate(self.layers):
-            x, part, w = layer(x, turns[:, None], plan, i, ablation)  # turns (N, 1, Dh/2)
-            vectors.append(part)
-            weights.append(w)
+        positions = np.concatenate([np.arange(r.start, r.start + r.length) for r in rows])  # (N,)
+        turns = rope_turns(
+            torch.from_numpy(positions).to(weight.device), c.head_width, c.rope_base, weight.dtype
+        )
+        x = self.embed(torch.from_numpy(np.concatenate(ids)).to(weight.device))  # (N, D)
+        plan = Batch.of(rows)
+        if ablation is None and not plan.alone:  # the engine's every step: one call
+            pool = rows[0].cache.pool
+            x, vectors, newest, prompts = batched(
+                x, turns[:, None], [layer.tensors() for layer in self.layers], pool.k, pool.v,
+                plan.newest and plan.newest.at, plan.prompts and plan.prompts.at,
+                c.heads, c.kv_heads, c.eps,
+            )  # fmt: skip
+            weights = Weights({}, newest, prompts)
+        else:  # layer by layer
+            by_layer = []
+            for i, layer in enumerate(self.layers):
+                x, part, w = layer(x, turns[:, None], plan, i, ablation)  # turns (N, 1, Dh/2)
+                by_layer.append((part, w))
+            vectors = [torch.stack(part) for part in zip(*(p for p, _ in by_layer), strict=True)]
+            weights = Weights.stack([w for _, w in by_layer])
         hidden = self.norm(x)  # (N, D)
         if not every_logit:
             hidden = hidden[[r.offset + r.length - 1 for r in rows]]  # (B, D)
         logits = F.linear(hidden, weight)  # (N or B, V) tied embeddings
         # each (L, N, H or Hkv, Dh); a sequence's part is (L, H or Hkv, Tq, Dh)
-        stacked = [to_numpy(torch.stack(part)) for part in zip(*vectors, strict=True)]
+        stacked = [to_numpy(part) for part in vectors]
+        every = to_numpy(logits)
         out = []
-        for b, row in enumerate(rows):
+        for b, (row, mine) in enumerate(zip(rows, weights.split(plan), strict=True)):
             row.cache.length = row.start + row.length
             q_raw, q, k_raw, k, v = (a[:, row.rows].transpose(0, 2, 1, 3).copy() for a in stacked)
-            mine = logits[row.rows] if every_logit else logits[b]
             trace = DecoderTrace(
                 start=row.start,
-                ids=to_numpy(ids[b]),
+                ids=ids[b].copy(),
                 q_raw=q_raw,
                 q=q,
                 k_raw=k_raw,
                 k=k,
                 v=v,
-                weights=owned(torch.stack([w[b] for w in weights])),  # (L, H, Tq, Tk)
-                logits=owned(mine[-1] if every_logit else mine),  # (V,)
+                weights=mine,  # (L, H, Tq, Tk)
+                logits=(every[row.rows][-1] if every_logit else every[b]).copy(),  # (V,)
             )
-            out.append((mine, trace))
+            out.append((logits[row.rows] if every_logit else logits[b], trace))
         return out
 
 
