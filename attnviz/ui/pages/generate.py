@@ -30,7 +30,10 @@ from attnviz.ui.common import labeler, lang, show_error, t
 from attnviz.zoo.registry import ModelMissing
 
 CANDIDATES = 15  # bars in the next-token chart
-STREAM_EVERY = 0.5  # seconds between redraws of a generation's text while it streams
+# seconds between redraws of a generation's text while it streams: a class's redraws take the
+# processor from the engine (issue 18, 20 students: the slowest done in 3.1-3.3x a lone
+# student's time at 1 s, 3.4-3.9x at 0.5 s; BENCHMARKS.md, "Fifth pass")
+STREAM_EVERY = 1.0
 state = st.session_state
 DEFAULT_NEW = 24  # new tokens of the example a first visit opens on
 
@@ -206,11 +209,11 @@ def chart(step: int, key: str | None = None, *, clickable: bool = True):
 if gen.live:
     # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
     # step's candidates once: a class's pages redrawing every chart at every token took the
-    # processor from the engine (40 students: ten times slower than one batch).
-    # A page looks at the engine when there is something to draw: the first step (with the
-    # first new token) as soon as it comes, then the newest at most every STREAM_EVERY seconds,
-    # and the end at once (each look takes a turn from the other sessions' runs; a fixed sleep
-    # made a lone student wait).
+    # processor from the engine (40 students: ten times slower than one batch). A page looks at
+    # the engine when there is something to draw: the first step (with the first new token) as
+    # soon as it comes, then the newest no sooner than STREAM_EVERY after the last draw, and the
+    # end at once (each look takes a turn from the other sessions' runs; a fixed sleep made a
+    # lone student wait).
     with st.spinner(t("generate.running")):
         drawn, due, looks = 0, 0.0, 0  # steps shown; when the text may be redrawn next; draws
         while gen.live:
@@ -227,8 +230,10 @@ if gen.live:
                 gen = engine.result(handle, max(0.0, due - time.monotonic()))  # the end, or due
                 if gen.live:
                     gen = engine.wait(handle, drawn)  # then a step not drawn yet
+    # the whole page follows in this run: a rerun ran the inputs again first, and a class's
+    # last pages are drawn one after another (issue 18)
     replay.bump()
-    st.rerun()
+    chart_box.empty()
 
 # ---------------------------------------------------------------- one step
 
