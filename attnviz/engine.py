@@ -43,10 +43,11 @@ LIMIT = 40  # generations in progress at once per server; later ones wait in the
 # p95 2.5-2.8 s over the websocket, against 2.9-3.1 s in waves of 256, BENCHMARKS.md); longer
 # prompts arrive in waves, and the others' next tokens wait one step at most
 PREFILL = 1024
-# Python's switch interval while an engine runs (the default is 5 ms): each of a step's thousands
-# of torch calls lets go of the GIL and takes it back, and while a page runs Python each retake
-# waits up to the interval (`python -m benchmarks.bench_gil`: a 17-token prompt's step, 0.11 s
-# alone, took 6.8 s beside a thread running Python, 0.43 s at 0.5 ms; BENCHMARKS.md, "Third pass")
+# Python's switch interval while an engine runs (the default is 5 ms): a torch call lets go of the
+# GIL and takes it back, and while a page runs Python each retake waits up to the interval. A
+# step's layers are one call (`llama_layer.batched`), its traces' copies and the logits a few
+# more (`python -m benchmarks.bench_gil`: a 17-token prompt's step, 75-81 ms alone, took 668 ms
+# beside a thread running Python, 270 ms at 0.5 ms; BENCHMARKS.md, "Fifth pass")
 SWITCH_INTERVAL = 0.0005
 log = logging.getLogger(__name__)
 
