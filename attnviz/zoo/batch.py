@@ -7,7 +7,7 @@ weight 0 on the padding, so each sequence's weights and context are those of `at
 keys; the rest (a cache in a pool of its own, several new tokens after earlier ones) attend one
 at a time (`attend`). Every torch call from Python lets go of the GIL and takes it back, and
 beside a page's Python each retake waits: the batched products are TorchScript functions
-(`script`), so that a step of the engine is one call (`llama.batched`, benchmarks/bench_gil.py).
+(`script`), so that a step of the engine is one call (`llama_layer.batched`, bench_gil).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from torch import Tensor
 
 def script(fn: Callable) -> Callable:
     """`torch.jit.script`: the function runs as one torch call, which lets go of the GIL once
-    instead of at each of its operations (see `llama.batched`). TorchScript is deprecated in this
-    torch, which says so at every use; its replacements compile C++ at run time, which a
-    machine without a compiler cannot, so the warning is silenced here, and only here."""
+    instead of at each of its operations (see `llama_layer.batched`). TorchScript is deprecated
+    in this torch, which says so at every use; its replacements compile C++ at run time, which
+    a machine without a compiler cannot, so the warning is silenced here, and only here."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
         return torch.jit.script(fn)

@@ -84,8 +84,8 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x * rsqrt(mean(x²) + eps) * weight, as one torch call: a step runs 61, and a torch
-        call may let go of the GIL and wait to take it back (engine.SWITCH_INTERVAL)."""
+        """x * rsqrt(mean(x²) + eps) * weight: the final norm (the layers' norms are in
+        `llama_layer.project` and `finish`, which read `weight`)."""
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 

@@ -74,9 +74,10 @@ def batched(
     """Every layer of a step whose sequences all attend batched (`Batch.alone` empty, no
     ablation), in one call that lets go of the GIL once: a torch call from Python lets go and
     takes it back, and beside a page's Python each retake waits (`python -m
-    benchmarks.bench_gil`: a decoding step of 20 took 305-431 ms beside Python as ~1500 calls,
-    193-305 ms as this one). Returns (x, [q_raw, q, k_raw, k, v] each (L, N, H or Hkv, Dh),
-    the newest's weights (L, B, H, T), the prompts' (L, B, H, T, T))."""
+    benchmarks.bench_gil`: a decoding step of 20 beside a thread running Python took 454 ms
+    layer by layer, 342 ms as this one; BENCHMARKS.md, "Fifth pass"). Returns (x, [q_raw, q,
+    k_raw, k, v] each (L, N, H or Hkv, Dh), the newest's weights (L, B, H, T), the prompts'
+    (L, B, H, T, T))."""
     group = heads // kv_heads
     parts: list[list[Tensor]] = [[], [], [], [], []]
     by_newest: list[Tensor] = []
