@@ -242,3 +242,38 @@ def test_special_tokens_are_visible_markers(smollm2):
     tok = smollm2.tokenizer
     ids = [*tok.encode("Hi"), tok.eos, *tok.encode(" there")]
     assert generation.readable(tok, ids) == "Hi⟨im_end⟩ there"
+
+
+def test_one_thread_gives_each_thread_its_count_back():
+    """torch's thread count is each thread's own: overlapping blocks in two threads (the engine
+    and a page) each end with their thread back at the process's count, whichever ends first."""
+    import threading
+
+    import torch
+
+    from attnviz.zoo.batch import one_thread
+
+    before = torch.get_num_threads()
+    inside, first_out, after = threading.Event(), threading.Event(), {}
+
+    def engine():
+        with one_thread(True):
+            after["engine inside"] = torch.get_num_threads()
+            inside.set()
+            assert first_out.wait(10)
+        after["engine"] = torch.get_num_threads()
+
+    def page():
+        assert inside.wait(10)
+        with one_thread(True):
+            after["page inside"] = torch.get_num_threads()
+        after["page"] = torch.get_num_threads()
+        first_out.set()
+
+    threads = [threading.Thread(target=engine), threading.Thread(target=page)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert after == {"engine inside": 1, "page inside": 1, "page": before, "engine": before}
+    assert torch.get_num_threads() == before

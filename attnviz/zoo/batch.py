@@ -12,7 +12,6 @@ beside a page's Python each retake waits: the batched products are TorchScript f
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,34 +128,25 @@ def attend(q, k, v, start: int, group: int) -> tuple[torch.Tensor, torch.Tensor]
 
 
 SMALL = 128 * 256  # scores (Tq x Tk) per head up to this size: one sequence's attention is small
-
-
-_threads = threading.Lock()
-_single = [0, 0]  # [blocks inside one_thread now, the thread count to restore after the last]
+THREADS = torch.get_num_threads()  # the process's count, read before any block changed it
 
 
 @contextmanager
 def one_thread(small: bool) -> Iterator[None]:
     """Small operations on one thread: a parallel region's start and barrier cost more than a
     decoding step's attention itself (measured on a 2-core box with other work: softmax of
-    3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). torch's thread count is the
-    process's, so overlapping blocks (the engine, a page's forward) share one count of users and
-    the last one out restores it; other work runs on one thread meanwhile (a layer's attention)."""
+    3 x 3 x 13 numbers 1.3-2.6 ms on 2 threads, 14-52 us on one). torch's thread count is each
+    thread's own (a thread started meanwhile begins at the count set last), so a block sets its
+    own thread's and gives it back to the process's count: blocks of two threads (the engine, a
+    page's forward) overlap without one leaving the other on one thread."""
     if not small:
         yield
         return
-    with _threads:
-        if not _single[0]:
-            _single[1] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _single[0] += 1
+    torch.set_num_threads(1)
     try:
         yield
     finally:
-        with _threads:
-            _single[0] -= 1
-            if not _single[0]:
-                torch.set_num_threads(_single[1])
+        torch.set_num_threads(THREADS)
 
 
 @dataclass(frozen=True)
