@@ -171,7 +171,7 @@ if state.get("gen_dropped"):
 # ---------------------------------------------------------------- streaming
 
 P = gen.prompt_length
-text_box, chart_box = st.empty(), st.empty()
+text_box = st.empty()
 
 
 def show_text(upto: int) -> None:
@@ -184,9 +184,9 @@ def show_text(upto: int) -> None:
     made.text(generation.readable(tokenizer, gen.ids[P : P + upto]) or "…")
 
 
-def chart(step: int, key: str | None = None, *, clickable: bool = True):
-    """The candidates of `step`, at the sampling that made this generation's text: streamed
-    into `chart_box` without a key; with one, drawn here (a click picks a bar if `clickable`)."""
+def chart(step: int, key: str, *, clickable: bool = True):
+    """The candidates of `step`, at the sampling that made this generation's text (a click
+    picks a bar if `clickable`)."""
     logits = gen.steps[step].logits
     probs, final = generation.distribution(logits, gen.sampling)
     ids = figs.top_ids(probs, CANDIDATES)
@@ -197,9 +197,6 @@ def chart(step: int, key: str | None = None, *, clickable: bool = True):
         prob_word=t("generate.prob"), final_word=t("generate.prob_final"),
         cut_word=t("generate.prob_cut"),
     )  # fmt: skip
-    if key is None:
-        chart_box.plotly_chart(fig)
-        return None, ids
     name = f"smollm2-step{step}-candidates"
     if not clickable:
         return charts.chart(fig, key=key, name=name), ids
@@ -207,23 +204,21 @@ def chart(step: int, key: str | None = None, *, clickable: bool = True):
 
 
 if gen.live:
-    # Streaming is the text only, redrawn at most every STREAM_EVERY seconds, and the first
-    # step's candidates once: a class's pages redrawing every chart at every token took the
-    # processor from the engine (40 students: ten times slower than one batch). A page looks at
+    # Streaming is the text only, redrawn at most every STREAM_EVERY seconds: a class's pages
+    # redrawing every chart at every token took the processor from the engine (40 students: ten
+    # times slower than one batch), and even the first step's chart, drawn once while streaming,
+    # made a class's last page 10-20 % later (BENCHMARKS.md, issue 18). A page looks at
     # the engine when there is something to draw: the first step (with the first new token) as
     # soon as it comes, then the newest no sooner than STREAM_EVERY after the last draw, and the
     # end at once (each look takes a turn from the other sessions' runs; a fixed sleep made a
     # lone student wait).
     with st.spinner(t("generate.running")):
-        drawn, due, looks = 0, 0.0, 0  # steps shown; when the text may be redrawn next; draws
+        drawn, due = 0, 0.0  # steps shown; when the text may be redrawn next
         while gen.live:
             if gen.place:
                 text_box.info(t("generate.queued", place=gen.place))
             elif len(gen.steps) > drawn:
                 show_text(len(gen.new_ids))
-                looks += 1
-                if looks == 2:  # the first step's candidates at the second look: a class's
-                    chart(0)  # first tokens all reach the pages before any chart
                 drawn = len(gen.steps)
                 due = time.monotonic() + STREAM_EVERY  # the next text no sooner
             with turns.aside():  # waiting for the engine lets the other sessions run
@@ -233,7 +228,6 @@ if gen.live:
     # the whole page follows in this run: a rerun ran the inputs again first, and a class's
     # last pages are drawn one after another (issue 18)
     replay.bump()
-    chart_box.empty()
 
 # ---------------------------------------------------------------- one step
 
