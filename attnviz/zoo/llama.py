@@ -44,11 +44,9 @@ from attnviz.zoo.batch import (
     Pool,
     Row,
     attend,
-    attend_newest,
-    attend_prompts,
     one_thread,
 )
-from attnviz.zoo.llama_layer import Weights, batched, finish, project, rope_turns
+from attnviz.zoo.llama_layer import Weights, attend_pooled, batched, finish, project, rope_turns
 
 MAX_PROMPT = 128  # prompt tokens kept (the last ones, when a prompt is longer)
 
@@ -131,16 +129,11 @@ class Layer(nn.Module):
                 weights.alone[i], context[row.rows] = attend(
                     q[row.rows], keys[:, :end], values[:, :end], row.start, c.group
                 )
-            if batch.newest is not None:
-                pool, at = batch.newest.pool, batch.newest.at
-                weights.newest, context[at.offsets] = attend_newest(
-                    q, k, v, pool.k[index], pool.v[index], at, c.group
-                )
-            if batch.prompts is not None:
-                pool, at = batch.prompts.pool, batch.prompts.at
-                weights.prompts, context[at.rows] = attend_prompts(
-                    q, k, v, pool.k[index], pool.v[index], at, c.group
-                )
+            pool = batch.rows[0].cache.pool  # every sequence of newest and prompts is in it
+            weights.newest, weights.prompts = attend_pooled(
+                q, k, v, context, pool.k[index], pool.v[index],
+                batch.newest and batch.newest.at, batch.prompts and batch.prompts.at, c.group,
+            )  # fmt: skip
         # context (N, H, Dh): every head's context, the one place before o_proj merges the heads
         if ablation is not None:
             context = ablation.apply(index, context.transpose(0, 1)).transpose(0, 1)  # (N, H, Dh)

@@ -67,6 +67,23 @@ def finish(x: Tensor, context: Tensor, weights: list[Tensor], eps: float) -> Ten
 
 
 @script
+def attend_pooled(
+    q: Tensor, k: Tensor, v: Tensor, context: Tensor, pool_k: Tensor, pool_v: Tensor,
+    newest: NewestAt | None, prompts: PromptsAt | None, group: int,
+) -> tuple[Tensor | None, Tensor | None]:  # fmt: skip
+    """One layer's attention of the sequences whose caches are in the pool (`Batch.newest`,
+    `Batch.prompts`), one product each: writes their context into `context` (N, H, Dh) and
+    returns their weights, (B, H, T) and (B, H, T, T), None where there are none."""
+    w_newest: Tensor | None = None
+    w_prompts: Tensor | None = None
+    if newest is not None:
+        w_newest, context[newest.offsets] = attend_newest(q, k, v, pool_k, pool_v, newest, group)
+    if prompts is not None:
+        w_prompts, context[prompts.rows] = attend_prompts(q, k, v, pool_k, pool_v, prompts, group)
+    return w_newest, w_prompts
+
+
+@script
 def batched(
     x: Tensor, turns: Tensor, weights: list[list[Tensor]], pool_k: Tensor, pool_v: Tensor,
     newest: NewestAt | None, prompts: PromptsAt | None, heads: int, kv_heads: int, eps: float,
@@ -86,12 +103,13 @@ def batched(
         vectors = project(x, turns, mine, heads, kv_heads, eps)
         q, k, v = vectors[1], vectors[3], vectors[4]
         context = torch.empty_like(q)  # (N, H, Dh)
-        if newest is not None:
-            w, context[newest.offsets] = attend_newest(q, k, v, pool_k[i], pool_v[i], newest, group)
-            by_newest.append(w)
-        if prompts is not None:
-            w, context[prompts.rows] = attend_prompts(q, k, v, pool_k[i], pool_v[i], prompts, group)
-            by_prompts.append(w)
+        w_newest, w_prompts = attend_pooled(
+            q, k, v, context, pool_k[i], pool_v[i], newest, prompts, group
+        )
+        if w_newest is not None:
+            by_newest.append(w_newest)
+        if w_prompts is not None:
+            by_prompts.append(w_prompts)
         x = finish(x, context, mine, eps)
         for part, vector in zip(parts, vectors):  # noqa: B905 - no strict in TorchScript
             part.append(vector)
